@@ -1,0 +1,199 @@
+"""The shared store: one PostgreSQL database that several rolecall processes (nodes) use at once.
+
+* One autocommit connection per thread. transaction() wraps it in BEGIN/COMMIT (READ COMMITTED,
+  PostgreSQL's default); generation() and lookup_events() are single statements outside any
+  transaction block, so they cost one round trip. psycopg prepares a statement server-side after
+  a few executions, so the hot queries run prepared.
+* Inserting an existing name or uid uses ON CONFLICT DO NOTHING and raises Conflict when no row went
+  in: no error reaches the server, so the caller's transaction stays usable after catching Conflict
+  (and rolls back as usual if the Conflict propagates out of the `with`). When two nodes insert the
+  same name at once, the second insert waits for the first transaction: it gets Conflict if that
+  one commits and succeeds if it rolls back, so exactly one wins.
+* The generation row is bumped just before COMMIT, so document-writing transactions hold its row
+  lock only for the commit itself.
+* A connection found broken (server restart) is replaced on the thread's next call.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from rolecall.store import keys, schema
+from rolecall.store.base import Store
+from rolecall.store.events import build_lookup, encode_token
+from rolecall.store.transaction import Dialect, ReadOnlyTx, SqlTx
+
+DIALECT = Dialect.build(schema.pg, event_time=lambda moment: moment, returning_seq=True)
+
+_READ_GENERATION = schema.pg(schema.READ_GENERATION)
+_BUMP_GENERATION = schema.pg(schema.BUMP_GENERATION)
+_INSERT_MASTER_KEY = "INSERT INTO secrets (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
+_READ_MASTER_KEY = "SELECT value FROM secrets WHERE name = %s"
+
+
+class PostgresStore(Store):
+    kind = "postgresql"
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self.location = without_password(database_url)
+        self._local = threading.local()
+        self._connections: list[psycopg.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        self._master_key: tuple[bytes, bool] | None = None
+        migrate(self._conn())
+
+    # --- connections ----------------------------------------------------------------------------------
+
+    def _conn(self) -> psycopg.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not (conn.closed or conn.broken):
+            return conn
+        if self._closed:
+            raise RuntimeError("store is closed")
+        conn = psycopg.connect(self.database_url, autocommit=True)
+        with self._connections_lock:
+            self._connections = [c for c in self._connections if not c.closed]
+            self._connections.append(conn)
+        self._local.conn = conn
+        self._local.in_transaction = False
+        return conn
+
+    # --- transactions ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTx]:
+        conn = self._conn()
+        if self._local.in_transaction:
+            raise RuntimeError("transaction() is not reentrant: this thread already has one open")
+        self._local.in_transaction = True
+        tx = SqlTx(conn, DIALECT)
+        try:
+            with conn.transaction():
+                yield tx
+                if tx.wrote_documents:
+                    conn.execute(_BUMP_GENERATION)
+        finally:
+            tx.end()
+            self._local.in_transaction = False
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[SqlTx]:
+        """A consistent snapshot for reads only (REPEATABLE READ, READ ONLY; not part of base.Store)."""
+        conn = self._conn()
+        if self._local.in_transaction:
+            raise RuntimeError("transaction() is not reentrant: this thread already has one open")
+        self._local.in_transaction = True
+        tx = ReadOnlyTx(conn, DIALECT)
+        try:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield tx
+        finally:
+            tx.end()
+            self._local.in_transaction = False
+
+    def generation(self) -> int:
+        return self._conn().execute(_READ_GENERATION).fetchone()[0]
+
+    # --- events ---------------------------------------------------------------------------------------
+
+    def lookup_events(
+        self,
+        account: str,
+        *,
+        attribute: tuple[str, str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        max_results: int = 50,
+        next_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        query = build_lookup(account, attribute, start, end, max_results, next_token, DIALECT.event_time)
+        rows = self._conn().execute(schema.pg(query.sql), query.params).fetchall()
+        records = [json.loads(record) for _, _, record in rows[: query.limit]]
+        token = None
+        if len(rows) > query.limit:
+            seq, when, _ = rows[query.limit - 1]
+            token = encode_token(when, seq)
+        return records, token
+
+    # --- the rest -------------------------------------------------------------------------------------
+
+    def master_key(self) -> tuple[bytes, bool]:
+        """From the environment, else the `secrets` row: the first node to ask inserts a fresh key,
+        everyone (that node included) then reads whichever key won."""
+        if self._master_key is None:
+            from_env = keys.key_from_env()
+            if from_env is not None:
+                self._master_key = (from_env, False)
+            else:
+                conn = self._conn()
+                conn.execute(_INSERT_MASTER_KEY, (schema.MASTER_KEY_NAME, keys.new_key_text()))
+                (stored,) = conn.execute(_READ_MASTER_KEY, (schema.MASTER_KEY_NAME,)).fetchone()
+                self._master_key = (keys.decode_stored(stored, "the secrets table"), True)
+        return self._master_key
+
+    def reset(self) -> None:
+        with self.transaction() as tx:
+            for statement in schema.RESET:
+                tx._conn.execute(statement)
+            tx.wrote_documents = True
+
+    def close(self) -> None:
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+
+def current_version(conn: psycopg.Connection) -> int:
+    if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+        return 0
+    row = conn.execute(schema.READ_SCHEMA_VERSION).fetchone()
+    return 0 if row is None else row[0]
+
+
+def migrate(conn: psycopg.Connection, target: int = schema.LATEST_VERSION) -> int:
+    """Bring the database up to `target`, one migration per transaction; returns the version reached.
+    Each step holds a transaction-scoped advisory lock and re-reads the version under it, so nodes
+    starting together apply every migration exactly once."""
+    while True:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (schema.MIGRATION_LOCK_ID,))
+            version = current_version(conn)
+            if version > schema.LATEST_VERSION:
+                raise RuntimeError(
+                    f"database schema version {version} is newer than this rolecall ({schema.LATEST_VERSION})"
+                )
+            if version >= target:
+                return version
+            for statement in schema.POSTGRES_MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(schema.pg(schema.SET_SCHEMA_VERSION), (version + 1,))
+
+
+def without_password(database_url: str) -> str:
+    """The URL (or key=value conninfo) with any password removed, for logs and `location`."""
+    if "://" not in database_url:
+        params = conninfo_to_dict(database_url)
+        params.pop("password", None)
+        return make_conninfo(**params)
+    parts = urlsplit(database_url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        netloc = userinfo.split(":", 1)[0] + "@" + host
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"])
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

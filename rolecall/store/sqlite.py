@@ -1,0 +1,221 @@
+"""The default store: one SQLite database file, DATA_DIR/rolecall.db, shared by threads and processes.
+
+Durability and concurrency choices:
+  * WAL journal with synchronous=FULL. In WAL mode, NORMAL only syncs the log at checkpoints, so a
+    power loss or OS crash can undo transactions that were already reported committed; FULL syncs
+    the log on every commit, which is what "acknowledged means kept" requires. (A mere process crash
+    loses nothing under either setting; FULL also covers the machine going down.)
+  * Every transaction() starts with BEGIN IMMEDIATE, taking the single write lock up front. A deferred
+    transaction that reads and then writes cannot be retried once another writer has committed in
+    between (SQLITE_BUSY_SNAPSHOT, which the busy timeout does not wait out), so we wait for the lock
+    at BEGIN instead, where the busy timeout applies. Writers thus queue for up to BUSY_TIMEOUT_S.
+  * Each thread has its own two connections: a writer for transaction(), and a query-only reader for
+    generation(), lookup_events() and read_transaction(), which never waits for writers (WAL readers
+    see the last committed state).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from rolecall.store import keys, schema
+from rolecall.store.base import Store
+from rolecall.store.events import build_lookup, encode_token, time_text
+from rolecall.store.transaction import Dialect, ReadOnlyTx, SqlTx
+
+DB_FILE = "rolecall.db"
+BUSY_TIMEOUT_S = 30.0
+
+DIALECT = Dialect.build(lambda sql: sql, event_time=time_text, returning_seq=False)
+
+
+class SqliteStore(Store):
+    kind = "sqlite"
+
+    def __init__(self, data_dir: str):
+        if not os.path.isdir(data_dir):
+            os.makedirs(data_dir, mode=0o700, exist_ok=True)
+        self.data_dir = data_dir
+        self.path = os.path.join(data_dir, DB_FILE)
+        self.location = self.path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        self._master_key: tuple[bytes, bool] | None = None
+        # Created 0600 before SQLite opens it: the database holds sealed secrets, and SQLite gives the
+        # -wal and -shm files the database file's permissions.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        conn = self._writer()
+        _enable_wal(conn)
+        migrate(conn)
+
+    # --- connections ----------------------------------------------------------------------------------
+
+    def _connect(self, query_only: bool) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError("store is closed")
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves. check_same_thread=False only so close()
+        # can close every thread's connections; each connection is used by its own thread alone.
+        conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_S,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=64,
+        )
+        conn.execute("PRAGMA synchronous = FULL")
+        if query_only:
+            conn.execute("PRAGMA query_only = ON")
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    def _writer(self) -> sqlite3.Connection:
+        try:
+            return self._local.writer
+        except AttributeError:
+            self._local.writer = self._connect(query_only=False)
+            self._local.in_transaction = False
+            return self._local.writer
+
+    def _reader(self) -> sqlite3.Connection:
+        try:
+            return self._local.reader
+        except AttributeError:
+            self._local.reader = self._connect(query_only=True)
+            return self._local.reader
+
+    # --- transactions ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTx]:
+        conn = self._writer()
+        if self._local.in_transaction:
+            raise RuntimeError("transaction() is not reentrant: this thread already has one open")
+        conn.execute("BEGIN IMMEDIATE")
+        self._local.in_transaction = True
+        tx = SqlTx(conn, DIALECT)
+        try:
+            yield tx
+            if tx.wrote_documents:
+                conn.execute(schema.BUMP_GENERATION)
+            conn.execute("COMMIT")
+        finally:
+            tx.end()
+            self._local.in_transaction = False
+            if conn.in_transaction:  # the block raised, or COMMIT failed
+                conn.execute("ROLLBACK")
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[SqlTx]:
+        """A consistent snapshot for reads only, taken without the write lock (not part of base.Store)."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        tx = ReadOnlyTx(conn, DIALECT)
+        try:
+            yield tx
+        finally:
+            tx.end()
+            conn.execute("COMMIT")
+
+    def generation(self) -> int:
+        try:
+            conn = self._local.reader
+        except AttributeError:
+            conn = self._reader()
+        return conn.execute(schema.READ_GENERATION).fetchone()[0]
+
+    # --- events ---------------------------------------------------------------------------------------
+
+    def lookup_events(
+        self,
+        account: str,
+        *,
+        attribute: tuple[str, str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        max_results: int = 50,
+        next_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        query = build_lookup(account, attribute, start, end, max_results, next_token, time_text)
+        rows = self._reader().execute(query.sql, query.params).fetchall()
+        records = [json.loads(record) for _, _, record in rows[: query.limit]]
+        token = None
+        if len(rows) > query.limit:
+            seq, when, _ = rows[query.limit - 1]
+            moment = datetime.strptime(when, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            token = encode_token(moment, seq)
+        return records, token
+
+    # --- the rest -------------------------------------------------------------------------------------
+
+    def master_key(self) -> tuple[bytes, bool]:
+        if self._master_key is None:
+            from_env = keys.key_from_env()
+            if from_env is not None:
+                self._master_key = (from_env, False)
+            else:
+                self._master_key = (keys.file_key(self.data_dir), True)
+        return self._master_key
+
+    def reset(self) -> None:
+        with self.transaction() as tx:
+            for statement in schema.RESET:
+                tx._conn.execute(statement)
+            tx.wrote_documents = True
+
+    def close(self) -> None:
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL (persistent; a no-op once done). Another process may hold a lock while it
+    creates the same database; the busy timeout covers that."""
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise RuntimeError(
+            f"SQLite refused WAL journal mode (got {mode!r}); is the data dir on a network filesystem?"
+        )
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return 0
+    row = conn.execute(schema.READ_SCHEMA_VERSION).fetchone()
+    return 0 if row is None else row[0]
+
+
+def migrate(conn: sqlite3.Connection, target: int = schema.LATEST_VERSION) -> int:
+    """Bring the database up to `target`, one migration per transaction; returns the version reached.
+    Safe when several processes start at once: the version is re-read under the write lock."""
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = current_version(conn)
+            if version > schema.LATEST_VERSION:
+                raise RuntimeError(
+                    f"database schema version {version} is newer than this rolecall ({schema.LATEST_VERSION})"
+                )
+            if version >= target:
+                conn.execute("COMMIT")
+                return version
+            for statement in schema.SQLITE_MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(schema.SET_SCHEMA_VERSION, (version + 1,))
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")

@@ -1,0 +1,160 @@
+"""The Tx both backends use: the same statements over a DB-API-like connection.
+
+sqlite3 and psycopg connections both offer `execute(sql, params)` returning a cursor with
+`fetchone()`, `fetchall()` and `rowcount`, which is all the document operations need. What differs
+(placeholder style, how an event's time is stored, how the new event's seq comes back) is supplied
+by the backend as a `Dialect`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rolecall.store import schema
+from rolecall.store.base import Conflict, Tx
+from rolecall.store.events import index_record
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    get: str
+    list: str
+    insert: str
+    update: str
+    delete: str
+    find: str
+    by_uid: str
+    insert_event: str  # for PostgreSQL with RETURNING seq
+    insert_event_resource: str
+    event_time: Callable[[datetime], Any]  # a UTC datetime as the event_time column stores it
+    returning_seq: bool  # insert_event returns the seq as a row (else cursor.lastrowid)
+
+    @classmethod
+    def build(
+        cls, translate: Callable[[str], str], event_time: Callable[[datetime], Any], returning_seq: bool
+    ):
+        insert_event = schema.INSERT_EVENT + (" RETURNING seq" if returning_seq else "")
+        return cls(
+            get=translate(schema.GET),
+            list=translate(schema.LIST),
+            insert=translate(schema.INSERT),
+            update=translate(schema.UPDATE),
+            delete=translate(schema.DELETE),
+            find=translate(schema.FIND),
+            by_uid=translate(schema.BY_UID),
+            insert_event=translate(insert_event),
+            insert_event_resource=translate(schema.INSERT_EVENT_RESOURCE),
+            event_time=event_time,
+            returning_seq=returning_seq,
+        )
+
+
+class _Ended:
+    """Stands in for the connection once the transaction is over, so a leaked Tx fails loudly."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("this transaction has ended")
+
+    def cursor(self) -> Any:
+        raise RuntimeError("this transaction has ended")
+
+
+ENDED = _Ended()
+
+
+class SqlTx(Tx):
+    __slots__ = ("_conn", "_sql", "wrote_documents")
+
+    def __init__(self, conn: Any, dialect: Dialect):
+        self._conn = conn
+        self._sql = dialect
+        self.wrote_documents = False  # the store bumps the generation at commit when set
+
+    def end(self) -> None:
+        self._conn = ENDED
+
+    def get(self, account: str, kind: str, name: str) -> dict[str, Any] | None:
+        row = self._conn.execute(self._sql.get, (account, kind, name.lower())).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def list(self, account: str, kind: str) -> list[dict[str, Any]]:
+        rows = self._conn.execute(self._sql.list, (account, kind)).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def insert(self, account: str, kind: str, name: str, doc: dict[str, Any], uid: str | None = None) -> None:
+        params = (account, kind, name, name.lower(), uid, schema.dump(doc), time.time())
+        if self._conn.execute(self._sql.insert, params).rowcount != 1:
+            what = f"{kind} {name!r}" + (f" or id {uid}" if uid else "")
+            raise Conflict(f"{what} already exists in account {account!r}")
+        self.wrote_documents = True
+
+    def update(self, account: str, kind: str, name: str, doc: dict[str, Any]) -> None:
+        params = (schema.dump(doc), time.time(), account, kind, name.lower())
+        if self._conn.execute(self._sql.update, params).rowcount != 1:
+            raise KeyError((account, kind, name))
+        self.wrote_documents = True
+
+    def delete(self, account: str, kind: str, name: str) -> bool:
+        if self._conn.execute(self._sql.delete, (account, kind, name.lower())).rowcount != 1:
+            return False
+        self.wrote_documents = True
+        return True
+
+    def find(self, kind: str, name: str) -> tuple[str, dict[str, Any]] | None:
+        row = self._conn.execute(self._sql.find, (kind, name.lower())).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def by_uid(self, uid: str) -> tuple[str, str, dict[str, Any]] | None:
+        row = self._conn.execute(self._sql.by_uid, (uid,)).fetchone()
+        return None if row is None else (row[0], row[1], json.loads(row[2]))
+
+    def append_event(self, account: str, record: dict[str, Any]) -> None:
+        """Store a record; ValueError if it lacks eventID/eventTime, Conflict if its eventID is taken.
+        Does not count as a document write: the generation stays."""
+        event = index_record(record)
+        when = self._sql.event_time(event.event_time)
+        params = (
+            event.event_id,
+            account,
+            when,
+            event.event_name,
+            event.event_source,
+            event.username,
+            event.access_key_id,
+            event.read_only,
+            schema.dump(record),
+        )
+        cursor = self._conn.execute(self._sql.insert_event, params)
+        if self._sql.returning_seq:
+            row = cursor.fetchone()
+            seq = None if row is None else row[0]
+        else:
+            seq = cursor.lastrowid if cursor.rowcount == 1 else None
+        if seq is None:
+            raise Conflict(f"event {event.event_id} already exists")
+        if event.resources:
+            rows = [(account, attr, value, when, seq) for attr, value in event.resources]
+            self._conn.cursor().executemany(self._sql.insert_event_resource, rows)
+
+
+class ReadOnlyTx(SqlTx):
+    """A Tx that only reads (Store.read_transaction)."""
+
+    __slots__ = ()
+
+    def insert(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("read-only transaction")
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("read-only transaction")
+
+    def delete(self, *args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("read-only transaction")
+
+    def append_event(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("read-only transaction")

@@ -1,0 +1,123 @@
+"""What every protocol codec shares: the service model, per-operation plans compiled once, validation.
+
+A codec turns an HttpRequest into (operation name, input members) -- parsed and validated against the
+model -- and output members or an AwsError back into an HttpResponse. Input and output members are plain
+Python values keyed by the model's member names, exactly as boto3 users write and read them:
+{"RoleName": "r", "Tags": [{"Key": "k", "Value": "v"}]}; timestamps are timezone-aware datetimes on input,
+and may be datetimes, epoch seconds or preformatted strings on output.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel
+
+from rolecall.errors import AwsError
+from rolecall.wire.http import HttpRequest, HttpResponse
+from rolecall.wire.validation import Check, ValidatorCompiler, summarize, violation
+
+# Shapes whose values AWS leaves out of validation messages although the model does not mark them
+# sensitive (observed: IAM's TagUser/TagRole errors read "Value at 'tags.1.member.key' ...").
+REDACTED_SHAPES: dict[str, frozenset[str]] = {
+    "iam": frozenset({"tagKeyType", "tagValueType"}),
+}
+
+
+class BadValue(Exception):
+    """A wire value that cannot be read as its shape's type. `parts` collects the member path, innermost first."""
+
+    def __init__(self, raw: Any, expected: str) -> None:
+        super().__init__(expected)
+        self.raw = raw
+        self.expected = expected
+        self.parts: list[str] = []
+
+    @property
+    def path(self) -> str:
+        return ".".join(reversed(self.parts))
+
+
+@dataclass
+class OperationPlan:
+    """Everything precomputed for one operation."""
+
+    model: OperationModel
+    read: Callable[[Any], dict[str, Any]]  # protocol-specific: wire form -> input members
+    check: Check | None  # input validation, None when the input has nothing to check
+    write: Callable[[Any], Any] | None  # protocol-specific: output members -> wire form
+
+
+class Codec(ABC):
+    """One protocol for one service model. Create through rolecall.wire.codec_for (instances are cached)."""
+
+    protocol: str = ""
+    validation_error_code = "ValidationError"
+
+    def __init__(self, model: ServiceModel) -> None:
+        self.model = model
+        self.service_name: str = model.service_name
+        self.operation_names = frozenset(model.operation_names)
+        self._validators = ValidatorCompiler(REDACTED_SHAPES.get(self.service_name, frozenset()))
+        self._plans: dict[str, OperationPlan] = {}
+        self._compiling = threading.Lock()  # compilers' caches are not safe to fill from two threads
+
+    # -- the interface the pipeline uses -----------------------------------------------------------------
+
+    @abstractmethod
+    def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
+        """(operation name, input members), parsed and (unless validate=False) validated against the model.
+
+        Raises AwsError with AWS's code and message.
+        """
+
+    @abstractmethod
+    def encode(self, operation: str, output: dict[str, Any] | None, request_id: str) -> HttpResponse:
+        """The success response for `operation` carrying `output` (member name -> value)."""
+
+    @abstractmethod
+    def encode_error(self, err: AwsError, request_id: str, operation: str | None = None) -> HttpResponse:
+        """The protocol's error envelope for `err`, with err.status."""
+
+    # -- shared machinery ----------------------------------------------------------------------------------
+
+    def plan(self, operation: str) -> OperationPlan:
+        """The operation's compiled reader, validator and writer (built on first use, then cached)."""
+        plan = self._plans.get(operation)
+        if plan is None:
+            with self._compiling:
+                plan = self._plans.get(operation)
+                if plan is None:
+                    op_model = self.model.operation_model(operation)
+                    plan = OperationPlan(
+                        model=op_model,
+                        read=self._compile_reader(op_model),
+                        check=self._validators.compile(op_model.input_shape),
+                        write=self._compile_writer(op_model),
+                    )
+                    self._plans[operation] = plan
+        return plan
+
+    def validate(self, operation: str, params: dict[str, Any]) -> None:
+        """Raise the service's validation error if `params` break the input shape's constraints."""
+        check = self.plan(operation).check
+        if check is None:
+            return
+        messages: list[str] = []
+        check(params, "", messages)
+        if messages:
+            raise AwsError(summarize(messages), code=self.validation_error_code, status=400)
+
+    @abstractmethod
+    def _compile_reader(self, op_model: OperationModel) -> Callable[[Any], dict[str, Any]]: ...
+
+    @abstractmethod
+    def _compile_writer(self, op_model: OperationModel) -> Callable[[Any], Any] | None: ...
+
+    def bad_value_error(self, exc: BadValue) -> AwsError:
+        message = summarize([violation(exc.raw, exc.path, exc.expected)])
+        return AwsError(message, code=self.validation_error_code, status=400)

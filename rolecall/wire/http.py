@@ -1,0 +1,94 @@
+"""The plain HTTP request and response the codecs and the SigV4 verifier work on.
+
+The server turns whatever its framework hands it into an HttpRequest, and an HttpResponse back into bytes
+on the wire; nothing in rolecall.wire knows about ASGI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+
+class Headers(dict[str, str]):
+    """Request headers with case-insensitive lookup: keys are stored lower-cased.
+
+    A header sent more than once is kept as one value joined with ",", which is how SigV4 canonicalizes
+    repeated headers too.
+    """
+
+    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]] = ()) -> None:
+        super().__init__()
+        pairs = items.items() if isinstance(items, Mapping) else items
+        for name, value in pairs:
+            self.add(name, value)
+
+    def add(self, name: str | bytes, value: str | bytes) -> None:
+        """Add a header; bytes (as ASGI delivers them) are decoded as latin-1."""
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        key = name.lower()
+        old = dict.get(self, key)
+        dict.__setitem__(self, key, value if old is None else f"{old},{value}")
+
+    def __getitem__(self, name: str) -> str:
+        return dict.__getitem__(self, name.lower())
+
+    def __setitem__(self, name: str, value: str) -> None:
+        dict.__setitem__(self, name.lower(), value)
+
+    def __delitem__(self, name: str) -> None:
+        dict.__delitem__(self, name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and dict.__contains__(self, name.lower())
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return dict.get(self, name.lower(), default)
+
+    def pop(self, name: str, *default: str | None) -> str | None:  # type: ignore[override]
+        return dict.pop(self, name.lower(), *default)
+
+
+@dataclass
+class HttpRequest:
+    """One request as received.
+
+    path:         the raw request path, still percent-encoded as sent (ASGI's raw_path), without the query.
+    query_string: the raw query string, without the leading "?".
+    headers:      a Headers (a plain mapping is converted).
+    """
+
+    method: str
+    path: str
+    query_string: str = ""
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    remote_addr: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            self.headers = Headers(self.headers)
+
+    @property
+    def decoded_path(self) -> str:
+        return unquote(self.path)
+
+
+@dataclass
+class HttpResponse:
+    """A complete response: headers include Content-Type, Content-Length and x-amzn-RequestId."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None

@@ -1,0 +1,348 @@
+"""The awsquery protocol (IAM, STS): form-encoded parameters in, XML out.
+
+Requests carry Action and Version plus the input members flattened into dotted keys:
+    Tags.member.1.Key=k&Tags.member.1.Value=v        (lists: <name>.member.<n>, 1-based)
+    Attributes.entry.1.key=a&Attributes.entry.1.value=b   (maps)
+    PolicyArns.member.1.arn=...                      (structures nest with ".")
+An empty list is sent as "Tags=". Parameters come from the body (POST, form-encoded) and the query string.
+
+Responses:
+    <CreateRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+      <CreateRoleResult>...</CreateRoleResult>
+      <ResponseMetadata><RequestId>...</RequestId></ResponseMetadata>
+    </CreateRoleResponse>
+Errors:
+    <ErrorResponse xmlns="..."><Error><Type>Sender</Type><Code>..</Code><Message>..</Message></Error>
+    <RequestId>..</RequestId></ErrorResponse>
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.model import OperationModel, Shape
+
+from rolecall.errors import AwsError
+from rolecall.wire.codec import BadValue, Codec
+from rolecall.wire.http import HttpRequest, HttpResponse
+from rolecall.wire.models import lower_first
+from rolecall.wire.timestamps import parse_timestamp
+from rolecall.wire.xmlout import XmlWriterCompiler, escape, member_tag
+
+# A parsed parameter tree: every node is a dict of path segment -> child node; a node's own value, when the
+# flat key ends there, is stored under "" (a segment can never be empty).
+Node = dict[str, Any]
+Reader = Callable[[Node], Any]
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_VALUE = ""
+
+
+def form_params(req: HttpRequest) -> dict[str, str]:
+    """The request's parameters: the query string, then a form-encoded body (first occurrence wins)."""
+    params: dict[str, str] = {}
+    if req.query_string:
+        _parse_form(req.query_string, params)
+    if req.body and req.method.upper() != "GET":
+        _parse_form(req.body.decode("utf-8", errors="replace"), params)
+    return params
+
+
+def _parse_form(text: str, into: dict[str, str]) -> None:
+    """application/x-www-form-urlencoded, decoding only the pieces that need it (parse_qsl is slow)."""
+    for piece in text.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        into.setdefault(name, value)
+
+
+def param_tree(params: dict[str, str]) -> Node:
+    root: Node = {}
+    for key, value in params.items():
+        node = root
+        for segment in key.split("."):
+            if not segment:
+                break  # "A..B" or a trailing dot: not a key any serializer produces
+            child = node.get(segment)
+            if child is None:
+                child = node[segment] = {}
+            node = child
+        else:
+            node[_VALUE] = value
+    return root
+
+
+class QueryReaderCompiler:
+    """Compiles input shapes into readers of a parameter tree (cached by shape name; recursion-safe)."""
+
+    def __init__(self) -> None:
+        self._readers: dict[str, Reader] = {}
+
+    def reader(self, shape: Shape) -> Reader:
+        name = shape.name
+        found = self._readers.get(name)
+        if found is not None:
+            return found
+        cache = self._readers
+        cache[name] = lambda node: cache[name](node)
+        compiled = self._compile(shape)
+        cache[name] = compiled
+        return compiled
+
+    def member_key(self, member: Shape, member_name: str) -> str:
+        """The parameter name a structure member is sent under."""
+        return member_tag(member, member_name)
+
+    def _compile(self, shape: Shape) -> Reader:
+        kind = shape.type_name
+        if kind == "structure":
+            return self._structure(shape)
+        if kind == "list":
+            return self._list(shape)
+        if kind == "map":
+            return self._map(shape)
+        convert = _scalar_converter(kind)
+
+        def read_scalar(node: Node) -> Any:
+            raw = node.get(_VALUE)
+            if raw is None or convert is None:
+                return raw
+            return convert(raw)
+
+        return read_scalar
+
+    def _structure(self, shape: Shape) -> Reader:
+        members = [
+            (name, self.member_key(member, name), lower_first(name), self.reader(member))
+            for name, member in shape.members.items()
+        ]
+
+        def read_structure(node: Node) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for name, key, segment, read in members:
+                child = node.get(key)
+                if child is None:
+                    continue
+                try:
+                    value = read(child)
+                except BadValue as exc:
+                    exc.parts.append(segment)
+                    raise
+                if value is not None:
+                    out[name] = value
+            return out
+
+        return read_structure
+
+    def _list(self, shape: Shape) -> Reader:
+        read_item = self.reader(shape.member)
+        flattened = bool(shape.serialization.get("flattened"))
+        item_key = shape.member.serialization.get("name") or "member"
+
+        def read_list(node: Node) -> list[Any] | None:
+            entries = node if flattened else node.get(item_key)
+            if entries is None:
+                # "Tags=" is how an empty list is sent.
+                return [] if _VALUE in node else None
+            items: list[Any] = []
+            for index, child in _indexed(entries):
+                try:
+                    value = read_item(child)
+                except BadValue as exc:
+                    exc.parts.append(f"{index}.member")
+                    raise
+                if value is not None:
+                    items.append(value)
+            return items
+
+        return read_list
+
+    def _map(self, shape: Shape) -> Reader:
+        read_key = self.reader(shape.key)
+        read_value = self.reader(shape.value)
+        flattened = bool(shape.serialization.get("flattened"))
+        key_name = shape.key.serialization.get("name") or "key"
+        value_name = shape.value.serialization.get("name") or "value"
+
+        def read_map(node: Node) -> dict[str, Any] | None:
+            entries = node if flattened else node.get("entry")
+            if entries is None:
+                return {} if _VALUE in node else None
+            out: dict[str, Any] = {}
+            for _, entry in _indexed(entries):
+                key_node = entry.get(key_name)
+                key = read_key(key_node) if key_node is not None else None
+                if key is None:
+                    continue
+                value_node = entry.get(value_name)
+                try:
+                    value = read_value(value_node) if value_node is not None else None
+                except BadValue as exc:
+                    exc.parts.append(str(key))
+                    raise
+                if value is not None:
+                    out[key] = value
+            return out
+
+        return read_map
+
+
+def _indexed(entries: Node) -> list[tuple[int, Node]]:
+    """The numbered children of a list/map node, in numeric order (other segments are ignored)."""
+    found = [(int(key), child) for key, child in entries.items() if key.isdigit()]
+    found.sort(key=lambda pair: pair[0])
+    return found
+
+
+def _to_int(raw: str) -> int:
+    if not _INTEGER.fullmatch(raw.strip()):
+        raise BadValue(raw, "Member must be a number")
+    return int(raw)
+
+
+def _to_float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadValue(raw, "Member must be a number") from None
+
+
+def _to_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    raise BadValue(raw, "Member must be a boolean")
+
+
+def _to_timestamp(raw: str) -> Any:
+    try:
+        return parse_timestamp(raw)
+    except ValueError:
+        raise BadValue(raw, "Member must be a timestamp") from None
+
+
+def _to_blob(raw: str) -> bytes:
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadValue(raw, "Member must be base64-encoded binary data") from None
+
+
+def _scalar_converter(kind: str) -> Callable[[str], Any] | None:
+    return {
+        "integer": _to_int,
+        "long": _to_int,
+        "bigInteger": _to_int,
+        "float": _to_float,
+        "double": _to_float,
+        "bigDecimal": _to_float,
+        "boolean": _to_bool,
+        "timestamp": _to_timestamp,
+        "blob": _to_blob,
+    }.get(kind)
+
+
+class QueryCodec(Codec):
+    protocol = "query"
+    content_type = "text/xml"
+
+    def __init__(self, model: Any) -> None:
+        super().__init__(model)
+        self.api_version: str = model.api_version
+        self.namespace: str = model.metadata.get("xmlNamespace", "")
+        self._readers = QueryReaderCompiler()
+        self._writers = XmlWriterCompiler()
+
+    # -- decode ------------------------------------------------------------------------------------------
+
+    def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
+        params = form_params(req)
+        action = params.get("Action")
+        if not action:
+            raise AwsError("Missing Action", code="MissingAction", status=400)
+        version = params.get("Version")
+        if action not in self.operation_names or version != self.api_version:
+            shown = version if version else "NO_VERSION_SPECIFIED"
+            raise AwsError(
+                f"Could not find operation {action} for version {shown}", code="InvalidAction", status=400
+            )
+        plan = self.plan(action)
+        try:
+            members = plan.read(param_tree(params))
+        except BadValue as exc:
+            raise self.bad_value_error(exc) from None
+        if validate:
+            self.validate(action, members)
+        return action, members
+
+    def _compile_reader(self, op_model: OperationModel) -> Callable[[Any], dict[str, Any]]:
+        shape = op_model.input_shape
+        if shape is None:
+            return lambda tree: {}
+        return self._readers.reader(shape)
+
+    # -- encode ------------------------------------------------------------------------------------------
+
+    def _compile_writer(self, op_model: OperationModel) -> Callable[[Any], Any] | None:
+        shape = op_model.output_shape
+        if shape is None:
+            return None
+        content = self._writers.content(shape)
+        wrapper = shape.serialization.get("resultWrapper")
+        if not wrapper:
+            return lambda output: _render(content, output)
+        open_tag, close_tag = f"<{wrapper}>", f"</{wrapper}>"
+
+        def write_result(output: Any) -> str:
+            out = [open_tag]
+            content(output, out)
+            out.append(close_tag)
+            return "".join(out)
+
+        return write_result
+
+    def encode(self, operation: str, output: dict[str, Any] | None, request_id: str) -> HttpResponse:
+        write = self.plan(operation).write
+        result = write(output or {}) if write is not None else ""
+        body = (
+            f'<{operation}Response xmlns="{self.namespace}">{result}'
+            f"<ResponseMetadata><RequestId>{escape(request_id)}</RequestId></ResponseMetadata>"
+            f"</{operation}Response>"
+        )
+        return self._response(200, body, request_id)
+
+    def encode_error(self, err: AwsError, request_id: str, operation: str | None = None) -> HttpResponse:
+        kind = "Sender" if err.sender_fault else "Receiver"
+        body = (
+            f'<ErrorResponse xmlns="{self.namespace}"><Error><Type>{kind}</Type>'
+            f"<Code>{escape(err.code)}</Code><Message>{escape(err.message)}</Message></Error>"
+            f"<RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
+        )
+        return self._response(err.status, body, request_id)
+
+    def _response(self, status: int, body: str, request_id: str) -> HttpResponse:
+        data = body.encode("utf-8")
+        headers = [
+            ("x-amzn-RequestId", request_id),
+            ("Content-Type", self.content_type),
+            ("Content-Length", str(len(data))),
+        ]
+        return HttpResponse(status, headers, data)
+
+
+def _render(content: Callable[[Any, list[str]], None], output: Any) -> str:
+    out: list[str] = []
+    content(output, out)
+    return "".join(out)

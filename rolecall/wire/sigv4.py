@@ -1,0 +1,445 @@
+"""AWS Signature Version 4, verified on the server side.
+
+Two forms are accepted:
+  - the Authorization header:
+        AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/iam/aws4_request,
+        SignedHeaders=content-type;host;x-amz-date, Signature=<64 hex>
+    with the time in X-Amz-Date (or Date), and a session token in X-Amz-Security-Token;
+  - a presigned URL: X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
+    X-Amz-Signature (and X-Amz-Security-Token) in the query string.
+
+verify() recomputes exactly what botocore's signer computes (botocore.auth.SigV4Auth / SigV4QueryAuth):
+the canonical request from the method, the path (dot segments removed and encoded again, except for S3),
+the query string re-encoded and sorted, the SignedHeaders with values trimmed, and the payload hash
+(x-amz-content-sha256 when sent, else SHA-256 of the body); then the string to sign over the credential
+scope, and an HMAC chain from the secret. Derived signing keys are cached per (secret, date, region,
+service). Errors carry AWS's codes and wording; no secret ever appears in one.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import cache
+from urllib.parse import parse_qsl, quote, unquote_plus
+
+from rolecall.errors import AwsError, IncompleteSignature, MissingAuthenticationToken, SignatureDoesNotMatch
+from rolecall.wire.http import HttpRequest
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+
+# How far the request time may be from the server's clock. STS allows 15 minutes ("... - 15 min." in its
+# errors); the other query/JSON services 5.
+DEFAULT_MAX_SKEW = 300
+MAX_SKEW_BY_SERVICE = {"sts": 900}
+
+# Services whose canonical URI is the raw path (no dot-segment removal, no second encoding).
+UNNORMALIZED_PATH_SERVICES = frozenset({"s3", "s3express"})
+
+_BASIC_DATE = re.compile(r"\d{8}T\d{6}Z")
+_SIGNING_KEYS: dict[tuple[str, str, str, str], bytes] = {}
+_SIGNING_KEY_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    """What a request claims about its signature, before anything is checked."""
+
+    access_key_id: str
+    date: str  # the credential scope's date, YYYYMMDD
+    region: str
+    service: str
+    terminator: str  # "aws4_request" when well formed
+    signed_headers: tuple[str, ...]
+    signature: str
+    amz_date: str  # the request time as sent (X-Amz-Date, or the Date header)
+    security_token: str | None = None
+    presigned: bool = False
+    expires: str | None = None  # X-Amz-Expires, as sent (presigned only)
+
+    @property
+    def credential_scope(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/{self.terminator}"
+
+
+def missing_authentication_token() -> AwsError:
+    """The error for an unsigned request to a service that needs a signature."""
+    return MissingAuthenticationToken("Request is missing Authentication Token")
+
+
+# -- parsing ------------------------------------------------------------------------------------------------
+
+
+def parse_signature(req: HttpRequest) -> SignatureInfo | None:
+    """The signature a request carries, or None when it carries none. Raises IncompleteSignature if malformed."""
+    header = req.headers.get("authorization")
+    query = _query_params(req.query_string) if "X-Amz-" in req.query_string else {}
+    presigned = any(key in query for key in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"))
+    if header is not None and presigned:
+        raise IncompleteSignature(
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the "
+            "Authorization header should be specified"
+        )
+    if header is not None:
+        return _parse_authorization(req, header)
+    if presigned:
+        return _parse_presigned(req, query)
+    return None
+
+
+def _query_params(query_string: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query_string, keep_blank_values=True):
+        params.setdefault(key, value)
+    return params
+
+
+def _parse_authorization(req: HttpRequest, header: str) -> SignatureInfo:
+    algorithm, _, rest = header.strip().partition(" ")
+    fields: dict[str, str] = {}
+    if algorithm == ALGORITHM:
+        for component in rest.split(","):
+            component = component.strip()
+            if not component:
+                continue
+            name, eq, value = component.partition("=")
+            if not eq:
+                raise IncompleteSignature(
+                    f"'{component}' not a valid key=value pair (missing equal-sign) in Authorization header: "
+                    f"'{header}'."
+                )
+            fields[name.strip()] = value.strip()
+    amz_date = req.headers.get("x-amz-date") or _date_header_as_basic(req.headers.get("date"))
+    problems = [
+        f"Authorization header requires '{name}' parameter."
+        for name in ("Credential", "Signature", "SignedHeaders")
+        if not fields.get(name)
+    ]
+    if not amz_date:
+        problems.append(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+        )
+    if problems:
+        raise IncompleteSignature(" ".join(problems) + f" Authorization={header}")
+    access_key, date, region, service, terminator = _split_credential(fields["Credential"])
+    return SignatureInfo(
+        access_key_id=access_key,
+        date=date,
+        region=region,
+        service=service,
+        terminator=terminator,
+        signed_headers=tuple(fields["SignedHeaders"].lower().split(";")),
+        signature=fields["Signature"],
+        amz_date=amz_date,
+        security_token=req.headers.get("x-amz-security-token"),
+    )
+
+
+def _parse_presigned(req: HttpRequest, query: dict[str, str]) -> SignatureInfo:
+    required = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders")
+    missing = [name for name in required if not query.get(name)]
+    if missing:
+        raise IncompleteSignature(
+            " ".join(f"AWS query-string parameters must include '{name}'." for name in missing)
+            + " Re-examine the query-string parameters."
+        )
+    if query["X-Amz-Algorithm"] != ALGORITHM:
+        raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{query['X-Amz-Algorithm']}'")
+    access_key, date, region, service, terminator = _split_credential(query["X-Amz-Credential"])
+    return SignatureInfo(
+        access_key_id=access_key,
+        date=date,
+        region=region,
+        service=service,
+        terminator=terminator,
+        signed_headers=tuple(query["X-Amz-SignedHeaders"].lower().split(";")),
+        signature=query["X-Amz-Signature"],
+        amz_date=query["X-Amz-Date"],
+        security_token=query.get("X-Amz-Security-Token") or req.headers.get("x-amz-security-token"),
+        presigned=True,
+        expires=query.get("X-Amz-Expires"),
+    )
+
+
+def _split_credential(credential: str) -> tuple[str, str, str, str, str]:
+    parts = credential.split("/")
+    if len(parts) != 5:
+        raise IncompleteSignature(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
+            f"got '{credential}'"
+        )
+    return parts[0], parts[1], parts[2], parts[3], parts[4]
+
+
+def _date_header_as_basic(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    except (TypeError, ValueError, IndexError):
+        return value  # reported as a badly formatted date by verify()
+
+
+# -- choosing the service -------------------------------------------------------------------------------
+
+
+# The services we serve by protocol marker: JSON ones by X-Amz-Target prefix, query ones by Version.
+JSON_SERVICES = ("cloudtrail", "logs")
+QUERY_SERVICES = ("iam", "sts")
+
+
+@cache
+def _target_prefixes() -> dict[str, str]:
+    """X-Amz-Target prefix (full and last segment) -> service name."""
+    from rolecall.wire.models import service_model
+
+    prefixes: dict[str, str] = {}
+    for name in JSON_SERVICES:
+        prefix = service_model(name).metadata["targetPrefix"]
+        prefixes[prefix] = name
+        prefixes[prefix.rsplit(".", 1)[-1]] = name
+    return prefixes
+
+
+@cache
+def _query_versions() -> dict[str, str]:
+    """API Version parameter -> service name (IAM is 2010-05-08, STS 2011-06-15)."""
+    from rolecall.wire.models import service_model
+
+    return {service_model(name).api_version: name for name in QUERY_SERVICES}
+
+
+def service_from_request(req: HttpRequest) -> str | None:
+    """The service a request is for, or None.
+
+    In order: the credential scope (Authorization header or presigned query), the X-Amz-Target prefix of
+    the JSON services, then the Version parameter of the query services -- which is how unsigned calls
+    such as sts:AssumeRoleWithWebIdentity are recognized.
+    """
+    header = req.headers.get("authorization")
+    if header and "Credential=" in header:
+        credential = header.split("Credential=", 1)[1].split(",", 1)[0].strip()
+        parts = credential.split("/")
+        if len(parts) == 5 and parts[3]:
+            return parts[3]
+    if "X-Amz-Credential" in req.query_string:
+        parts = _query_params(req.query_string).get("X-Amz-Credential", "").split("/")
+        if len(parts) == 5 and parts[3]:
+            return parts[3]
+    target = req.headers.get("x-amz-target")
+    if target and "." in target:
+        return _target_prefixes().get(target.rsplit(".", 1)[0])
+    for text in (req.query_string, req.body[:65536].decode("utf-8", errors="replace")):
+        if "Version=" in text:
+            version = _query_params(text).get("Version")
+            if version in _query_versions():
+                return _query_versions()[version]
+    return None
+
+
+# -- verifying ------------------------------------------------------------------------------------------
+
+
+def verify(
+    req: HttpRequest,
+    info: SignatureInfo,
+    secret_access_key: str,
+    now: float,
+    *,
+    service: str | None = None,
+    regions: frozenset[str] | set[str] | None = None,
+    max_skew: int | None = None,
+) -> None:
+    """Raise the AwsError AWS would return unless `info` is a valid signature of `req` by the secret.
+
+    service:  when given, the credential scope must name it ("Credential should be scoped to correct ...").
+    regions:  when given, the scope's region must be one of them.
+    max_skew: seconds the request time may differ from `now` (default: 15 min for STS, 5 min otherwise).
+    """
+    if "host" not in info.signed_headers:
+        raise IncompleteSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+    if not _BASIC_DATE.fullmatch(info.amz_date):
+        raise IncompleteSignature(
+            f"Date must be in ISO-8601 'basic format'. Got '{info.amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"
+        )
+    if info.date != info.amz_date[:8]:
+        raise SignatureDoesNotMatch(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{info.date}' != '{info.amz_date[:8]}', from '{info.amz_date}'."
+        )
+    if info.terminator != "aws4_request":
+        raise SignatureDoesNotMatch(
+            f"Credential should be scoped with a valid terminator: 'aws4_request', not '{info.terminator}'. "
+        )
+    if regions is not None and info.region not in regions:
+        raise SignatureDoesNotMatch(f"Credential should be scoped to a valid region, not '{info.region}'. ")
+    if service is not None and info.service != service:
+        raise SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{service}'. ")
+    _check_time(info, now, max_skew)
+    payload_hash = _payload_hash(req, info)
+    expected = signature_for(req, info, secret_access_key, payload_hash)
+    if not hmac.compare_digest(expected.encode(), info.signature.lower().encode("utf-8", "replace")):
+        raise SignatureDoesNotMatch(SIGNATURE_MISMATCH)
+
+
+def _check_time(info: SignatureInfo, now: float, max_skew: int | None) -> None:
+    d = info.amz_date  # already checked to be YYYYMMDDTHHMMSSZ
+    signed_at = calendar.timegm(
+        (int(d[0:4]), int(d[4:6]), int(d[6:8]), int(d[9:11]), int(d[11:13]), int(d[13:15]), 0, 0, 0)
+    )
+    if info.presigned and info.service in UNNORMALIZED_PATH_SERVICES:
+        _check_s3_expiry(info, signed_at, now)
+        return
+    # Query and JSON services ignore X-Amz-Expires: a presigned request is good within the skew window.
+    window = max_skew if max_skew is not None else MAX_SKEW_BY_SERVICE.get(info.service, DEFAULT_MAX_SKEW)
+    minutes = f"{window // 60} min." if window % 60 == 0 else f"{window} sec."
+    if signed_at < now - window:
+        raise SignatureDoesNotMatch(
+            f"Signature expired: {info.amz_date} is now earlier than {_basic(now - window)} "
+            f"({_basic(now)} - {minutes})"
+        )
+    if signed_at > now + window:
+        raise SignatureDoesNotMatch(
+            f"Signature not yet current: {info.amz_date} is still later than {_basic(now + window)} "
+            f"({_basic(now)} + {minutes})"
+        )
+
+
+def _check_s3_expiry(info: SignatureInfo, signed_at: float, now: float) -> None:
+    try:
+        expires = int(info.expires or "")
+    except ValueError:
+        raise AwsError(
+            "X-Amz-Expires should be a number", code="AuthorizationQueryParametersError", status=400
+        ) from None
+    if expires > 604800:
+        raise AwsError(
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+            code="AuthorizationQueryParametersError",
+            status=400,
+        )
+    if expires < 0:
+        raise AwsError(
+            "X-Amz-Expires must be non-negative", code="AuthorizationQueryParametersError", status=400
+        )
+    if now > signed_at + expires:
+        raise AwsError("Request has expired", code="AccessDenied", status=403)
+
+
+def _basic(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _payload_hash(req: HttpRequest, info: SignatureInfo) -> str:
+    declared = req.headers.get("x-amz-content-sha256")
+    if info.presigned and info.service in UNNORMALIZED_PATH_SERVICES:
+        return declared or UNSIGNED_PAYLOAD
+    actual = hashlib.sha256(req.body).hexdigest() if req.body else EMPTY_SHA256
+    if declared is None:
+        return actual
+    if declared == UNSIGNED_PAYLOAD or declared.startswith("STREAMING-"):
+        return declared
+    if declared.lower() != actual:
+        # The header is what was signed; a body that does not hash to it was not.
+        raise SignatureDoesNotMatch(SIGNATURE_MISMATCH)
+    return declared
+
+
+def signature_for(req: HttpRequest, info: SignatureInfo, secret_access_key: str, payload_hash: str) -> str:
+    """The hex signature of `req` under `info`'s scope and signed headers."""
+    canonical = canonical_request(req, info, payload_hash)
+    string_to_sign = "\n".join(
+        (
+            ALGORITHM,
+            info.amz_date,
+            info.credential_scope,
+            hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        )
+    )
+    key = signing_key(secret_access_key, info.date, info.region, info.service)
+    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def canonical_request(req: HttpRequest, info: SignatureInfo, payload_hash: str) -> str:
+    headers = req.headers
+    canonical_headers = "".join(
+        f"{name}:{' '.join((headers.get(name) or '').split())}\n" for name in info.signed_headers
+    )
+    return "\n".join(
+        (
+            req.method.upper(),
+            canonical_uri(req.path, info.service),
+            canonical_query(req.query_string, drop_signature=info.presigned),
+            canonical_headers,
+            ";".join(info.signed_headers),
+            payload_hash,
+        )
+    )
+
+
+def canonical_uri(raw_path: str, service: str) -> str:
+    if service in UNNORMALIZED_PATH_SERVICES:
+        return raw_path or "/"
+    return quote(_remove_dot_segments(raw_path or "/"), safe="/~")
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 dot-segment removal, also collapsing empty segments (as AWS and botocore do)."""
+    output: list[str] = []
+    for segment in path.split("/"):
+        if not segment or segment == ".":
+            continue
+        if segment == "..":
+            if output:
+                output.pop()
+        else:
+            output.append(segment)
+    head = "/" if path.startswith("/") else ""
+    tail = "/" if path.endswith("/") and output else ""
+    return head + "/".join(output) + tail
+
+
+def canonical_query(raw: str, *, drop_signature: bool = False) -> str:
+    """Each name and value decoded and re-encoded as SigV4 requires (RFC 3986), sorted by name then value.
+
+    A "+" on the wire is a space: botocore signs a space as %20 but its HTTP layer sends it as "+".
+    """
+    if not raw:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    for part in raw.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        name = quote(unquote_plus(name), safe="-_.~")
+        if drop_signature and name == "X-Amz-Signature":
+            continue
+        pairs.append((name, quote(unquote_plus(value), safe="-_.~")))
+    pairs.sort()
+    return "&".join(f"{name}={value}" for name, value in pairs)
+
+
+def signing_key(secret_access_key: str, date: str, region: str, service: str) -> bytes:
+    """kSigning = HMAC chain over date, region, service, "aws4_request" (cached; bounded)."""
+    cache_key = (secret_access_key, date, region, service)
+    key = _SIGNING_KEYS.get(cache_key)
+    if key is None:
+        key = ("AWS4" + secret_access_key).encode("utf-8")
+        for part in (date, region, service, "aws4_request"):
+            key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+        if len(_SIGNING_KEYS) >= _SIGNING_KEY_LIMIT:
+            _SIGNING_KEYS.pop(next(iter(_SIGNING_KEYS)))
+        _SIGNING_KEYS[cache_key] = key
+    return key

@@ -1,0 +1,469 @@
+"""The IAM policy simulator, in process: decisions, matched statements with their positions, missing
+context values, boundaries, resource policies, typed context entries and the context-key listings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rolecall.errors import InvalidInput, NoSuchEntity
+from rolecall.services.iam import IAM
+
+from .conftest import ACCOUNT
+
+# The AWS CLI's documented example (awscli/examples/iam/simulate-custom-policy.rst).
+CLI_EXAMPLE = (
+    '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"dynamodb:*","Resource":"*",'
+    '"Condition":{"DateGreaterThan":{"aws:CurrentTime":"2018-08-16T12:00:00Z"}}}}'
+)
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+def doc(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=4)
+
+
+def stmt(effect: str, action: str, resource: str = "*", **extra) -> dict:
+    return {"Effect": effect, "Action": action, "Resource": resource, **extra}
+
+
+def when(key: str, value: str, op: str = "StringEquals") -> dict:
+    return {"Condition": {op: {key: value}}}
+
+
+def user_arn(name: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
+
+
+# ---------------------------------------------------------------- SimulateCustomPolicy
+
+
+def test_cli_example_allowed_with_statement_positions(call):
+    out = call(
+        "SimulateCustomPolicy",
+        PolicyInputList=[CLI_EXAMPLE],
+        ActionNames=["dynamodb:CreateBackup"],
+        ContextEntries=[
+            {
+                "ContextKeyName": "aws:CurrentTime",
+                "ContextKeyValues": ["2019-04-25T11:00:00Z"],
+                "ContextKeyType": "date",
+            }
+        ],
+    )
+    assert out["IsTruncated"] is False
+    (result,) = out["EvaluationResults"]
+    assert result["EvalActionName"] == "dynamodb:CreateBackup"
+    assert result["EvalResourceName"] == "*"
+    assert result["EvalDecision"] == "allowed"
+    assert result["MissingContextValues"] == []
+    assert "ResourceSpecificResults" not in result
+    # The positions AWS's own example reports for this document.
+    assert result["MatchedStatements"] == [
+        {
+            "SourcePolicyId": "PolicyInputList.1",
+            "SourcePolicyType": "none",
+            "StartPosition": {"Line": 1, "Column": 38},
+            "EndPosition": {"Line": 1, "Column": 167},
+        }
+    ]
+
+
+def test_cli_example_denied_by_condition(call):
+    out = call(
+        "SimulateCustomPolicy",
+        PolicyInputList=[CLI_EXAMPLE],
+        ActionNames=["dynamodb:CreateBackup"],
+        ContextEntries=[
+            {
+                "ContextKeyName": "aws:CurrentTime",
+                "ContextKeyValues": ["2014-04-25T11:00:00Z"],
+                "ContextKeyType": "date",
+            }
+        ],
+    )
+    (result,) = out["EvaluationResults"]
+    assert result["EvalDecision"] == "implicitDeny"
+    assert result["MatchedStatements"] == [] and result["MissingContextValues"] == []
+
+
+def test_missing_context_values_are_reported(call):
+    out = call("SimulateCustomPolicy", PolicyInputList=[CLI_EXAMPLE], ActionNames=["dynamodb:CreateBackup"])
+    (result,) = out["EvaluationResults"]
+    assert result["EvalDecision"] == "implicitDeny"
+    assert result["MissingContextValues"] == ["aws:CurrentTime"]
+
+
+def test_explicit_deny_reports_only_the_deny(call):
+    policy = doc(stmt("Allow", "s3:*"), stmt("Deny", "s3:DeleteBucket", Sid="NoDelete"))
+    out = call(
+        "SimulateCustomPolicy", PolicyInputList=[policy], ActionNames=["s3:DeleteBucket", "s3:GetObject"]
+    )
+    deny, get = out["EvaluationResults"]
+    assert deny["EvalDecision"] == "explicitDeny"
+    assert len(deny["MatchedStatements"]) == 1
+    # The second statement of the indented document: it opens on line 9 (after the first statement).
+    assert deny["MatchedStatements"][0]["StartPosition"]["Line"] == 9
+    assert get["EvalDecision"] == "allowed"
+    assert get["MatchedStatements"][0]["StartPosition"] == {"Line": 4, "Column": 10}
+
+
+def test_named_resources_get_resource_specific_results(call):
+    policy = doc(stmt("Allow", "s3:GetObject", "arn:aws:s3:::open/*", **when("s3:prefix", "x")))
+    out = call(
+        "SimulateCustomPolicy",
+        PolicyInputList=[policy],
+        ActionNames=["s3:GetObject"],
+        ResourceArns=["arn:aws:s3:::open/a", "arn:aws:s3:::closed/a"],
+    )
+    first, second = out["EvaluationResults"]
+    assert first["EvalResourceName"] == "arn:aws:s3:::open/a"
+    assert first["MissingContextValues"] == []  # reported per resource instead
+    (specific,) = first["ResourceSpecificResults"]
+    assert specific["EvalResourceName"] == "arn:aws:s3:::open/a"
+    assert specific["EvalResourceDecision"] == "implicitDeny"
+    assert specific["MissingContextValues"] == ["s3:prefix"]
+    assert second["ResourceSpecificResults"][0]["MissingContextValues"] == []
+
+
+def test_simulated_boundary(call):
+    out = call(
+        "SimulateCustomPolicy",
+        PolicyInputList=[doc(stmt("Allow", "*"))],
+        PermissionsBoundaryPolicyInputList=[doc(stmt("Allow", "s3:*"))],
+        ActionNames=["s3:GetObject", "ec2:RunInstances"],
+    )
+    s3, ec2 = out["EvaluationResults"]
+    assert s3["EvalDecision"] == "allowed"
+    assert s3["PermissionsBoundaryDecisionDetail"] == {"AllowedByPermissionsBoundary": True}
+    assert ec2["EvalDecision"] == "implicitDeny"
+    assert ec2["PermissionsBoundaryDecisionDetail"] == {"AllowedByPermissionsBoundary": False}
+    with pytest.raises(InvalidInput):
+        call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[doc(stmt("Allow", "*"))],
+            PermissionsBoundaryPolicyInputList=[doc(stmt("Allow", "s3:*"))] * 2,
+            ActionNames=["s3:GetObject"],
+        )
+
+
+def test_resource_policy_grants_the_caller(call):
+    bucket_policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": user_arn("bob")},
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::b/*",
+                }
+            ],
+        }
+    )
+    params = {
+        "PolicyInputList": [doc(stmt("Allow", "sqs:*"))],
+        "ActionNames": ["s3:GetObject"],
+        "ResourceArns": ["arn:aws:s3:::b/k"],
+        "ResourcePolicy": bucket_policy,
+    }
+    with pytest.raises(InvalidInput, match="CallerArn"):
+        call("SimulateCustomPolicy", **params)
+    with pytest.raises(InvalidInput):
+        call("SimulateCustomPolicy", **params, CallerArn=f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s")
+    (result,) = call("SimulateCustomPolicy", **params, CallerArn=user_arn("bob"))["EvaluationResults"]
+    assert result["EvalDecision"] == "allowed"
+    assert result["MatchedStatements"][0]["SourcePolicyId"] == "ResourcePolicy"
+    assert result["MatchedStatements"][0]["SourcePolicyType"] == "resource"
+    (other,) = call("SimulateCustomPolicy", **params, CallerArn=user_arn("carol"))["EvaluationResults"]
+    assert other["EvalDecision"] == "implicitDeny"
+
+
+@pytest.mark.parametrize(
+    ("entry", "condition", "decision"),
+    [
+        (
+            {"ContextKeyValues": ["5"], "ContextKeyType": "numeric"},
+            {"NumericLessThan": {"k:n": "10"}},
+            "allowed",
+        ),
+        ({"ContextKeyValues": ["TRUE"], "ContextKeyType": "boolean"}, {"Bool": {"k:n": "true"}}, "allowed"),
+        (
+            {"ContextKeyValues": ["10.0.0.7"], "ContextKeyType": "ip"},
+            {"IpAddress": {"k:n": "10.0.0.0/8"}},
+            "allowed",
+        ),
+        (
+            {"ContextKeyValues": ["a", "b"], "ContextKeyType": "stringList"},
+            {"ForAllValues:StringEquals": {"k:n": ["a", "b", "c"]}},
+            "allowed",
+        ),
+        (
+            {"ContextKeyValues": ["a", "z"], "ContextKeyType": "stringList"},
+            {"ForAllValues:StringEquals": {"k:n": ["a", "b", "c"]}},
+            "implicitDeny",
+        ),
+    ],
+)
+def test_typed_context_entries(call, entry, condition, decision):
+    out = call(
+        "SimulateCustomPolicy",
+        PolicyInputList=[doc(stmt("Allow", "s3:GetObject", Condition=condition))],
+        ActionNames=["s3:GetObject"],
+        ContextEntries=[{"ContextKeyName": "k:n", **entry}],
+    )
+    assert out["EvaluationResults"][0]["EvalDecision"] == decision
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"ContextKeyValues": ["ten"], "ContextKeyType": "numeric"},
+        {"ContextKeyValues": ["yes"], "ContextKeyType": "boolean"},
+        {"ContextKeyValues": ["10.0.0.300"], "ContextKeyType": "ipList"},
+    ],
+)
+def test_badly_typed_context_values_are_refused(call, entry):
+    with pytest.raises(InvalidInput):
+        call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[doc(stmt("Allow", "*"))],
+            ActionNames=["s3:GetObject"],
+            ContextEntries=[{"ContextKeyName": "k:n", **entry}],
+        )
+
+
+def test_custom_policy_input_errors(call):
+    with pytest.raises(InvalidInput, match="PolicyInputList.2"):
+        call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[doc(stmt("Allow", "*")), "{nope"],
+            ActionNames=["s3:GetObject"],
+        )
+    with pytest.raises(InvalidInput, match="wildcards"):
+        call("SimulateCustomPolicy", PolicyInputList=[doc(stmt("Allow", "*"))], ActionNames=["s3:*"])
+
+
+def test_results_paginate(call):
+    actions = [f"s3:Action{i}" for i in range(5)]
+    first = call(
+        "SimulateCustomPolicy", PolicyInputList=[doc(stmt("Allow", "s3:*"))], ActionNames=actions, MaxItems=2
+    )
+    assert [r["EvalActionName"] for r in first["EvaluationResults"]] == actions[:2] and first["IsTruncated"]
+    rest = call(
+        "SimulateCustomPolicy",
+        PolicyInputList=[doc(stmt("Allow", "s3:*"))],
+        ActionNames=actions,
+        MaxItems=10,
+        Marker=first["Marker"],
+    )
+    assert [r["EvalActionName"] for r in rest["EvaluationResults"]] == actions[2:] and not rest["IsTruncated"]
+
+
+# ---------------------------------------------------------------- SimulatePrincipalPolicy
+
+
+@pytest.fixture
+def alice(call):
+    """alice: an inline policy, a group with an inline policy, an AWS managed and a customer managed
+    policy, and a permissions boundary that leaves out SQS."""
+    call("CreateUser", UserName="alice")
+    call(
+        "PutUserPolicy", UserName="alice", PolicyName="own", PolicyDocument=doc(stmt("Allow", "s3:GetObject"))
+    )
+    call("CreateGroup", GroupName="devs")
+    call("AddUserToGroup", GroupName="devs", UserName="alice")
+    call("PutGroupPolicy", GroupName="devs", PolicyName="queues", PolicyDocument=doc(stmt("Allow", "sqs:*")))
+    call("AttachGroupPolicy", GroupName="devs", PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
+    mine = call("CreatePolicy", PolicyName="no-delete", PolicyDocument=doc(stmt("Deny", "s3:DeleteObject")))
+    call("AttachUserPolicy", UserName="alice", PolicyArn=mine["Policy"]["Arn"])
+    fence = call(
+        "CreatePolicy", PolicyName="fence", PolicyDocument=doc(stmt("Allow", "s3:*"), stmt("Allow", "ec2:*"))
+    )
+    call("PutUserPermissionsBoundary", UserName="alice", PermissionsBoundary=fence["Policy"]["Arn"])
+    return user_arn("alice")
+
+
+def _by_action(out: dict) -> dict[str, dict]:
+    return {r["EvalActionName"]: r for r in out["EvaluationResults"]}
+
+
+def test_principal_policy_for_a_user(call, alice):
+    out = call(
+        "SimulatePrincipalPolicy",
+        PolicySourceArn=alice,
+        ActionNames=[
+            "s3:GetObject",
+            "ec2:DescribeInstances",
+            "sqs:SendMessage",
+            "s3:DeleteObject",
+            "iam:CreateRole",
+        ],
+    )
+    results = _by_action(out)
+    get = results["s3:GetObject"]
+    assert get["EvalDecision"] == "allowed"
+    assert get["MatchedStatements"][0]["SourcePolicyId"] == "own"
+    assert get["MatchedStatements"][0]["SourcePolicyType"] == "user"
+    assert get["MatchedStatements"][0]["StartPosition"] == {"Line": 4, "Column": 10}
+    assert get["PermissionsBoundaryDecisionDetail"] == {"AllowedByPermissionsBoundary": True}
+
+    describe = results["ec2:DescribeInstances"]
+    assert describe["EvalDecision"] == "allowed"
+    assert {
+        "SourcePolicyId": "AmazonEC2ReadOnlyAccess",
+        "SourcePolicyType": "aws-managed",
+    }.items() <= describe["MatchedStatements"][0].items()
+
+    queue = results["sqs:SendMessage"]  # the group allows it; the boundary does not
+    assert queue["EvalDecision"] == "implicitDeny"
+    assert queue["PermissionsBoundaryDecisionDetail"] == {"AllowedByPermissionsBoundary": False}
+
+    delete = results["s3:DeleteObject"]
+    assert delete["EvalDecision"] == "explicitDeny"
+    assert [(m["SourcePolicyId"], m["SourcePolicyType"]) for m in delete["MatchedStatements"]] == [
+        ("no-delete", "user-managed")
+    ]
+    assert results["iam:CreateRole"]["EvalDecision"] == "implicitDeny"
+
+
+def test_principal_policy_with_added_and_replacing_inputs(call, alice):
+    out = call(
+        "SimulatePrincipalPolicy",
+        PolicySourceArn=alice,
+        PolicyInputList=[doc(stmt("Allow", "sns:Publish"))],
+        PermissionsBoundaryPolicyInputList=[doc(stmt("Allow", "sns:*"), stmt("Allow", "sqs:*"))],
+        ActionNames=["sns:Publish", "sqs:SendMessage", "s3:GetObject"],
+    )
+    results = _by_action(out)
+    assert results["sns:Publish"]["EvalDecision"] == "allowed"
+    assert results["sns:Publish"]["MatchedStatements"][0]["SourcePolicyId"] == "PolicyInputList.1"
+    assert (
+        results["sqs:SendMessage"]["EvalDecision"] == "allowed"
+    )  # the simulated boundary replaced the real one
+    assert results["s3:GetObject"]["EvalDecision"] == "implicitDeny"
+
+
+def test_principal_policy_for_a_group_and_a_role(call, alice):
+    group = _by_action(
+        call(
+            "SimulatePrincipalPolicy",
+            PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:group/devs",
+            ActionNames=["sqs:SendMessage", "s3:GetObject"],
+        )
+    )
+    assert group["sqs:SendMessage"]["EvalDecision"] == "allowed"
+    assert group["sqs:SendMessage"]["MatchedStatements"][0]["SourcePolicyType"] == "group"
+    assert "PermissionsBoundaryDecisionDetail" not in group["sqs:SendMessage"]
+    assert group["s3:GetObject"]["EvalDecision"] == "implicitDeny"
+
+    role = call("CreateRole", RoleName="worker", Path="/svc/", AssumeRolePolicyDocument=TRUST)["Role"]
+    call("PutRolePolicy", RoleName="worker", PolicyName="logs", PolicyDocument=doc(stmt("Allow", "logs:*")))
+    (result,) = call(
+        "SimulatePrincipalPolicy", PolicySourceArn=role["Arn"], ActionNames=["logs:PutLogEvents"]
+    )["EvaluationResults"]
+    assert result["EvalDecision"] == "allowed"
+    assert result["MatchedStatements"][0]["SourcePolicyId"] == "logs"
+    assert result["MatchedStatements"][0]["SourcePolicyType"] == "role"
+    with pytest.raises(NoSuchEntity):  # right name, wrong path
+        call(
+            "SimulatePrincipalPolicy",
+            PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:role/worker",
+            ActionNames=["s3:A"],
+        )
+    with pytest.raises(InvalidInput, match="CallerArn"):
+        call(
+            "SimulatePrincipalPolicy",
+            PolicySourceArn=role["Arn"],
+            ActionNames=["s3:GetObject"],
+            ResourcePolicy=doc(stmt("Allow", "s3:*", Principal="*")),
+        )
+
+
+def test_principal_policy_errors(call):
+    with pytest.raises(NoSuchEntity, match="The user with name ghost cannot be found."):
+        call("SimulatePrincipalPolicy", PolicySourceArn=user_arn("ghost"), ActionNames=["s3:GetObject"])
+    with pytest.raises(InvalidInput):
+        call(
+            "SimulatePrincipalPolicy",
+            PolicySourceArn=f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s",
+            ActionNames=["s3:GetObject"],
+        )
+
+
+def test_simulation_authorization_is_declared():
+    iam = IAM()
+    auth = iam.handler("SimulatePrincipalPolicy").authorization
+    assert auth.action == "iam:SimulatePrincipalPolicy"
+    assert auth.resource(None, {"PolicySourceArn": user_arn("x")}) == user_arn("x")
+    custom = iam.handler("SimulateCustomPolicy").authorization
+    assert custom.action == "iam:SimulateCustomPolicy" and custom.resource == "*"
+    assert iam.handler("SimulateCustomPolicy").read_only is True
+
+
+# ---------------------------------------------------------------- context keys
+
+
+def test_context_keys_for_custom_policy(call):
+    # The AWS CLI's documented example for get-context-keys-for-custom-policy.
+    policy = (
+        '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"dynamodb:*",'
+        '"Resource":"arn:aws:dynamodb:us-west-2:123456789012:table/${aws:username}",'
+        '"Condition":{"DateGreaterThan":{"aws:CurrentTime":"2015-08-16T12:00:00Z"}}}}'
+    )
+    out = call("GetContextKeysForCustomPolicy", PolicyInputList=[policy])
+    assert out["ContextKeyNames"] == ["aws:username", "aws:CurrentTime"]
+    # Version 2008-10-17 has no policy variables: ${...} there is literal text.
+    old = policy.replace("2012-10-17", "2008-10-17")
+    assert call("GetContextKeysForCustomPolicy", PolicyInputList=[old])["ContextKeyNames"] == [
+        "aws:CurrentTime"
+    ]
+    with pytest.raises(InvalidInput):
+        call("GetContextKeysForCustomPolicy", PolicyInputList=["not json"])
+
+
+def test_context_keys_for_principal_policy(call):
+    call("CreateUser", UserName="saanvi")
+    call(
+        "PutUserPolicy",
+        UserName="saanvi",
+        PolicyName="p",
+        PolicyDocument=doc(
+            stmt(
+                "Allow",
+                "s3:*",
+                "arn:aws:s3:::home/${aws:username}/*",
+                **when("aws:SourceIp", "1.2.3.4", "IpAddress"),
+            )
+        ),
+    )
+    call("CreateGroup", GroupName="g")
+    call("AddUserToGroup", GroupName="g", UserName="saanvi")
+    call(
+        "PutGroupPolicy",
+        GroupName="g",
+        PolicyName="q",
+        PolicyDocument=doc(
+            stmt("Allow", "ec2:*", **when("aws:RequestedRegion", "eu-west-1")),
+            stmt("Allow", "s3:*", **when("AWS:SOURCEIP", "1.1.1.1", "IpAddress")),
+        ),
+    )
+    out = call(
+        "GetContextKeysForPrincipalPolicy",
+        PolicySourceArn=user_arn("saanvi"),
+        PolicyInputList=[doc(stmt("Allow", "sns:*", **when("aws:PrincipalTag/team", "a")))],
+    )
+    assert out["ContextKeyNames"] == [
+        "aws:username",
+        "aws:SourceIp",
+        "aws:RequestedRegion",
+        "aws:PrincipalTag/team",
+    ]

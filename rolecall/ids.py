@@ -23,9 +23,26 @@ def unique_id(prefix: str) -> str:
     return prefix + "".join(secrets.choice(_BASE32) for _ in range(17))
 
 
-def access_key_id(prefix: str = LONG_TERM_KEY) -> str:
-    """A 20-character access key id: AKIA (long-term) or ASIA (temporary) and 16 base32 characters."""
-    return prefix + "".join(secrets.choice(_BASE32) for _ in range(16))
+def access_key_id(prefix: str = LONG_TERM_KEY, account: str | None = None) -> str:
+    """A 20-character access key id: AKIA (long-term) or ASIA (temporary) and 16 base32 characters.
+
+    As in AWS's own key ids, the account id is encoded in the first bits after the prefix, so
+    sts:GetAccessKeyInfo can answer from the id alone (account_of_key reads it back).
+    """
+    acct = int(account) if account and account.isdigit() else 0
+    head = (acct << 7) | secrets.randbits(7)  # 48 bits: account id shifted by 7, 7 random bits
+    raw = head.to_bytes(6, "big") + secrets.token_bytes(4)
+    return prefix + base64.b32encode(raw).decode()
+
+
+def account_of_key(key_id: str) -> str | None:
+    """The account encoded in an access key id made by access_key_id (or by AWS), if any."""
+    try:
+        raw = base64.b32decode(key_id[4:20])
+    except (ValueError, TypeError):
+        return None
+    acct = (int.from_bytes(raw[:6], "big") & 0x7FFFFFFFFF80) >> 7
+    return f"{acct:012d}" if acct else None
 
 
 def secret_access_key() -> str:

@@ -69,12 +69,19 @@ class Authorization:
     resource: an ARN, or a function (ctx, params) -> ARN or list of ARNs ("*" for account-wide actions).
     context:  a function (ctx, params) -> extra request context keys (aws:RequestTag/..., iam:PassedToService, ...).
     public:   needs no permission at all (sts:GetCallerIdentity).
+    resource_policy: a function (ctx, params) -> (Policy or None, owning account or None): the resource's own
+              policy (a role's trust policy for sts:AssumeRole, a bucket policy), evaluated with the identity's.
+    extra:    a function (ctx, params) -> [(action, resource, context)]: further permissions the same call needs
+              (sts:TagSession when tags are passed, iam:PassRole on a role handed to a service), each checked
+              with the same principal, the request context plus `context`, and the resource policy.
     """
 
     action: str
     resource: str | Resolver = "*"
     context: Resolver | None = None
     public: bool = False
+    resource_policy: Resolver | None = None
+    extra: Resolver | None = None
 
 
 def operation(
@@ -84,11 +91,15 @@ def operation(
     *,
     public: bool = False,
     read_only: bool | None = None,
+    resource_policy: Resolver | None = None,
+    extra: Resolver | None = None,
 ) -> Callable[[Callable], Callable]:
     """Declare an operation handler and what it needs authorized."""
 
     def wrap(fn: Callable) -> Callable:
-        fn.authorization = Authorization(action or "", resource, context, public)  # type: ignore[attr-defined]
+        fn.authorization = Authorization(  # type: ignore[attr-defined]
+            action or "", resource, context, public, resource_policy, extra
+        )
         fn.read_only = (  # type: ignore[attr-defined]
             read_only
             if read_only is not None

@@ -1,0 +1,188 @@
+"""CloudTrail records: one per request, allowed, denied or failed, and never a secret.
+
+A request that changes state writes its record in the same transaction as the change. Every other
+record (reads, denials, failures) goes through the TrailWriter, which batches them into one
+transaction every few milliseconds and flushes on shutdown, so that reads stay cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import uuid
+from datetime import datetime
+from typing import Any
+
+from rolecall.services.base import Caller
+from rolecall.store import Store
+
+log = logging.getLogger("rolecall.trail")
+
+EVENT_VERSION = "1.08"
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+# Members whose values are secrets wherever they appear (compared lower-cased).
+SECRET_MEMBERS = frozenset(
+    {"password", "oldpassword", "newpassword", "secretaccesskey", "sessiontoken", "privatekey", "token"}
+)
+
+
+def _lower_camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def scrub(value: Any) -> Any:
+    """A JSON-safe copy in CloudTrail's lowerCamel style with every secret replaced."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            key = _lower_camel(str(k))
+            out[key] = HIDDEN if str(k).lower() in SECRET_MEMBERS else scrub(v)
+        return out
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, bytes):
+        return HIDDEN
+    return value
+
+
+def user_identity(caller: Caller | None) -> dict[str, Any]:
+    if caller is None:
+        return {}
+    ident: dict[str, Any] = {
+        "type": caller.type,
+        "principalId": caller.principal_id,
+        "arn": caller.arn,
+        "accountId": caller.account,
+    }
+    if caller.access_key_id:
+        ident["accessKeyId"] = caller.access_key_id
+    if caller.user_name:
+        ident["userName"] = caller.user_name
+    if caller.session:
+        s = caller.session
+        ident["sessionContext"] = {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": s.get("role_id"),
+                "arn": s.get("role_arn"),
+                "accountId": caller.account,
+                "userName": s.get("role_name"),
+            },
+            "attributes": {
+                "creationDate": s.get("issued_iso"),
+                "mfaAuthenticated": "false",
+            },
+        }
+        if s.get("source_identity"):
+            ident["sessionContext"]["sourceIdentity"] = s["source_identity"]
+        if s.get("ec2_role_delivery"):
+            ident["sessionContext"]["ec2RoleDelivery"] = s["ec2_role_delivery"]
+        if s.get("invoked_by"):
+            ident["invokedBy"] = s["invoked_by"]
+    return ident
+
+
+def record(
+    *,
+    service: str,
+    operation: str,
+    caller: Caller | None,
+    account: str,
+    region: str,
+    event_time: datetime,
+    request_id: str,
+    source_ip: str,
+    user_agent: str,
+    read_only: bool,
+    request_parameters: dict[str, Any] | None,
+    response_elements: dict[str, Any] | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    resources: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": user_identity(caller),
+        "eventTime": event_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": f"{service}.amazonaws.com",
+        "eventName": operation,
+        "awsRegion": region,
+        "sourceIPAddress": source_ip,
+        "userAgent": user_agent,
+        "requestParameters": scrub(request_parameters) if request_parameters else None,
+        "responseElements": scrub(response_elements) if response_elements else None,
+        "requestID": request_id,
+        "eventID": str(uuid.uuid4()),
+        "readOnly": read_only,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+    if error_code:
+        rec["errorCode"] = error_code
+        rec["errorMessage"] = error_message or ""
+    if resources:
+        rec["resources"] = resources
+    return rec
+
+
+class TrailWriter:
+    """Writes records that belong to no transaction, in batches, from one background thread."""
+
+    def __init__(self, store: Store, batch: int = 500, interval: float = 0.05):
+        self._store = store
+        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._batch = batch
+        self._interval = interval
+        self._thread = threading.Thread(target=self._run, name="rolecall-trail", daemon=True)
+        self._thread.start()
+
+    def put(self, account: str, rec: dict[str, Any]) -> None:
+        self._queue.put((account, rec))
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            items = [first]
+            while first is not None and len(items) < self._batch:
+                try:
+                    items.append(self._queue.get(timeout=self._interval))
+                except queue.Empty:
+                    break
+                if items[-1] is None:
+                    break
+            records = [i for i in items if i is not None and not isinstance(i[1], threading.Event)]
+            if records:
+                self._write(records)
+            for i in items:
+                if i is not None and isinstance(i[1], threading.Event):
+                    i[1].set()
+            if items[-1] is None:
+                return
+
+    def _write(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        try:
+            with self._store.transaction() as tx:
+                for account, rec in items:
+                    tx.append_event(account, rec)
+        except Exception:  # never lose the server over the trail; say so loudly
+            log.exception("could not write %d trail records", len(items))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything queued so far is written."""
+        done = threading.Event()
+        self._queue.put(("", done))  # type: ignore[arg-type]
+        done.wait(timeout)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+
+def dumps(rec: dict[str, Any]) -> str:
+    return json.dumps(rec, separators=(",", ":"), default=str)

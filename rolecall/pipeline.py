@@ -73,6 +73,7 @@ class Pipeline:
         self.trail = TrailWriter(store)
         self._role_use: dict[str, float] = {}
         self.config.extra.setdefault("flush_trail", self.trail.flush)
+        self.config.extra.setdefault("pipeline", self)
 
     def close(self) -> None:
         self.trail.close()

@@ -170,8 +170,15 @@ class TrailWriter:
             with self._store.transaction() as tx:
                 for account, rec in items:
                     tx.append_event(account, rec)
-        except Exception:  # never lose the server over the trail; say so loudly
-            log.exception("could not write %d trail records", len(items))
+            return
+        except Exception:
+            log.exception("could not write a batch of %d trail records; writing them one by one", len(items))
+        for account, rec in items:  # one bad record must not cost the others
+            try:
+                with self._store.transaction() as tx:
+                    tx.append_event(account, rec)
+            except Exception:  # never lose the server over the trail; say so loudly
+                log.exception("could not write trail record %s", rec.get("eventID"))
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far is written."""

@@ -15,9 +15,9 @@ from typing import Any
 
 from rolecall.errors import (
     ExpiredToken,
-    IncompleteSignature,
     InvalidClientTokenId,
     MissingAuthenticationToken,
+    SignatureDoesNotMatch,
 )
 from rolecall.services.base import Caller
 from rolecall.sessions import Session, open_token
@@ -86,7 +86,9 @@ class Authenticator:
         if info is None:
             raise MissingAuthenticationToken("Request is missing Authentication Token")
         if not _REGION.match(info.region or ""):
-            raise IncompleteSignature("Credential should be scoped to a valid region. ")
+            raise SignatureDoesNotMatch(
+                f"Credential should be scoped to a valid region, not '{info.region}'. "
+            )
         return info
 
     def authenticate(

@@ -8,6 +8,7 @@ from typing import Any
 
 from rolecall.errors import AwsError
 from rolecall.services.base import OpContext, Service, operation
+from rolecall.store.events import event_username
 
 LOOKUP_KEYS = {
     "EventId",
@@ -39,11 +40,7 @@ class InvalidMaxResults(AwsError):
 
 def _event(rec: dict[str, Any]) -> dict[str, Any]:
     ident = rec.get("userIdentity") or {}
-    username = ident.get("userName")
-    if username is None and ident.get("type") == "AssumedRole":
-        username = ident.get("arn", "").rsplit("/", 1)[-1]
-    if username is None and ident.get("type") == "Root":
-        username = "root"
+    username = event_username(ident)  # the same rule the store indexes Username lookups by
     out: dict[str, Any] = {
         "EventId": rec["eventID"],
         "EventName": rec["eventName"],

@@ -66,7 +66,7 @@ def check_boundary(ctx: OpContext, arn: str) -> dict[str, str]:
 
     if not managed_policy_exists(ctx.tx, ctx.account, arn):
         raise NoSuchEntity(f"Scope ARN: {arn} does not exist or is not attachable.")
-    return {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": arn}
+    return {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": arn}
 
 
 def target_user_name(ctx: OpContext, params: dict[str, Any]) -> str:

@@ -545,7 +545,7 @@ def test_permissions_boundaries(iam_env, call):
     raises(NoSuchEntity, call, "GetUser", UserName="bu")
     user = call("CreateUser", UserName="bu", PermissionsBoundary=customer)["User"]
     assert user["PermissionsBoundary"] == {
-        "PermissionsBoundaryType": "Policy",
+        "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
         "PermissionsBoundaryArn": customer,
     }
     call("DeleteUserPermissionsBoundary", UserName="bu")

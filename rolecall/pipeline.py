@@ -7,6 +7,8 @@ never see HTTP, signatures or policies.
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +48,60 @@ def trail_resources(arns: list[str]) -> list[dict[str, str]]:
         rtype = _IAM_TYPES.get(kind) if parts[2] == "iam" else None
         out.append({"ARN": arn, "accountId": parts[4], "type": rtype or f"AWS::{parts[2].upper()}::{kind}"})
     return out
+
+
+@dataclass
+class RequestEvent:
+    """What the trail needs to know of one request, filled in as the request goes through the pipeline."""
+
+    service: str
+    req: HttpRequest
+    event_time: datetime
+    region: str
+    request_id: str = field(default_factory=ids.request_id)
+    caller: Caller | None = None
+    operation: str | None = None
+    params: dict[str, Any] | None = None
+    read_only: bool = True
+    output: dict[str, Any] | None = None
+    error: AwsError | None = None
+    resources: list[dict[str, str]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def records(self, fallback_account: str = "") -> list[tuple[str, dict[str, Any]]]:
+        """(account, record) pairs: the caller's account, and a copy for each other account whose resource
+        the request touched, linked by sharedEventID, as CloudTrail delivers cross-account calls."""
+        account = self.caller.account if self.caller else fallback_account
+        rec = record(
+            service=self.service,
+            operation=self.operation or "Unknown",
+            caller=self.caller,
+            account=account,
+            region=self.region,
+            event_time=self.event_time,
+            request_id=self.request_id,
+            source_ip=self.req.remote_addr or "127.0.0.1",
+            user_agent=self.req.headers.get("user-agent", ""),
+            read_only=self.read_only,
+            request_parameters=self.params,
+            response_elements=self.output,
+            error_code=self.error.code if self.error else None,
+            error_message=self.error.message if self.error else None,
+            resources=self.resources,
+        )
+        if self.extra:
+            rec["additionalEventData"] = dict(self.extra)
+        others = sorted(
+            {r["accountId"] for r in self.resources if r.get("accountId") not in ("", account, None)}
+        )
+        if not others:
+            return [(account, rec)]
+        rec["sharedEventID"] = str(uuid.uuid4())
+        out = [(account, rec)]
+        for other in others:
+            copy = dict(rec, recipientAccountId=other, eventID=str(uuid.uuid4()))
+            out.append((other, copy))
+        return out
 
 
 def default_services() -> dict[str, Service]:
@@ -96,41 +152,35 @@ class Pipeline:
         return self.authn.authenticate(req, info, generation, now), info.region
 
     def handle(self, req: HttpRequest) -> HttpResponse:
-        request_id = ids.request_id()
         service_name = service_from_request(req) or "iam"
         service = self.services.get(service_name)
         codec = codec_for(service_name if service else "iam")
         now = self.clock.time()
-        event_time = datetime.fromtimestamp(now, UTC)
-        caller: Caller | None = None
-        operation: str | None = None
-        params: dict[str, Any] | None = None
-        region = self.config.region
-        read_only = True
-        resources: list[dict[str, str]] = []
-        extra: dict[str, Any] = {}
+        event = RequestEvent(service_name, req, datetime.fromtimestamp(now, UTC), self.config.region)
         try:
             generation = self.store.generation()
             caller, scope_region = self._caller(req, generation, now)
-            region = scope_region or region
+            event.caller, event.region = caller, scope_region or event.region
             if service is None:
                 raise NotImplementedOperation(f"rolecall does not implement the {service_name} service.")
             operation, params = codec.decode(req)
+            event.operation, event.params = operation, params
             handler = service.handler(operation)
             if handler is None:
                 raise NotImplementedOperation(f"rolecall does not implement {service_name}:{operation} yet.")
-            read_only = handler.read_only
-            with self._transaction(read_only) as tx:
+            event.read_only = handler.read_only
+            changes_state = not handler.read_only
+            with self._transaction(not changes_state) as tx:
                 ctx = OpContext(
                     service=service_name,
                     operation=operation,
                     account=caller.account,
-                    region=region,
+                    region=event.region,
                     caller=caller,
                     store=self.store,
                     tx=tx,
                     clock=self.clock,
-                    request_id=request_id,
+                    request_id=event.request_id,
                     source_ip=req.remote_addr or "127.0.0.1",
                     user_agent=req.headers.get("user-agent", ""),
                     config=self.config,
@@ -138,89 +188,39 @@ class Pipeline:
                 auth = handler.authorization
                 if not auth.public:
                     arns = resources_of(auth, ctx, params)
-                    resources = trail_resources(arns)
+                    event.resources = trail_resources(arns)
                     if self.config.auth_mode != "off":
-                        self._authorize(ctx, auth, params, arns, generation, extra)
+                        self._authorize(ctx, auth, params, arns, generation, event.extra)
                 output = handler(ctx, params) or {}
-                resources = ctx.trail_resources or resources
-                if not read_only:
-                    tx.append_event(
-                        caller.account,
-                        self._record(
-                            ctx.caller,
-                            service_name,
-                            operation,
-                            caller.account,
-                            region,
-                            event_time,
-                            request_id,
-                            req,
-                            read_only,
-                            params,
-                            output,
-                            None,
-                            resources,
-                            extra,
-                        ),
-                    )
+                event.resources = ctx.trail_resources or event.resources
+                if handler.trail_response:
+                    event.output = output
+                if changes_state:  # the record of a change commits with the change
+                    for account, rec in event.records():
+                        tx.append_event(account, rec)
             if caller.type == "AssumedRole":
-                self._note_role_use(caller, region, now)
-            response = codec.encode(operation, output, request_id)
-            if read_only:
-                self.trail.put(
-                    caller.account,
-                    self._record(
-                        caller,
-                        service_name,
-                        operation,
-                        caller.account,
-                        region,
-                        event_time,
-                        request_id,
-                        req,
-                        True,
-                        params,
-                        None,
-                        None,
-                        resources,
-                        extra,
-                    ),
-                )
+                self._note_role_use(caller, event.region, now)
+            response = codec.encode(operation, output, event.request_id)
+            if not changes_state:
+                self._record(event)
             return response
         except AwsError as err:
-            self._record_failure(
-                caller,
-                service_name,
-                operation,
-                region,
-                event_time,
-                request_id,
-                req,
-                read_only,
-                params,
-                err,
-                resources,
-                extra,
-            )
-            return codec.encode_error(err, request_id, operation)
+            event.error = err
+            self._record(event)
+            return codec.encode_error(err, event.request_id, event.operation)
         except Exception:
-            log.exception("internal error in %s:%s (request %s)", service_name, operation, request_id)
-            err = InternalFailure("An internal error occurred in rolecall; the request changed nothing.")
-            self._record_failure(
-                caller,
-                service_name,
-                operation,
-                region,
-                event_time,
-                request_id,
-                req,
-                read_only,
-                params,
-                err,
-                resources,
-                extra,
+            log.exception(
+                "internal error in %s:%s (request %s)", service_name, event.operation, event.request_id
             )
-            return codec.encode_error(err, request_id, operation)
+            event.error = InternalFailure(
+                "An internal error occurred in rolecall; the request changed nothing."
+            )
+            self._record(event)
+            return codec.encode_error(event.error, event.request_id, event.operation)
+
+    def _record(self, event: RequestEvent) -> None:
+        for account, rec in event.records(self.config.default_account):
+            self.trail.put(account, rec)
 
     def _transaction(self, read_only: bool):
         """Reads run on a snapshot without the write lock where the store offers one."""
@@ -263,77 +263,3 @@ class Pipeline:
                 extra["rolecallWouldDeny"] = err.message
                 continue
             raise err
-
-    def _record(
-        self,
-        caller,
-        service,
-        operation,
-        account,
-        region,
-        event_time,
-        request_id,
-        req,
-        read_only,
-        params,
-        output,
-        err,
-        resources,
-        extra,
-    ) -> dict[str, Any]:
-        rec = record(
-            service=service,
-            operation=operation or "Unknown",
-            caller=caller,
-            account=account,
-            region=region,
-            event_time=event_time,
-            request_id=request_id,
-            source_ip=req.remote_addr or "127.0.0.1",
-            user_agent=req.headers.get("user-agent", ""),
-            read_only=read_only,
-            request_parameters=params,
-            response_elements=output,
-            error_code=err.code if err else None,
-            error_message=err.message if err else None,
-            resources=resources,
-        )
-        if extra:
-            rec["additionalEventData"] = dict(extra)
-        return rec
-
-    def _record_failure(
-        self,
-        caller,
-        service,
-        operation,
-        region,
-        event_time,
-        request_id,
-        req,
-        read_only,
-        params,
-        err,
-        resources,
-        extra,
-    ) -> None:
-        account = caller.account if caller else self.config.default_account
-        self.trail.put(
-            account,
-            self._record(
-                caller,
-                service,
-                operation,
-                account,
-                region,
-                event_time,
-                request_id,
-                req,
-                read_only,
-                params,
-                None,
-                err,
-                resources,
-                extra,
-            ),
-        )

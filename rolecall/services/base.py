@@ -91,10 +91,15 @@ def operation(
     *,
     public: bool = False,
     read_only: bool | None = None,
+    trail_response: bool | None = None,
     resource_policy: Resolver | None = None,
     extra: Resolver | None = None,
 ) -> Callable[[Callable], Callable]:
-    """Declare an operation handler and what it needs authorized."""
+    """Declare an operation handler and what it needs authorized.
+
+    read_only:      changes nothing in the store (runs on a snapshot; CloudTrail's readOnly). Default: by name.
+    trail_response: the trail keeps the response elements (CloudTrail omits them for reads). Default: not read_only.
+    """
 
     def wrap(fn: Callable) -> Callable:
         fn.authorization = Authorization(  # type: ignore[attr-defined]
@@ -104,6 +109,9 @@ def operation(
             read_only
             if read_only is not None
             else fn.__name__.startswith(("Get", "List", "Describe", "Lookup", "Simulate", "Decode", "Head"))
+        )
+        fn.trail_response = (  # type: ignore[attr-defined]
+            trail_response if trail_response is not None else not fn.read_only  # type: ignore[attr-defined]
         )
         fn.is_operation = True  # type: ignore[attr-defined]
         return fn

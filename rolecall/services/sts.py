@@ -113,6 +113,8 @@ class STS(Service):
         context=assume_role_context,
         resource_policy=trust_policy,
         extra=assume_role_extra,
+        read_only=True,
+        trail_response=True,
     )
     def AssumeRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         account, role = target_role(ctx, params)
@@ -236,7 +238,7 @@ class STS(Service):
             transitive.append(key.lower())
         return tags, transitive
 
-    @operation("sts:GetSessionToken")
+    @operation("sts:GetSessionToken", read_only=True, trail_response=True)
     def GetSessionToken(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         caller = ctx.caller
         if caller.session is not None:

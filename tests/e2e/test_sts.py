@@ -320,6 +320,13 @@ def test_cross_account(srv):
         srv.client("sts").get_access_key_info(AccessKeyId=resp["Credentials"]["AccessKeyId"])["Account"]
         == "999988887777"
     )
+    srv.pipeline.trail.flush()
+    theirs = srv.client("cloudtrail", other["AccessKeyId"], other["SecretAccessKey"]).lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "AssumeRole"}]
+    )["Events"]
+    rec = json.loads(theirs[0]["CloudTrailEvent"])  # the role's account sees the call made into it
+    assert rec["recipientAccountId"] == "999988887777" and rec["sharedEventID"]
+    assert rec["userIdentity"]["arn"] == user["Arn"]
     strict = other_iam.create_role(
         RoleName="NotShared", AssumeRolePolicyDocument=trust({"AWS": "111122223333"})
     )

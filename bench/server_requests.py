@@ -1,6 +1,6 @@
 """Signed, authorized requests per second: rolecall's server against moto_server, in the same run.
 
-    python bench/server_requests.py [--duration 10] [--threads 2] [--connections 16] [--only rolecall|moto]
+    python bench/server_requests.py [--duration 10] [--threads 2] [--connections 16] [--repeat 3]
 
 Both servers get the same treatment. Through boto3, as root, the script creates an IAM user with 10
 attached customer managed policies of 10 statements each, an access key for it, a role, and a second
@@ -14,8 +14,13 @@ other headers, so every request carries its own signature. The requests go into 
 through them. Signatures expire after a few minutes, so the script signs just before each run.
 
 Before timing, the script checks each server. A replayed request must get HTTP 200 with the expected
-body. A GetRole request signed by the user without permissions must get 403, which proves that
-authorization is on. The script aborts if either check fails.
+body, and 403 once its signature is tampered with. A GetRole request signed by the user without
+permissions must get 403, which proves that authorization is on. The script aborts if any check fails,
+or if any request fails during a run.
+
+Both servers run side by side and take turns, operation by operation, so that a change in the
+machine's load falls on both. With --repeat K each pair of runs happens K times and the best rate is
+kept. Besides the rate, the script reports the server process's CPU time per request, from /proc.
 
 moto enforces IAM only once INITIAL_NO_AUTH_ACTION_COUNT requests have been served without checks. The
 script starts moto_server with a count high enough for the setup calls. After setup it sets the count to

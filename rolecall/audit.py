@@ -11,10 +11,10 @@ import json
 import logging
 import queue
 import threading
-import uuid
 from datetime import datetime
 from typing import Any
 
+from rolecall import ids
 from rolecall.services.base import Caller
 from rolecall.store import Store
 
@@ -116,7 +116,7 @@ def record(
         "requestParameters": scrub(request_parameters) if request_parameters else None,
         "responseElements": scrub(response_elements) if response_elements else None,
         "requestID": request_id,
-        "eventID": str(uuid.uuid4()),
+        "eventID": ids.request_id(),
         "readOnly": read_only,
         "eventType": "AwsApiCall",
         "managementEvent": True,

@@ -19,4 +19,5 @@ class ServerConfig:
     port: int = 4577
     default_account: str = DEFAULT_ACCOUNT
     instance_credential_ttl: int = 6 * 3600
+    data_dir: str | None = None  # where files live beside the store (Lambda function code)
     extra: dict = field(default_factory=dict)

@@ -49,6 +49,13 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--region", default="us-east-1", help="the region rolecall reports (default: %(default)s)")
     p.add_argument("--threads", type=int, default=8, help="request worker threads (default: %(default)s)")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port and the store (default: %(default)s); each is a full "
+        "node, as several servers on one database are",
+    )
+    p.add_argument(
         "--instance-credential-ttl",
         type=int,
         default=6 * 3600,
@@ -94,6 +101,7 @@ def build_config(store, args: argparse.Namespace) -> tuple[ServerConfig, bool]:
         port=getattr(args, "port", 4577),
         default_account=DEFAULT_ACCOUNT,
         instance_credential_ttl=getattr(args, "instance_credential_ttl", 6 * 3600),
+        data_dir=getattr(args, "data_dir", None),
     )
     return config, generated
 
@@ -102,8 +110,6 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rolecall.accounts import ensure_default_account, write_credentials_file
-    from rolecall.pipeline import Pipeline
-    from rolecall.server import App
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -140,14 +146,32 @@ def serve(args: argparse.Namespace) -> int:
         print(f"  export AWS_SHARED_CREDENTIALS_FILE={creds_file.resolve()} AWS_PROFILE=rolecall", file=out)
     print(f"  export AWS_REGION={args.region}", file=out)
     out.flush()
-    pipeline = Pipeline(store, config)
-    app = App(pipeline, threads=args.threads)
     try:
         import uvloop  # noqa: F401
 
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
+    if args.workers > 1:
+        # Each worker process opens the store and builds its own pipeline (rolecall.server.app_from_env);
+        # the store's generation keeps their caches coherent, as across nodes.
+        store.close()
+        os.environ[SERVE_ARGS_ENV] = json.dumps(vars(args), default=str)
+        uvicorn.run(
+            "rolecall.server:app_from_env",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=False,
+            loop=loop,
+            http="httptools",
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+        return 0
+    app = build_app(store, args)
     uvicorn.run(
         app,
         host=args.host,
@@ -161,6 +185,18 @@ def serve(args: argparse.Namespace) -> int:
     )
     store.close()
     return 0
+
+
+SERVE_ARGS_ENV = "ROLECALL_SERVE_ARGS"
+
+
+def build_app(store, args: argparse.Namespace):
+    """The ASGI app of one server process over an open store."""
+    from rolecall.pipeline import Pipeline
+    from rolecall.server import App
+
+    config, _ = build_config(store, args)
+    return App(Pipeline(store, config), threads=args.threads)
 
 
 def account_create(args: argparse.Namespace) -> int:

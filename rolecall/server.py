@@ -16,10 +16,15 @@ from typing import Any
 from rolecall.pipeline import Pipeline
 from rolecall.wire import HttpRequest, HttpResponse
 from rolecall.wire.http import Headers
+from rolecall.wire.sigv4 import service_from_request
 
 log = logging.getLogger("rolecall")
 
 MAX_BODY = 64 * 1024 * 1024
+# Control-plane calls are short and never wait on other requests: they run on the event loop itself,
+# which spares a thread hand-off per request. Everything else (object bodies, functions that call
+# back into rolecall while they run) goes to the thread pool.
+INLINE_SERVICES = frozenset({"iam", "sts", "cloudtrail"})
 
 
 class App:
@@ -57,8 +62,11 @@ class App:
         if special is not None:
             await self._send(send, special)
             return
-        loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self.executor, self.pipeline.handle, req)
+        if service_from_request(req) in INLINE_SERVICES:
+            response = self.pipeline.handle(req)
+        else:
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(self.executor, self.pipeline.handle, req)
         await self._send(send, response)
 
     def _special(self, req: HttpRequest) -> HttpResponse | None:
@@ -93,3 +101,17 @@ class App:
 
 def _json(status: int, body: dict[str, Any]) -> HttpResponse:
     return HttpResponse(status, [("content-type", "application/json")], json.dumps(body).encode())
+
+
+def app_from_env() -> App:
+    """The app of one worker process of `rolecall serve --workers N` (uvicorn calls this in each worker)."""
+    import argparse
+    import os
+
+    from rolecall.serve_cli import SERVE_ARGS_ENV, build_app, open_configured_store
+
+    args = argparse.Namespace(**json.loads(os.environ[SERVE_ARGS_ENV]))
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return build_app(open_configured_store(args), args)

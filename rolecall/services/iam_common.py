@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -63,6 +64,7 @@ def iso_now(ctx: OpContext) -> str:
     return ctx.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=2048)
 def url_encode_document(text: str) -> str:
     """Policy documents leave IAM URL-encoded (botocore's IAM customization decodes them)."""
     return urllib.parse.quote(text, safe="")

@@ -68,19 +68,28 @@ ENDED = _Ended()
 
 
 class SqlTx(Tx):
-    __slots__ = ("_conn", "_sql", "wrote_documents")
+    __slots__ = ("_conn", "_sql", "wrote_documents", "_read")
 
     def __init__(self, conn: Any, dialect: Dialect):
         self._conn = conn
         self._sql = dialect
         self.wrote_documents = False  # the store bumps the generation at commit when set
+        # Documents read in this transaction, as stored text: a request that resolves its target for
+        # authorization and again in its handler reads the row once. Writes drop the entry.
+        self._read: dict[tuple[str, str, str], str | None] = {}
 
     def end(self) -> None:
         self._conn = ENDED
+        self._read = {}
 
     def get(self, account: str, kind: str, name: str) -> dict[str, Any] | None:
-        row = self._conn.execute(self._sql.get, (account, kind, name.lower())).fetchone()
-        return None if row is None else json.loads(row[0])
+        key = (account, kind, name.lower())
+        try:
+            text = self._read[key]
+        except KeyError:
+            row = self._conn.execute(self._sql.get, key).fetchone()
+            text = self._read[key] = None if row is None else row[0]
+        return None if text is None else json.loads(text)
 
     def list(self, account: str, kind: str) -> list[dict[str, Any]]:
         rows = self._conn.execute(self._sql.list, (account, kind)).fetchall()
@@ -88,6 +97,7 @@ class SqlTx(Tx):
 
     def insert(self, account: str, kind: str, name: str, doc: dict[str, Any], uid: str | None = None) -> None:
         params = (account, kind, name, name.lower(), uid, schema.dump(doc), time.time())
+        self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.insert, params).rowcount != 1:
             what = f"{kind} {name!r}" + (f" or id {uid}" if uid else "")
             raise Conflict(f"{what} already exists in account {account!r}")
@@ -95,11 +105,13 @@ class SqlTx(Tx):
 
     def update(self, account: str, kind: str, name: str, doc: dict[str, Any]) -> None:
         params = (schema.dump(doc), time.time(), account, kind, name.lower())
+        self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.update, params).rowcount != 1:
             raise KeyError((account, kind, name))
         self.wrote_documents = True
 
     def delete(self, account: str, kind: str, name: str) -> bool:
+        self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.delete, (account, kind, name.lower())).rowcount != 1:
             return False
         self.wrote_documents = True

@@ -233,6 +233,18 @@ def merge_tags(existing: list[dict[str, str]], new: list[dict[str, str]], quota:
     return merged
 
 
+def retag(ctx: OpContext, kind: str, name: str, params: dict[str, Any], quota: str) -> dict[str, Any]:
+    """Tag* (params has Tags) or Untag* (params has TagKeys) on one user, role or instance profile."""
+    doc = get_entity(ctx.tx, ctx.account, kind, name)
+    if "Tags" in params:
+        doc["Tags"] = merge_tags(doc.get("Tags") or [], params["Tags"], quota)
+    else:
+        doc["Tags"] = remove_tags(doc.get("Tags") or [], params["TagKeys"])
+    ctx.tx.update(ctx.account, kind, name, doc)
+    touched(ctx, kind, doc["Arn"])
+    return {}
+
+
 def remove_tags(existing: list[dict[str, str]], keys: Iterable[str]) -> list[dict[str, str]]:
     """Untag*: keys match case-insensitively; keys that are not there are ignored."""
     gone = {k.lower() for k in keys}

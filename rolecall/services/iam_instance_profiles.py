@@ -18,11 +18,10 @@ from rolecall.services.iam_common import (
     insert_entity,
     instance_profile_shape,
     iso_now,
-    merge_tags,
     paginate,
     path_matches,
-    remove_tags,
     resource_tag_context,
+    retag,
     touched,
     validate_tags,
 )
@@ -136,19 +135,11 @@ class InstanceProfileOperations:
 
     @operation("iam:TagInstanceProfile", arn_of("instance_profile"), entity_context("instance_profile"))
     def TagInstanceProfile(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = get_instance_profile(ctx.tx, ctx.account, params["InstanceProfileName"])
-        doc["Tags"] = merge_tags(doc.get("Tags") or [], params["Tags"], "TagsPerInstanceProfile")
-        ctx.tx.update(ctx.account, "instance_profile", doc["InstanceProfileName"], doc)
-        touched(ctx, "instance_profile", doc["Arn"])
-        return {}
+        return retag(ctx, "instance_profile", params["InstanceProfileName"], params, "TagsPerInstanceProfile")
 
     @operation("iam:UntagInstanceProfile", arn_of("instance_profile"), entity_context("instance_profile"))
     def UntagInstanceProfile(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = get_instance_profile(ctx.tx, ctx.account, params["InstanceProfileName"])
-        doc["Tags"] = remove_tags(doc.get("Tags") or [], params["TagKeys"])
-        ctx.tx.update(ctx.account, "instance_profile", doc["InstanceProfileName"], doc)
-        touched(ctx, "instance_profile", doc["Arn"])
-        return {}
+        return retag(ctx, "instance_profile", params["InstanceProfileName"], params, "TagsPerInstanceProfile")
 
     @operation("iam:ListInstanceProfileTags", arn_of("instance_profile"), entity_context("instance_profile"))
     def ListInstanceProfileTags(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:

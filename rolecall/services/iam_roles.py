@@ -26,10 +26,9 @@ from rolecall.services.iam_common import (
     get_role,
     insert_entity,
     iso_now,
-    merge_tags,
     paginate,
     path_matches,
-    remove_tags,
+    retag,
     role_shape,
     touched,
     validate_tags,
@@ -261,19 +260,11 @@ class RoleOperations:
 
     @operation("iam:TagRole", arn_of("role"), entity_context("role"))
     def TagRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = get_role(ctx.tx, ctx.account, params["RoleName"])
-        doc["Tags"] = merge_tags(doc.get("Tags") or [], params["Tags"], "TagsPerRole")
-        ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)
-        touched(ctx, "role", doc["Arn"])
-        return {}
+        return retag(ctx, "role", params["RoleName"], params, "TagsPerRole")
 
     @operation("iam:UntagRole", arn_of("role"), entity_context("role"))
     def UntagRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = get_role(ctx.tx, ctx.account, params["RoleName"])
-        doc["Tags"] = remove_tags(doc.get("Tags") or [], params["TagKeys"])
-        ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)
-        touched(ctx, "role", doc["Arn"])
-        return {}
+        return retag(ctx, "role", params["RoleName"], params, "TagsPerRole")
 
     @operation("iam:ListRoleTags", arn_of("role"), entity_context("role"))
     def ListRoleTags(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:

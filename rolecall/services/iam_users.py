@@ -26,10 +26,9 @@ from rolecall.services.iam_common import (
     get_user,
     insert_entity,
     iso_now,
-    merge_tags,
     paginate,
     path_matches,
-    remove_tags,
+    retag,
     touched,
     user_shape,
     validate_tags,
@@ -193,19 +192,11 @@ class UserOperations:
 
     @operation("iam:TagUser", arn_of("user"), entity_context("user"))
     def TagUser(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = get_user(ctx.tx, ctx.account, params["UserName"])
-        doc["Tags"] = merge_tags(doc.get("Tags") or [], params["Tags"], "TagsPerUser")
-        ctx.tx.update(ctx.account, "user", doc["UserName"], doc)
-        touched(ctx, "user", doc["Arn"])
-        return {}
+        return retag(ctx, "user", params["UserName"], params, "TagsPerUser")
 
     @operation("iam:UntagUser", arn_of("user"), entity_context("user"))
     def UntagUser(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = get_user(ctx.tx, ctx.account, params["UserName"])
-        doc["Tags"] = remove_tags(doc.get("Tags") or [], params["TagKeys"])
-        ctx.tx.update(ctx.account, "user", doc["UserName"], doc)
-        touched(ctx, "user", doc["Arn"])
-        return {}
+        return retag(ctx, "user", params["UserName"], params, "TagsPerUser")
 
     @operation("iam:ListUserTags", arn_of("user"), entity_context("user"))
     def ListUserTags(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:

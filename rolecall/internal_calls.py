@@ -1,0 +1,85 @@
+"""Calls a service makes to another rolecall API as a principal, through the whole request pipeline.
+
+When Lambda writes a function's logs with the execution role's credentials, the call must be the call a
+client would make: signed with those credentials, authenticated, authorized against the role's policies
+and recorded in the trail (denials included). So it is built as a real SigV4-signed request and handed to
+Pipeline.handle -- no network hop, no shortcut past any check. The signature is dated by the pipeline's
+clock, so it holds under the fake clocks tests use. JSON-protocol services only (Logs, CloudTrail).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rolecall.wire import HttpRequest
+from rolecall.wire.models import service_model
+from rolecall.wire.sigv4 import ALGORITHM, SignatureInfo, signature_for
+
+if TYPE_CHECKING:
+    from rolecall.pipeline import Pipeline
+
+SIGNED_HEADERS = ("content-type", "host", "x-amz-date", "x-amz-security-token", "x-amz-target")
+
+
+@dataclass
+class CallResult:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def error_code(self) -> str | None:
+        if self.status < 300:
+            return None
+        return str(self.body.get("__type", "")).rsplit("#", 1)[-1] or str(self.status)
+
+
+def call_json_api(
+    pipeline: Pipeline,
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    credentials: dict[str, str],
+    region: str,
+    *,
+    user_agent: str = "rolecall-internal",
+) -> CallResult:
+    """Call `service`:`operation` as the holder of `credentials` (AccessKeyId, SecretAccessKey, Token)."""
+    model = service_model(service)
+    signing_name = model.metadata.get("signingName", service)
+    body = json.dumps(params, separators=(",", ":")).encode("utf-8")
+    amz_date = datetime.fromtimestamp(pipeline.clock.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
+    headers = {
+        "Content-Type": f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}",
+        "Host": f"{model.endpoint_prefix}.{region}.amazonaws.com",
+        "X-Amz-Date": amz_date,
+        "X-Amz-Security-Token": credentials["Token"],
+        "X-Amz-Target": f"{model.metadata['targetPrefix']}.{operation}",
+        "User-Agent": user_agent,
+    }
+    req = HttpRequest("POST", "/", "", headers, body)
+    info = SignatureInfo(
+        access_key_id=credentials["AccessKeyId"],
+        date=amz_date[:8],
+        region=region,
+        service=signing_name,
+        terminator="aws4_request",
+        signed_headers=SIGNED_HEADERS,
+        signature="",
+        amz_date=amz_date,
+        security_token=credentials["Token"],
+    )
+    signature = signature_for(req, info, credentials["SecretAccessKey"], hashlib.sha256(body).hexdigest())
+    req.headers["Authorization"] = (
+        f"{ALGORITHM} Credential={credentials['AccessKeyId']}/{info.credential_scope}, "
+        f"SignedHeaders={';'.join(SIGNED_HEADERS)}, Signature={signature}"
+    )
+    response = pipeline.handle(req)
+    try:
+        document = json.loads(response.body) if response.body else {}
+    except ValueError:
+        document = {}
+    return CallResult(response.status, document if isinstance(document, dict) else {})

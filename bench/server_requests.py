@@ -377,14 +377,29 @@ class WrkResult:
         return sum(self.errors.values())
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process so far, from /proc (None where there is no /proc)."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    # Fields 14 and 15 of stat(5), utime and stime, counted from after the ")" that ends the name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of a process and its live child processes (a server's workers) so far,
+    from /proc (None where there is no /proc)."""
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (child := _stat(int(entry.name))) is not None and child[1] == str(pid):
+            pids.append(int(entry.name))
+    total = 0
+    for p in pids:
+        f = _stat(p)
+        if f is not None:  # fields 14 and 15 of stat(5), utime and stime, counted after the ")"
+            total += int(f[11]) + int(f[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(endpoint: str, script: Path, seconds: float, threads: int, connections: int) -> WrkResult:

@@ -7,6 +7,7 @@ transaction every few milliseconds and flushes on shutdown, so that reads stay c
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -24,7 +25,16 @@ EVENT_VERSION = "1.08"
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 # Members whose values are secrets wherever they appear (compared lower-cased).
 SECRET_MEMBERS = frozenset(
-    {"password", "oldpassword", "newpassword", "secretaccesskey", "sessiontoken", "privatekey", "token"}
+    {
+        "password",
+        "oldpassword",
+        "newpassword",
+        "secretaccesskey",
+        "sessiontoken",
+        "privatekey",
+        "token",
+        "userdata",
+    }
 )
 
 
@@ -32,16 +42,54 @@ def _lower_camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-def scrub(value: Any) -> Any:
-    """A JSON-safe copy in CloudTrail's lowerCamel style with every secret replaced."""
+@functools.lru_cache(maxsize=512)
+def sensitive_members(model: str, operation: str) -> frozenset[str]:
+    """Lower-cased names of the members the service model marks sensitive in an operation's input or
+    output (Lambda's Environment.Variables and ZipFile, EC2's UserData, IAM's Password...)."""
+    try:
+        op = _session().get_service_model(model).operation_model(operation)
+    except Exception:  # an unknown model or operation has nothing to add
+        return frozenset()
+    found: set[str] = set()
+
+    def walk(shape: Any, name: str, depth: int) -> None:
+        if shape is None or depth > 20:
+            return
+        if shape.metadata.get("sensitive"):
+            found.add(name.lower())
+        if shape.type_name == "structure":
+            for member, sub in shape.members.items():
+                walk(sub, member, depth + 1)
+        elif shape.type_name == "list":
+            walk(shape.member, name, depth + 1)
+        elif shape.type_name == "map":
+            walk(shape.value, name, depth + 1)
+
+    walk(op.input_shape, "", 0)
+    walk(op.output_shape, "", 0)
+    return frozenset(found - {""})
+
+
+@functools.lru_cache(maxsize=1)
+def _session() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
+def scrub(value: Any, hidden: frozenset[str] = frozenset()) -> Any:
+    """A JSON-safe copy in CloudTrail's lowerCamel style with every secret (and every member in `hidden`,
+    lower-cased) replaced."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            key = _lower_camel(str(k))
-            out[key] = HIDDEN if str(k).lower() in SECRET_MEMBERS else scrub(v)
+            name = str(k).lower()
+            out[_lower_camel(str(k))] = (
+                HIDDEN if name in SECRET_MEMBERS or name in hidden else scrub(v, hidden)
+            )
         return out
     if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
+        return [scrub(v, hidden) for v in value]
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, bytes):
@@ -103,6 +151,7 @@ def record(
     error_code: str | None = None,
     error_message: str | None = None,
     resources: list[dict[str, str]] | None = None,
+    hidden: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
@@ -113,8 +162,8 @@ def record(
         "awsRegion": region,
         "sourceIPAddress": source_ip,
         "userAgent": user_agent,
-        "requestParameters": scrub(request_parameters) if request_parameters else None,
-        "responseElements": scrub(response_elements) if response_elements else None,
+        "requestParameters": scrub(request_parameters, hidden) if request_parameters else None,
+        "responseElements": scrub(response_elements, hidden) if response_elements else None,
         "requestID": request_id,
         "eventID": ids.request_id(),
         "readOnly": read_only,

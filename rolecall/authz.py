@@ -174,24 +174,26 @@ def decide(
     if auth.context is not None:
         context.update({k: v for k, v in auth.context(ctx, params).items() if v is not None})
     resource_policy, owner = auth.resource_policy(ctx, params) if auth.resource_policy else (None, None)
-    checks: list[tuple[str, str, dict[str, Any]]] = [(auth.action, r, {}) for r in resources]
+    checks: list[tuple[Any, ...]] = [(auth.action, r, {}) for r in resources]
     if auth.extra is not None:
         checks += auth.extra(ctx, params)
     principal = ctx.caller.arn
     identity = policies.identity
-    if not policies.exists:  # a deleted user or role: its keys and sessions may do nothing at all
-        resource_policy, owner = None, None
     sessions = session_policies(ctx)
     out = []
-    for action, resource, more in checks:
+    for action, resource, more, *own_policy in checks:
         req_context = {**context, **more} if more else context
+        # An extra check on another resource (CopyObject's source object) brings that resource's policy.
+        check_policy, check_owner = own_policy[0] if own_policy else (resource_policy, owner)
+        if not policies.exists:  # a deleted user or role: its keys and sessions may do nothing at all
+            check_policy, check_owner = None, None
         d = evaluate(
             Request(action=action, resource=resource, principal=principal, context=req_context),
             identity=identity,
             boundary=policies.boundary,
             session_policies=sessions,
-            resource_policy=resource_policy,
-            resource_account=owner,
+            resource_policy=check_policy,
+            resource_account=check_owner,
         )
         out.append(Check(action, resource, d))
     return out

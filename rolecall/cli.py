@@ -13,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    from rolecall.ec2_cli import add_ec2_commands
     from rolecall.policy_cli import add_policy_commands
     from rolecall.role_cli import add_role_commands
     from rolecall.serve_cli import add_serve_commands
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_commands(sub)
     add_policy_commands(sub)
     add_role_commands(sub)
+    add_ec2_commands(sub)
     return parser
 
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rolecall import ids
-from rolecall.audit import TrailWriter, record
+from rolecall.audit import TrailWriter, record, sensitive_members
 from rolecall.authn import Authenticator, root_caller
-from rolecall.authz import PolicyCache, decide, denial, principal_policies, resources_of
+from rolecall.authz import PolicyCache, decide, denial, principal_policies, request_context, resources_of
 from rolecall.clock import Clock
 from rolecall.config import ServerConfig
 from rolecall.errors import AwsError, InternalFailure, NotImplementedOperation
@@ -44,8 +44,10 @@ def trail_resources(arns: list[str]) -> list[dict[str, str]]:
         parts = arn.split(":", 5)
         if len(parts) != 6 or arn == "*":
             continue
-        kind = parts[5].split("/", 1)[0]
+        kind = parts[5].split("/", 1)[0].split(":", 1)[0]  # role/NAME, log-group:NAME:...
         rtype = _IAM_TYPES.get(kind) if parts[2] == "iam" else None
+        if parts[2] == "s3":  # arn:aws:s3:::bucket, arn:aws:s3:::bucket/key
+            rtype = "AWS::S3::Object" if "/" in parts[5] else "AWS::S3::Bucket"
         out.append({"ARN": arn, "accountId": parts[4], "type": rtype or f"AWS::{parts[2].upper()}::{kind}"})
     return out
 
@@ -55,6 +57,7 @@ class RequestEvent:
     """What the trail needs to know of one request, filled in as the request goes through the pipeline."""
 
     service: str
+    model: str  # the botocore service model, for the members it marks sensitive
     req: HttpRequest
     event_time: datetime
     region: str
@@ -85,6 +88,9 @@ class RequestEvent:
             read_only=self.read_only,
             request_parameters=self.params,
             response_elements=self.output,
+            hidden=sensitive_members(self.model, self.operation)
+            if self.model and self.operation
+            else frozenset(),
             error_code=self.error.code if self.error else None,
             error_message=self.error.message if self.error else None,
             resources=self.resources,
@@ -106,10 +112,14 @@ class RequestEvent:
 
 def default_services() -> dict[str, Service]:
     from rolecall.services.cloudtrail import CloudTrail
+    from rolecall.services.ec2 import EC2
     from rolecall.services.iam import IAM
+    from rolecall.services.lambda_ import Lambda
+    from rolecall.services.logs import Logs
+    from rolecall.services.s3 import S3
     from rolecall.services.sts import STS
 
-    return {s.name: s for s in (IAM(), STS(), CloudTrail())}
+    return {s.name: s for s in (IAM(), STS(), CloudTrail(), Logs(), EC2(), Lambda(), S3())}
 
 
 class Pipeline:
@@ -130,8 +140,13 @@ class Pipeline:
         self._role_use: dict[str, float] = {}
         self.config.extra.setdefault("flush_trail", self.trail.flush)
         self.config.extra.setdefault("pipeline", self)
+        from rolecall.imds import ImdsManager
+
+        self.imds = ImdsManager(self)  # one metadata endpoint per running instance
+        self.imds.start_known()
 
     def close(self) -> None:
+        self.imds.close()
         self.trail.close()
 
     def reset(self) -> None:
@@ -139,6 +154,7 @@ class Pipeline:
         from rolecall.accounts import ensure_default_account
 
         self.trail.flush()
+        self.imds.close()
         self.store.reset()
         ensure_default_account(self.store, self.config.secret_box, self.config.default_account)
 
@@ -152,11 +168,21 @@ class Pipeline:
         return self.authn.authenticate(req, info, generation, now), info.region
 
     def handle(self, req: HttpRequest) -> HttpResponse:
+        if req.path.startswith("/_rolecall/imds/"):  # which port serves an instance's metadata
+            return self.imds.endpoint_response(req)
+        if req.path.startswith("/_rolecall/lambda/code/") and "lambda" in self.services:  # Code.Location
+            return self.services["lambda"].code_download(self, req)  # type: ignore[attr-defined]
         service_name = service_from_request(req) or "iam"
         service = self.services.get(service_name)
         codec = codec_for(service_name if service else "iam")
         now = self.clock.time()
-        event = RequestEvent(service_name, req, datetime.fromtimestamp(now, UTC), self.config.region)
+        event = RequestEvent(
+            service_name,
+            service.model if service else "",
+            req,
+            datetime.fromtimestamp(now, UTC),
+            self.config.region,
+        )
         try:
             generation = self.store.generation()
             caller, scope_region = self._caller(req, generation, now)
@@ -195,13 +221,20 @@ class Pipeline:
                 event.resources = ctx.trail_resources or event.resources
                 if handler.trail_response:
                     event.output = output
-                if changes_state:  # the record of a change commits with the change
+                if changes_state and not ctx.deferred:  # the record of a change commits with the change
                     for account, rec in event.records():
                         tx.append_event(account, rec)
+            for cleanup in ctx.cleanups:
+                try:
+                    cleanup()
+                except Exception:  # the change is committed; a leftover file must not fail the request
+                    log.exception("cleanup after %s:%s failed", service_name, operation)
+            for work in ctx.deferred:  # after the commit: no store lock is held while it runs
+                output.update(work() or {})
             if caller.type == "AssumedRole":
                 self._note_role_use(caller, event.region, now)
             response = codec.encode(operation, output, event.request_id)
-            if not changes_state:
+            if not changes_state or ctx.deferred:
                 self._record(event)
             return response
         except AwsError as err:
@@ -257,9 +290,24 @@ class Pipeline:
         for check in decide(auth, ctx, params, policies, arns):
             if check.decision.allowed:
                 continue
-            err = denial(ctx.caller, check.action, check.resource, check.decision)
+            err = self._denial(ctx, auth, params, policies, check)
             if self.config.auth_mode == "soft":
                 log.warning("soft auth: would deny: %s", err.message)
                 extra["rolecallWouldDeny"] = err.message
                 continue
             raise err
+
+    def _denial(self, ctx: OpContext, auth, params, policies, check) -> AwsError:
+        """The error a refused check gives: the service's own (EC2's UnauthorizedOperation) if it has
+        `denial(ctx, check, context)`, else IAM's AccessDenied."""
+        custom = getattr(self.services.get(ctx.service), "denial", None)
+        if custom is None:
+            return denial(ctx.caller, check.action, check.resource, check.decision)
+        context = request_context(ctx, policies.tags)  # as decide() built it for this check
+        if auth.context is not None:
+            context.update({k: v for k, v in auth.context(ctx, params).items() if v is not None})
+        for action, resource, more, *_ in auth.extra(ctx, params) if auth.extra is not None else ():
+            if (action, resource) == (check.action, check.resource):
+                context.update(more)
+                break
+        return custom(ctx, check, context)

@@ -56,6 +56,23 @@ class OpContext:
     config: Any = None  # the server's settings (rolecall.config.ServerConfig)
     # Filled by handlers for the trail: resources the request touched, [{"ARN", "accountId", "type"}].
     trail_resources: list[dict[str, str]] = field(default_factory=list)
+    # Work the pipeline runs after the transaction has committed (see defer and after_commit).
+    deferred: list[Callable[[], dict[str, Any] | None]] = field(default_factory=list)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def defer(self, work: Callable[[], dict[str, Any] | None]) -> None:
+        """Finish the request once its transaction has committed: `work` returns output members to merge.
+
+        For work that must not hold the store's write lock: running a Lambda function, whose own calls come
+        back into rolecall on other threads. The work may raise AwsError; the request then fails with it.
+        The trail record of a request with deferred work is written after that work, with its outcome.
+        """
+        self.deferred.append(work)
+
+    def after_commit(self, cleanup: Callable[[], None]) -> None:
+        """Run `cleanup` only if the transaction commits (e.g. remove files of what it deleted). It cannot
+        change the response; a failure is logged, not reported."""
+        self.cleanups.append(cleanup)
 
 
 Resolver = Callable[[OpContext, dict[str, Any]], Any]
@@ -73,7 +90,9 @@ class Authorization:
               policy (a role's trust policy for sts:AssumeRole, a bucket policy), evaluated with the identity's.
     extra:    a function (ctx, params) -> [(action, resource, context)]: further permissions the same call needs
               (sts:TagSession when tags are passed, iam:PassRole on a role handed to a service), each checked
-              with the same principal, the request context plus `context`, and the resource policy.
+              with the same principal, the request context plus `context`, and the resource policy -- or,
+              given as a fourth item (policy, owning account), that other resource's own policy
+              (s3:GetObject on CopyObject's source object, under the source bucket's policy).
     """
 
     action: str

@@ -43,6 +43,16 @@ JSON_ERROR_NAMES: dict[str, tuple[str, str | None]] = {
     "Throttling": ("ThrottlingException", None),
 }
 
+# Where a service departs from those names, after them: service -> {json code: (its code, its status)}.
+# CloudWatch Logs reports model validation failures as InvalidParameterException, and every client error,
+# AccessDeniedException included, with status 400.
+SERVICE_ERROR_NAMES: dict[str, dict[str, tuple[str, int]]] = {
+    "logs": {
+        "ValidationException": ("InvalidParameterException", 400),
+        "AccessDeniedException": ("AccessDeniedException", 400),
+    },
+}
+
 _TYPE_NAMES = {
     "integer": "an Integer",
     "long": "a Long",
@@ -285,6 +295,7 @@ class JsonCodec(Codec):
         self.content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
         self._readers = JsonReaderCompiler()
         self._writers = JsonWriterCompiler()
+        self._service_errors = SERVICE_ERROR_NAMES.get(model.service_name, {})
 
     def operation_from_target(self, target: str | None) -> str:
         if not target:
@@ -332,10 +343,11 @@ class JsonCodec(Codec):
         if renamed is not None:
             code, replacement = renamed
             message = replacement if replacement is not None else message
+        code, status = self._service_errors.get(code, (code, err.status))
         document: dict[str, str] = {"__type": code}
         if message:
             document["message"] = message
-        return self._response(err.status, document, request_id, error_type=code)
+        return self._response(status, document, request_id, error_type=code)
 
     def _response(
         self, status: int, document: Any, request_id: str, error_type: str | None = None

@@ -5,14 +5,20 @@ from __future__ import annotations
 from functools import cache
 
 from rolecall.wire.codec import Codec
+from rolecall.wire.ec2 import Ec2Codec
 from rolecall.wire.jsonrpc import JsonCodec
 from rolecall.wire.models import service_model
 from rolecall.wire.query import QueryCodec
+from rolecall.wire.restjson import RestJsonCodec
+from rolecall.wire.restxml import RestXmlCodec
 
 # Protocol name in the model's metadata -> codec class. ec2, rest-json and rest-xml join this table.
 CODECS: dict[str, type[Codec]] = {
     "query": QueryCodec,
     "json": JsonCodec,
+    "rest-json": RestJsonCodec,
+    "ec2": Ec2Codec,
+    "rest-xml": RestXmlCodec,
 }
 
 

@@ -14,6 +14,11 @@ the query string re-encoded and sorted, the SignedHeaders with values trimmed, a
 (x-amz-content-sha256 when sent, else SHA-256 of the body); then the string to sign over the credential
 scope, and an HMAC chain from the secret. Derived signing keys are cached per (secret, date, region,
 service). Errors carry AWS's codes and wording; no secret ever appears in one.
+
+S3 differs: the path is encoded once and never normalized, x-amz-content-sha256 is required and is what gets
+signed (a hash, UNSIGNED-PAYLOAD, or a STREAMING-* form); once the signature holds, the body is checked
+against a hash or decoded from aws-chunked with its chunk signatures verified (open_payload), a clock skew
+over 15 minutes is RequestTimeTooSkewed, and a presigned URL lives for its X-Amz-Expires.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
-from urllib.parse import parse_qsl, quote, unquote_plus
+from urllib.parse import parse_qsl, quote, unquote_plus, unquote_to_bytes
 
 from rolecall.errors import AwsError, IncompleteSignature, MissingAuthenticationToken, SignatureDoesNotMatch
+from rolecall.wire import aws_chunked
 from rolecall.wire.http import HttpRequest
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -39,14 +45,17 @@ SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
+S3_SIGNATURE_MISMATCH = aws_chunked.CHUNK_SIGNATURE_MISMATCH
 
 # How far the request time may be from the server's clock. STS allows 15 minutes ("... - 15 min." in its
 # errors); the other query/JSON services 5.
 DEFAULT_MAX_SKEW = 300
-MAX_SKEW_BY_SERVICE = {"sts": 900}
+MAX_SKEW_BY_SERVICE = {"sts": 900, "s3": 900}
 
-# Services whose canonical URI is the raw path (no dot-segment removal, no second encoding).
+# Services whose canonical URI is the path encoded once (no dot-segment removal, no second encoding), and
+# whose payload hash is always the x-amz-content-sha256 header (checked against the body after the signature).
 UNNORMALIZED_PATH_SERVICES = frozenset({"s3", "s3express"})
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 _BASIC_DATE = re.compile(r"\d{8}T\d{6}Z")
 _SIGNING_KEYS: dict[tuple[str, str, str, str], bytes] = {}
@@ -246,7 +255,20 @@ def service_from_request(req: HttpRequest) -> str | None:
             version = _query_params(text).get("Version")
             if version in _query_versions():
                 return _query_versions()[version]
-    return None
+    return "s3" if _unsigned_s3(req) else None
+
+
+def _unsigned_s3(req: HttpRequest) -> bool:
+    """An anonymous or SigV2-signed S3 request, known by a virtual-hosted bucket name or S3's legacy
+    signature: it gets S3's own error document rather than IAM's. (An unsigned path-style request has no
+    such mark.)"""
+    from rolecall.wire.restxml import virtual_host_bucket  # the codec imports this module
+
+    if virtual_host_bucket(req.headers.get("host")) is not None:
+        return True
+    if (req.headers.get("authorization") or "").startswith("AWS "):
+        return True
+    return "AWSAccessKeyId=" in req.query_string and "Action=" not in req.query_string
 
 
 # -- verifying ------------------------------------------------------------------------------------------
@@ -291,7 +313,15 @@ def verify(
     payload_hash = _payload_hash(req, info)
     expected = signature_for(req, info, secret_access_key, payload_hash)
     if not hmac.compare_digest(expected.encode(), info.signature.lower().encode("utf-8", "replace")):
-        raise SignatureDoesNotMatch(SIGNATURE_MISMATCH)
+        raise SignatureDoesNotMatch(S3_SIGNATURE_MISMATCH if _is_s3(info) else SIGNATURE_MISMATCH)
+    if _is_s3(info):
+        signer = aws_chunked.ChunkSigner(
+            signing_key(secret_access_key, info.date, info.region, info.service),
+            info.amz_date,
+            info.credential_scope,
+            expected,
+        )
+        open_payload(req, signer)
 
 
 def _check_time(info: SignatureInfo, now: float, max_skew: int | None) -> None:
@@ -304,6 +334,12 @@ def _check_time(info: SignatureInfo, now: float, max_skew: int | None) -> None:
         return
     # Query and JSON services ignore X-Amz-Expires: a presigned request is good within the skew window.
     window = max_skew if max_skew is not None else MAX_SKEW_BY_SERVICE.get(info.service, DEFAULT_MAX_SKEW)
+    if _is_s3(info) and abs(signed_at - now) > window:
+        raise AwsError(
+            "The difference between the request time and the current time is too large.",
+            code="RequestTimeTooSkewed",
+            status=403,
+        )
     minutes = f"{window // 60} min." if window % 60 == 0 else f"{window} sec."
     if signed_at < now - window:
         raise SignatureDoesNotMatch(
@@ -342,10 +378,14 @@ def _basic(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+def _is_s3(info: SignatureInfo) -> bool:
+    return info.service in UNNORMALIZED_PATH_SERVICES
+
+
 def _payload_hash(req: HttpRequest, info: SignatureInfo) -> str:
     declared = req.headers.get("x-amz-content-sha256")
-    if info.presigned and info.service in UNNORMALIZED_PATH_SERVICES:
-        return declared or UNSIGNED_PAYLOAD
+    if _is_s3(info):
+        return _s3_payload_hash(declared, info)
     actual = hashlib.sha256(req.body).hexdigest() if req.body else EMPTY_SHA256
     if declared is None:
         return actual
@@ -355,6 +395,70 @@ def _payload_hash(req: HttpRequest, info: SignatureInfo) -> str:
         # The header is what was signed; a body that does not hash to it was not.
         raise SignatureDoesNotMatch(SIGNATURE_MISMATCH)
     return declared
+
+
+def _s3_payload_hash(declared: str | None, info: SignatureInfo) -> str:
+    """S3 signs whatever x-amz-content-sha256 says; the body is held to it once the signature holds."""
+    if declared is None:
+        if info.presigned:
+            return UNSIGNED_PAYLOAD
+        raise AwsError(
+            "Missing required header for this request: x-amz-content-sha256",
+            code="InvalidRequest",
+            status=400,
+        )
+    if declared == UNSIGNED_PAYLOAD or declared in aws_chunked.FORMS or _SHA256_HEX.fullmatch(declared):
+        return declared
+    raise AwsError(
+        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER "
+        "or a valid sha256 value.",
+        code="InvalidArgument",
+        status=400,
+    )
+
+
+def open_payload(req: HttpRequest, signer: aws_chunked.ChunkSigner | None = None) -> None:
+    """Hold an S3 request's body to its x-amz-content-sha256, decoding an aws-chunked body in place.
+
+    A real hash must match the body (XAmzContentSHA256Mismatch). A streaming body is decoded, its chunk
+    signatures verified when `signer` is given (None: --auth off), and the request rewritten to what it
+    stands for: the decoded body, its trailing headers (checksums) as headers, "aws-chunked" dropped from
+    Content-Encoding and the hash marked UNSIGNED-PAYLOAD, so later readers (and a second call) see a
+    plain upload.
+    """
+    declared = req.headers.get("x-amz-content-sha256") or ""
+    if _SHA256_HEX.fullmatch(declared):
+        if hashlib.sha256(req.body).hexdigest() != declared.lower():
+            raise AwsError(
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                code="XAmzContentSHA256Mismatch",
+                status=400,
+            )
+        return
+    if declared not in aws_chunked.FORMS:
+        return
+    payload, trailers = aws_chunked.decode(req.body, declared, signer)
+    decoded_length = req.headers.get("x-amz-decoded-content-length")
+    if decoded_length is not None and decoded_length.strip() != str(len(payload)):
+        raise aws_chunked.incomplete_body(
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        )
+    req.body = payload
+    for name, value in trailers.items():
+        req.headers[name] = value
+    encodings = [
+        e.strip()
+        for e in (req.headers.get("content-encoding") or "").split(",")
+        if e.strip() != "aws-chunked"
+    ]
+    if any(encodings):
+        req.headers["content-encoding"] = ",".join(e for e in encodings if e)
+    else:
+        req.headers.pop("content-encoding", None)
+    req.headers["content-length"] = str(len(payload))
+    req.headers["x-amz-content-sha256"] = UNSIGNED_PAYLOAD
 
 
 def signature_for(req: HttpRequest, info: SignatureInfo, secret_access_key: str, payload_hash: str) -> str:
@@ -391,7 +495,8 @@ def canonical_request(req: HttpRequest, info: SignatureInfo, payload_hash: str) 
 
 def canonical_uri(raw_path: str, service: str) -> str:
     if service in UNNORMALIZED_PATH_SERVICES:
-        return raw_path or "/"
+        # Encoded exactly once, whatever escaping the client chose on the wire ("!" or "%21").
+        return quote(unquote_to_bytes(raw_path or "/"), safe="/~")
     return quote(_remove_dot_segments(raw_path or "/"), safe="/~")
 
 

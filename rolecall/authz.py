@@ -160,6 +160,7 @@ class Check:
     action: str
     resource: str
     decision: Decision
+    context: dict[str, Any]  # the request context the engine saw (for encoded denials)
 
 
 def decide(
@@ -195,7 +196,7 @@ def decide(
             resource_policy=check_policy,
             resource_account=check_owner,
         )
-        out.append(Check(action, resource, d))
+        out.append(Check(action, resource, d, req_context))
     return out
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from rolecall import ids
 from rolecall.audit import TrailWriter, record, sensitive_members
 from rolecall.authn import Authenticator, root_caller
-from rolecall.authz import PolicyCache, decide, denial, principal_policies, request_context, resources_of
+from rolecall.authz import PolicyCache, decide, denial, principal_policies, resources_of
 from rolecall.clock import Clock
 from rolecall.config import ServerConfig
 from rolecall.errors import AwsError, InternalFailure, NotImplementedOperation
@@ -290,24 +290,17 @@ class Pipeline:
         for check in decide(auth, ctx, params, policies, arns):
             if check.decision.allowed:
                 continue
-            err = self._denial(ctx, auth, params, policies, check)
+            err = self._denial(ctx, check)
             if self.config.auth_mode == "soft":
                 log.warning("soft auth: would deny: %s", err.message)
                 extra["rolecallWouldDeny"] = err.message
                 continue
             raise err
 
-    def _denial(self, ctx: OpContext, auth, params, policies, check) -> AwsError:
+    def _denial(self, ctx: OpContext, check) -> AwsError:
         """The error a refused check gives: the service's own (EC2's UnauthorizedOperation) if it has
         `denial(ctx, check, context)`, else IAM's AccessDenied."""
         custom = getattr(self.services.get(ctx.service), "denial", None)
         if custom is None:
             return denial(ctx.caller, check.action, check.resource, check.decision)
-        context = request_context(ctx, policies.tags)  # as decide() built it for this check
-        if auth.context is not None:
-            context.update({k: v for k, v in auth.context(ctx, params).items() if v is not None})
-        for action, resource, more, *_ in auth.extra(ctx, params) if auth.extra is not None else ():
-            if (action, resource) == (check.action, check.resource):
-                context.update(more)
-                break
-        return custom(ctx, check, context)
+        return custom(ctx, check, check.context)

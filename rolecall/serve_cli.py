@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from rolecall.config import DEFAULT_ACCOUNT, ServerConfig
 from rolecall.secretbox import SecretBox
@@ -152,28 +153,7 @@ def serve(args: argparse.Namespace) -> int:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    if args.workers > 1:
-        # Each worker process opens the store and builds its own pipeline (rolecall.server.app_from_env);
-        # the store's generation keeps their caches coherent, as across nodes.
-        store.close()
-        os.environ[SERVE_ARGS_ENV] = json.dumps(vars(args), default=str)
-        uvicorn.run(
-            "rolecall.server:app_from_env",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            access_log=False,
-            loop=loop,
-            http="httptools",
-            lifespan="on",
-            timeout_graceful_shutdown=10,
-        )
-        return 0
-    app = build_app(store, args)
-    uvicorn.run(
-        app,
+    options: dict[str, Any] = dict(
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -183,6 +163,14 @@ def serve(args: argparse.Namespace) -> int:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+    if args.workers > 1:
+        # Each worker process opens the store and builds its own pipeline (rolecall.server.app_from_env);
+        # the store's generation keeps their caches coherent, as across nodes.
+        store.close()
+        os.environ[SERVE_ARGS_ENV] = json.dumps(vars(args), default=str)
+        uvicorn.run("rolecall.server:app_from_env", factory=True, workers=args.workers, **options)
+        return 0
+    uvicorn.run(build_app(store, args), **options)
     store.close()
     return 0
 

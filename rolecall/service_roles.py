@@ -18,7 +18,7 @@ from rolecall.audit import record
 from rolecall.errors import AccessDenied
 from rolecall.policy import Decision, Request, evaluate
 from rolecall.services.base import Caller
-from rolecall.sessions import Session, seal
+from rolecall.sessions import Session, role_session, seal
 
 if TYPE_CHECKING:
     from rolecall.pipeline import Pipeline
@@ -129,18 +129,8 @@ def assume_role_for_service(
         )
         pipeline.trail.put(account or config.default_account, _aws_service_identity(rec, service))
         raise err
-    session = Session(
-        access_key_id=ids.access_key_id(ids.TEMPORARY_KEY, account),
-        secret_access_key=ids.secret_access_key(),
-        account=account,
-        issued=now,
-        expires=now + duration,
-        role_name=role["RoleName"],
-        role_id=role["RoleId"],
-        role_arn=role["Arn"],
-        session_name=session_name,
-        context=dict(session_context or {}),
-        invoked_by=service,
+    session = role_session(
+        role, account, session_name, now, duration, context=dict(session_context or {}), invoked_by=service
     )
     creds = ServiceCredentials(session, seal(config.token_box, session))
     rec = record(

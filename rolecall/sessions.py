@@ -64,6 +64,26 @@ class Session:
         return iso(self.issued)
 
 
+def role_session(
+    role: dict[str, Any], account: str, session_name: str, now: float, duration: int, **fields: Any
+) -> Session:
+    """A new session of `role` with fresh temporary keys (ASIA..., the account encoded in the id)."""
+    from rolecall import ids
+
+    return Session(
+        access_key_id=ids.access_key_id(ids.TEMPORARY_KEY, account),
+        secret_access_key=ids.secret_access_key(),
+        account=account,
+        issued=now,
+        expires=now + duration,
+        role_name=role["RoleName"],
+        role_id=role["RoleId"],
+        role_arn=role["Arn"],
+        session_name=session_name,
+        **fields,
+    )
+
+
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

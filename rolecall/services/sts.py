@@ -9,7 +9,7 @@ from rolecall import ids
 from rolecall.errors import AccessDenied, AwsError, MalformedPolicyDocument, ValidationError
 from rolecall.policy import MalformedPolicy, Policy
 from rolecall.services.base import OpContext, Service, operation
-from rolecall.sessions import Session, packed_size, seal
+from rolecall.sessions import Session, packed_size, role_session, seal
 
 # Trusts no principal that can exist: what a missing role (or a role ARN with the wrong path) amounts to.
 NOBODY_TRUST = (
@@ -154,16 +154,12 @@ class STS(Service):
                 raise AccessDenied("SourceIdentity cannot be changed once it is set by a previous session.")
             source_identity = caller_session["source_identity"]
         now = ctx.clock.time()
-        session = Session(
-            access_key_id=ids.access_key_id(ids.TEMPORARY_KEY, account),
-            secret_access_key=ids.secret_access_key(),
-            account=account,
-            issued=now,
-            expires=now + duration,
-            role_name=role["RoleName"],
-            role_id=role["RoleId"],
-            role_arn=role["Arn"],
-            session_name=params["RoleSessionName"],
+        session = role_session(
+            role,
+            account,
+            params["RoleSessionName"],
+            now,
+            duration,
             policy=policy_text,
             policy_arns=policy_arns,
             tags=tags,

@@ -18,6 +18,8 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+from rolecall.client_args import add_server_arguments, root_credentials
+
 
 def add_ec2_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ec2", help="run programs as an EC2 instance's role")
@@ -30,7 +32,7 @@ def add_ec2_commands(sub: argparse._SubParsersAction) -> None:
         "the instance's metadata endpoint and nothing else (AWS_* credential variables, profiles and "
         "shared credential files are removed). Exits with CMD's status.",
     )
-    _server_args(e)
+    add_server_arguments(e)
     # INSTANCE_ID, options and CMD are split by hand: argparse cannot take options between two positionals.
     e.add_argument(
         "rest", nargs=argparse.REMAINDER, metavar="INSTANCE_ID [--endpoint-url URL] -- CMD [ARGS...]"
@@ -43,37 +45,8 @@ def add_ec2_commands(sub: argparse._SubParsersAction) -> None:
         "AWS_EC2_METADATA_SERVICE_ENDPOINT.",
     )
     i.add_argument("instance_id", metavar="INSTANCE_ID")
-    _server_args(i)
+    add_server_arguments(i)
     i.set_defaults(func=print_endpoint)
-
-
-def _server_args(p: argparse.ArgumentParser) -> None:
-    from rolecall.serve_cli import DEFAULT_DATA_DIR
-
-    p.add_argument(
-        "--endpoint-url",
-        default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4577"),
-        help="the rolecall server (default: $AWS_ENDPOINT_URL or %(default)s)",
-    )
-    p.add_argument(
-        "--data-dir", default=DEFAULT_DATA_DIR, help="where to find root credentials (default: %(default)s)"
-    )
-
-
-def root_credentials(data_dir: str) -> tuple[str, str]:
-    from rolecall.accounts import read_credentials_file
-
-    key = os.environ.get("ROLECALL_ROOT_ACCESS_KEY_ID")
-    secret = os.environ.get("ROLECALL_ROOT_SECRET_ACCESS_KEY")
-    if key and secret:
-        return key, secret
-    found = read_credentials_file(data_dir)
-    if found is None:
-        raise SystemExit(
-            "rolecall: no root credentials: set ROLECALL_ROOT_ACCESS_KEY_ID/ROLECALL_ROOT_SECRET_ACCESS_KEY "
-            f"or point --data-dir at the server's data dir (no {data_dir}/credentials)"
-        )
-    return found
 
 
 def instance_endpoint(endpoint_url: str, data_dir: str, instance_id: str) -> dict[str, Any]:

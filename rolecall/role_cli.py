@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
+
+from rolecall.client_args import add_server_arguments, root_credentials
 
 REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
 
@@ -34,18 +35,7 @@ def root_client(args: argparse.Namespace, service: str):
     """A botocore client signed with the root credentials from ROLECALL_ROOT_* or the data dir."""
     import botocore.session
 
-    from rolecall.accounts import read_credentials_file
-
-    key = os.environ.get("ROLECALL_ROOT_ACCESS_KEY_ID")
-    secret = os.environ.get("ROLECALL_ROOT_SECRET_ACCESS_KEY")
-    if not (key and secret):
-        found = read_credentials_file(args.data_dir)
-        if found is None:
-            raise SystemExit(
-                f"rolecall: no root credentials: set ROLECALL_ROOT_ACCESS_KEY_ID/ROLECALL_ROOT_SECRET_ACCESS_KEY "
-                f"or point --data-dir at the server's data dir (no {args.data_dir}/credentials)"
-            )
-        key, secret = found
+    key, secret = root_credentials(args.data_dir)
     session = botocore.session.get_session()
     return session.create_client(
         service,
@@ -57,7 +47,6 @@ def root_client(args: argparse.Namespace, service: str):
 
 
 def add_role_commands(sub: argparse._SubParsersAction) -> None:
-    from rolecall.serve_cli import DEFAULT_DATA_DIR
 
     p = sub.add_parser("role", help="role actions the IAM console offers")
     rsub = p.add_subparsers(dest="role_command", metavar="ACTION")
@@ -69,14 +58,7 @@ def add_role_commands(sub: argparse._SubParsersAction) -> None:
         "denied everything; sessions issued afterwards work. Talks to a running server as the account root.",
     )
     r.add_argument("role", metavar="ROLE", help="role name")
-    r.add_argument(
-        "--endpoint-url",
-        default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4577"),
-        help="the rolecall server (default: $AWS_ENDPOINT_URL or %(default)s)",
-    )
-    r.add_argument(
-        "--data-dir", default=DEFAULT_DATA_DIR, help="where to find root credentials (default: %(default)s)"
-    )
+    add_server_arguments(r)
     r.set_defaults(func=revoke_sessions)
 
 

@@ -7,10 +7,10 @@ transaction every few milliseconds and flushes on shutdown, so that reads stay c
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import logging
-import queue
 import threading
 from datetime import datetime
 from typing import Any
@@ -181,37 +181,40 @@ def record(
 
 
 class TrailWriter:
-    """Writes records that belong to no transaction, in batches, from one background thread."""
+    """Writes records that belong to no transaction, in batches, from one background thread.
 
-    def __init__(self, store: Store, batch: int = 500, interval: float = 0.05):
+    put() only appends to a deque (atomic in CPython): no lock and no wake-up per request. The writer
+    drains it every `interval` seconds, or at once when flush() or close() asks.
+    """
+
+    def __init__(self, store: Store, interval: float = 0.05):
         self._store = store
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
-        self._batch = batch
+        self._pending: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
         self._interval = interval
+        self._wake = threading.Event()
+        self._flushed = threading.Condition()
+        self._rounds = 0  # completed drains, for flush() to wait on
+        self._closing = False
         self._thread = threading.Thread(target=self._run, name="rolecall-trail", daemon=True)
         self._thread.start()
 
     def put(self, account: str, rec: dict[str, Any]) -> None:
-        self._queue.put((account, rec))
+        self._pending.append((account, rec))
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            items = [first]
-            while first is not None and len(items) < self._batch:
-                try:
-                    items.append(self._queue.get(timeout=self._interval))
-                except queue.Empty:
-                    break
-                if items[-1] is None:
-                    break
-            records = [i for i in items if i is not None and not isinstance(i[1], threading.Event)]
-            if records:
-                self._write(records)
-            for i in items:
-                if i is not None and isinstance(i[1], threading.Event):
-                    i[1].set()
-            if items[-1] is None:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            closing = self._closing
+            items = []
+            while self._pending:
+                items.append(self._pending.popleft())
+            if items:
+                self._write(items)
+            with self._flushed:
+                self._rounds += 1
+                self._flushed.notify_all()
+            if closing:
                 return
 
     def _write(self, items: list[tuple[str, dict[str, Any]]]) -> None:
@@ -230,13 +233,17 @@ class TrailWriter:
                 log.exception("could not write trail record %s", rec.get("eventID"))
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Wait until everything queued so far is written."""
-        done = threading.Event()
-        self._queue.put(("", done))  # type: ignore[arg-type]
-        done.wait(timeout)
+        """Wait until everything put so far is written."""
+        if not self._thread.is_alive():
+            return
+        with self._flushed:
+            target = self._rounds + 2  # a drain that starts after this call has completed
+            self._wake.set()
+            self._flushed.wait_for(lambda: self._rounds >= target or not self._thread.is_alive(), timeout)
 
     def close(self) -> None:
-        self._queue.put(None)
+        self._closing = True
+        self._wake.set()
         self._thread.join(timeout=30)
 
 

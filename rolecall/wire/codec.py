@@ -13,9 +13,9 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from botocore.model import OperationModel, ServiceModel
+from botocore.model import OperationModel, ServiceModel, Shape
 
 from rolecall.errors import AwsError
 from rolecall.wire.http import HttpRequest, HttpResponse
@@ -40,6 +40,51 @@ class BadValue(Exception):
     @property
     def path(self) -> str:
         return ".".join(reversed(self.parts))
+
+
+Compiled = TypeVar("Compiled", bound=Callable[..., Any])
+
+
+def compile_once(
+    cache: dict[str, Compiled], shape: Shape, compile_shape: Callable[[Shape], Compiled]
+) -> Compiled:
+    """The function compiled for `shape`, from `cache` (keyed by shape name) or compiled now and kept there.
+
+    While a shape compiles, its entry is a placeholder that calls the finished function through the cache,
+    so a shape that contains itself compiles once and recurses at run time.
+    """
+    name = shape.name
+    found = cache.get(name)
+    if found is not None:
+        return found
+    cache[name] = cast(Compiled, lambda *args: cache[name](*args))
+    compiled = compile_shape(shape)
+    cache[name] = compiled
+    return compiled
+
+
+def read_labelled(read: Callable[[Any], Any], raw: Any, segment: str) -> Any:
+    """read(raw), with `segment` added to the member path of any BadValue it raises."""
+    try:
+        return read(raw)
+    except BadValue as exc:
+        exc.parts.append(segment)
+        raise
+
+
+Step = Callable[[Any, dict[str, Any]], None]
+
+
+def reader_of_steps(steps: list[Step]) -> Callable[[Any], dict[str, Any]]:
+    """One input reader from steps that each add their members (from wherever they live) to the same dict."""
+
+    def read(source: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for step in steps:
+            step(source, out)
+        return out
+
+    return read
 
 
 @dataclass
@@ -102,15 +147,33 @@ class Codec(ABC):
                     self._plans[operation] = plan
         return plan
 
+    def read_input(self, operation: str, wire: Any, *, validate: bool) -> dict[str, Any]:
+        """The operation's input members read from `wire` (the protocol's request form), validated unless
+        validate=False. A value that cannot be read as its type raises the protocol's bad_value_error."""
+        try:
+            members = self.plan(operation).read(wire)
+        except BadValue as exc:
+            raise self.bad_value_error(exc) from None
+        if validate:
+            self.validate(operation, members)
+        return members
+
+    def violations(self, operation: str, params: dict[str, Any]) -> list[str]:
+        """One message per way `params` break the input shape's constraints (none when they do not)."""
+        check = self.plan(operation).check
+        messages: list[str] = []
+        if check is not None:
+            check(params, "", messages)
+        return messages
+
     def validate(self, operation: str, params: dict[str, Any]) -> None:
         """Raise the service's validation error if `params` break the input shape's constraints."""
-        check = self.plan(operation).check
-        if check is None:
-            return
-        messages: list[str] = []
-        check(params, "", messages)
+        messages = self.violations(operation, params)
         if messages:
-            raise AwsError(summarize(messages), code=self.validation_error_code, status=400)
+            raise self.validation_error(messages)
+
+    def validation_error(self, messages: list[str]) -> AwsError:
+        return AwsError(summarize(messages), code=self.validation_error_code, status=400)
 
     @abstractmethod
     def _compile_reader(self, op_model: OperationModel) -> Callable[[Any], dict[str, Any]]: ...
@@ -119,5 +182,6 @@ class Codec(ABC):
     def _compile_writer(self, op_model: OperationModel) -> Callable[[Any], Any] | None: ...
 
     def bad_value_error(self, exc: BadValue) -> AwsError:
-        message = summarize([violation(exc.raw, exc.path, exc.expected)])
-        return AwsError(message, code=self.validation_error_code, status=400)
+        """The error for a wire value that cannot be read as its shape's type (a validation error unless the
+        protocol says otherwise)."""
+        return self.validation_error([violation(exc.raw, exc.path, exc.expected)])

@@ -35,7 +35,7 @@ from rolecall.wire.query import (
     form_params,
     param_tree,
 )
-from rolecall.wire.xmlout import escape
+from rolecall.wire.xmlout import escape, render
 
 _MISSING = re.compile(r"^Value null at '([^']+)' failed to satisfy constraint: Member must not be null$")
 
@@ -100,24 +100,11 @@ class Ec2Codec(QueryCodec):
         # EC2 still serves every API version it ever published; only its absence is an error.
         if not params.get("Version"):
             raise AwsError("The request must contain the parameter Version", code="MissingParameter")
-        plan = self.plan(action)
-        try:
-            members = plan.read(param_tree(params))
-        except BadValue as exc:
-            raise self.bad_value_error(exc) from None
-        if validate:
-            self.validate(action, members)
-        return action, members
+        return action, self.read_input(action, param_tree(params), validate=validate)
 
     def validate(self, operation: str, params: dict[str, Any]) -> None:
         """EC2 reports a missing required parameter as MissingParameter, anything else as InvalidParameterValue."""
-        check = self.plan(operation).check
-        if check is None:
-            return
-        messages: list[str] = []
-        check(params, "", messages)
-        if not messages:
-            return
+        messages = self.violations(operation, params)
         for message in messages:
             missing = _MISSING.match(message)
             if missing:
@@ -126,13 +113,8 @@ class Ec2Codec(QueryCodec):
                     f"The request must contain the parameter {name[:1].upper() + name[1:]}",
                     code="MissingParameter",
                 )
-        super().validate(operation, params)
-
-    def _compile_reader(self, op_model: OperationModel) -> Callable[[Any], dict[str, Any]]:
-        shape = op_model.input_shape
-        if shape is None:
-            return lambda tree: {}
-        return self._readers.reader(shape)
+        if messages:
+            raise self.validation_error(messages)
 
     # -- encode ------------------------------------------------------------------------------------------
 
@@ -141,13 +123,7 @@ class Ec2Codec(QueryCodec):
         if shape is None:
             return None
         content = self._writers.content(shape)
-
-        def write(output: Any) -> str:
-            out: list[str] = []
-            content(output, out)
-            return "".join(out)
-
-        return write
+        return lambda output: render(content, output)  # EC2 never wraps its result
 
     def encode(self, operation: str, output: dict[str, Any] | None, request_id: str) -> HttpResponse:
         write = self.plan(operation).write

@@ -22,7 +22,7 @@ from typing import Any
 from botocore.model import OperationModel, Shape
 
 from rolecall.errors import AwsError
-from rolecall.wire.codec import BadValue, Codec
+from rolecall.wire.codec import BadValue, Codec, compile_once
 from rolecall.wire.http import HttpRequest, HttpResponse
 from rolecall.wire.models import lower_first
 from rolecall.wire.timestamps import format_epoch, parse_timestamp, to_datetime
@@ -52,6 +52,21 @@ SERVICE_ERROR_NAMES: dict[str, dict[str, tuple[str, int]]] = {
         "AccessDeniedException": ("AccessDeniedException", 400),
     },
 }
+
+
+def json_error_name(err: AwsError) -> tuple[str, str]:
+    """(code, message) of `err` as JSON-protocol services name it (see JSON_ERROR_NAMES)."""
+    renamed = JSON_ERROR_NAMES.get(err.code)
+    if renamed is None:
+        return err.code, err.message
+    code, replacement = renamed
+    return code, replacement if replacement is not None else err.message
+
+
+def dump_json(document: Any) -> bytes:
+    """A JSON document as the JSON protocols send it: compact, UTF-8, non-ASCII left unescaped."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
 
 _TYPE_NAMES = {
     "integer": "an Integer",
@@ -92,15 +107,7 @@ class JsonReaderCompiler:
         self._readers: dict[str, Reader] = {}
 
     def reader(self, shape: Shape) -> Reader:
-        name = shape.name
-        found = self._readers.get(name)
-        if found is not None:
-            return found
-        cache = self._readers
-        cache[name] = lambda value: cache[name](value)
-        compiled = self._compile(shape)
-        cache[name] = compiled
-        return compiled
+        return compile_once(self._readers, shape, self._compile)
 
     def _compile(self, shape: Shape) -> Reader:
         kind = shape.type_name
@@ -116,15 +123,7 @@ class JsonReaderCompiler:
                 if not isinstance(value, dict):
                     raise _conversion_error(value, "structure")
                 out: dict[str, Any] = {}
-                for name, key, segment, read in members:
-                    item = value.get(key)
-                    if item is None:
-                        continue
-                    try:
-                        out[name] = read(item)
-                    except BadValue as exc:
-                        exc.parts.append(segment)
-                        raise
+                read_object_members(members, value, out)
                 return out
 
             return read_structure
@@ -165,6 +164,23 @@ class JsonReaderCompiler:
 
             return read_map
         return _scalar_reader(kind)
+
+
+# (member name, JSON key, member path segment, reader) for each member of a structure.
+ObjectMembers = list[tuple[str, str, str, Reader]]
+
+
+def read_object_members(members: ObjectMembers, document: dict[str, Any], out: dict[str, Any]) -> None:
+    """Read the members of a JSON object into `out` (null and absent keys are left out)."""
+    for name, key, segment, read in members:
+        item = document.get(key)
+        if item is None:
+            continue
+        try:
+            out[name] = read(item)
+        except BadValue as exc:
+            exc.parts.append(segment)
+            raise
 
 
 def _scalar_reader(kind: str) -> Reader:
@@ -234,15 +250,7 @@ class JsonWriterCompiler:
         self._writers: dict[str, Writer] = {}
 
     def writer(self, shape: Shape) -> Writer:
-        name = shape.name
-        found = self._writers.get(name)
-        if found is not None:
-            return found
-        cache = self._writers
-        cache[name] = lambda value: cache[name](value)
-        compiled = self._compile(shape)
-        cache[name] = compiled
-        return compiled
+        return compile_once(self._writers, shape, self._compile)
 
     def _compile(self, shape: Shape) -> Writer:
         kind = shape.type_name
@@ -313,14 +321,10 @@ class JsonCodec(Codec):
                 body = json.loads(req.body)
             except (ValueError, UnicodeDecodeError):
                 raise AwsError("", code="SerializationException", status=400) from None
-        plan = self.plan(operation)
-        try:
-            members = plan.read(body)
-        except BadValue as exc:
-            raise AwsError(exc.expected, code="SerializationException", status=400) from None
-        if validate:
-            self.validate(operation, members)
-        return operation, members
+        return operation, self.read_input(operation, body, validate=validate)
+
+    def bad_value_error(self, exc: BadValue) -> AwsError:
+        return AwsError(exc.expected, code="SerializationException", status=400)
 
     def _compile_reader(self, op_model: OperationModel) -> Callable[[Any], dict[str, Any]]:
         shape = op_model.input_shape
@@ -338,11 +342,7 @@ class JsonCodec(Codec):
         return self._response(200, document, request_id)
 
     def encode_error(self, err: AwsError, request_id: str, operation: str | None = None) -> HttpResponse:
-        code, message = err.code, err.message
-        renamed = JSON_ERROR_NAMES.get(code)
-        if renamed is not None:
-            code, replacement = renamed
-            message = replacement if replacement is not None else message
+        code, message = json_error_name(err)
         code, status = self._service_errors.get(code, (code, err.status))
         document: dict[str, str] = {"__type": code}
         if message:
@@ -352,7 +352,7 @@ class JsonCodec(Codec):
     def _response(
         self, status: int, document: Any, request_id: str, error_type: str | None = None
     ) -> HttpResponse:
-        data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        data = dump_json(document)
         headers = [
             ("x-amzn-RequestId", request_id),
             ("Content-Type", self.content_type),

@@ -18,8 +18,6 @@ Errors:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable
 from typing import Any
@@ -28,11 +26,11 @@ from urllib.parse import unquote_plus
 from botocore.model import OperationModel, Shape
 
 from rolecall.errors import AwsError
-from rolecall.wire.codec import BadValue, Codec
+from rolecall.wire.codec import BadValue, Codec, compile_once
 from rolecall.wire.http import HttpRequest, HttpResponse
 from rolecall.wire.models import lower_first
-from rolecall.wire.timestamps import parse_timestamp
-from rolecall.wire.xmlout import XmlWriterCompiler, escape, member_tag
+from rolecall.wire.text_values import text_to_blob, text_to_bool, text_to_float, text_to_timestamp
+from rolecall.wire.xmlout import XmlWriterCompiler, escape, member_tag, render
 
 # A parsed parameter tree: every node is a dict of path segment -> child node; a node's own value, when the
 # flat key ends there, is stored under "" (a segment can never be empty).
@@ -89,15 +87,7 @@ class QueryReaderCompiler:
         self._readers: dict[str, Reader] = {}
 
     def reader(self, shape: Shape) -> Reader:
-        name = shape.name
-        found = self._readers.get(name)
-        if found is not None:
-            return found
-        cache = self._readers
-        cache[name] = lambda node: cache[name](node)
-        compiled = self._compile(shape)
-        cache[name] = compiled
-        return compiled
+        return compile_once(self._readers, shape, self._compile)
 
     def member_key(self, member: Shape, member_name: str) -> str:
         """The parameter name a structure member is sent under."""
@@ -210,47 +200,17 @@ def _to_int(raw: str) -> int:
     return int(raw)
 
 
-def _to_float(raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise BadValue(raw, "Member must be a number") from None
-
-
-def _to_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered == "true":
-        return True
-    if lowered == "false":
-        return False
-    raise BadValue(raw, "Member must be a boolean")
-
-
-def _to_timestamp(raw: str) -> Any:
-    try:
-        return parse_timestamp(raw)
-    except ValueError:
-        raise BadValue(raw, "Member must be a timestamp") from None
-
-
-def _to_blob(raw: str) -> bytes:
-    try:
-        return base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadValue(raw, "Member must be base64-encoded binary data") from None
-
-
 def _scalar_converter(kind: str) -> Callable[[str], Any] | None:
     return {
         "integer": _to_int,
         "long": _to_int,
         "bigInteger": _to_int,
-        "float": _to_float,
-        "double": _to_float,
-        "bigDecimal": _to_float,
-        "boolean": _to_bool,
-        "timestamp": _to_timestamp,
-        "blob": _to_blob,
+        "float": text_to_float,
+        "double": text_to_float,
+        "bigDecimal": text_to_float,
+        "boolean": text_to_bool,
+        "timestamp": text_to_timestamp,
+        "blob": text_to_blob,
     }.get(kind)
 
 
@@ -278,14 +238,7 @@ class QueryCodec(Codec):
             raise AwsError(
                 f"Could not find operation {action} for version {shown}", code="InvalidAction", status=400
             )
-        plan = self.plan(action)
-        try:
-            members = plan.read(param_tree(params))
-        except BadValue as exc:
-            raise self.bad_value_error(exc) from None
-        if validate:
-            self.validate(action, members)
-        return action, members
+        return action, self.read_input(action, param_tree(params), validate=validate)
 
     def _compile_reader(self, op_model: OperationModel) -> Callable[[Any], dict[str, Any]]:
         shape = op_model.input_shape
@@ -302,7 +255,7 @@ class QueryCodec(Codec):
         content = self._writers.content(shape)
         wrapper = shape.serialization.get("resultWrapper")
         if not wrapper:
-            return lambda output: _render(content, output)
+            return lambda output: render(content, output)
         open_tag, close_tag = f"<{wrapper}>", f"</{wrapper}>"
 
         def write_result(output: Any) -> str:
@@ -340,9 +293,3 @@ class QueryCodec(Codec):
             ("Content-Length", str(len(data))),
         ]
         return HttpResponse(status, headers, data)
-
-
-def _render(content: Callable[[Any, list[str]], None], output: Any) -> str:
-    out: list[str] = []
-    content(output, out)
-    return "".join(out)

@@ -29,9 +29,16 @@ from typing import Any
 from botocore.model import OperationModel, Shape
 
 from rolecall.errors import AwsError
-from rolecall.wire.codec import BadValue, Codec
+from rolecall.wire.codec import BadValue, Codec, read_labelled, reader_of_steps
 from rolecall.wire.http import HttpRequest, HttpResponse
-from rolecall.wire.jsonrpc import JSON_ERROR_NAMES, JsonReaderCompiler, JsonWriterCompiler
+from rolecall.wire.jsonrpc import (
+    JsonReaderCompiler,
+    JsonWriterCompiler,
+    ObjectMembers,
+    dump_json,
+    json_error_name,
+    read_object_members,
+)
 from rolecall.wire.models import lower_first
 from rolecall.wire.routing import Router, parse_query
 from rolecall.wire.timestamps import format_epoch, format_iso8601, parse_timestamp, to_datetime
@@ -172,22 +179,18 @@ class RestJsonCodec(Codec):
         if found is None:
             raise AwsError("", code="UnknownOperationException", status=404)
         operation, labels = found
-        plan = self.plan(operation)
-        try:
-            members = plan.read(RestInput(req, labels, query))
-        except BadValue as exc:
-            code, prefix = self._unreadable
-            raise AwsError(prefix + exc.expected, code=code, status=400) from None
-        if validate:
-            self.validate(operation, members)
-        return operation, members
+        return operation, self.read_input(operation, RestInput(req, labels, query), validate=validate)
+
+    def bad_value_error(self, exc: BadValue) -> AwsError:
+        code, prefix = self._unreadable
+        return AwsError(prefix + exc.expected, code=code, status=400)
 
     def _compile_reader(self, op_model: OperationModel) -> Callable[[Any], dict[str, Any]]:
         shape = op_model.input_shape
         if shape is None:
             return lambda source: {}
         steps: list[Callable[[RestInput, dict[str, Any]], None]] = []
-        body_members: list[tuple[str, str, Callable[[Any], Any]]] = []
+        body_members: ObjectMembers = []
         payload_name = shape.serialization.get("payload")
         fixed_keys = set(parse_query(op_model.http.get("requestUri", "").partition("?")[2]))
         for name, member in shape.members.items():
@@ -202,28 +205,22 @@ class RestJsonCodec(Codec):
             elif location == "headers":
                 steps.append(self._header_map_step(name, wire_name))
             elif location is None and name != payload_name:
-                body_members.append((name, wire_name, self._readers.reader(member)))
+                body_members.append((name, wire_name, lower_first(name), self._readers.reader(member)))
         if payload_name is not None:
             steps.append(self._payload_step(payload_name, shape.members[payload_name]))
         elif body_members:
             steps.append(self._body_step(body_members))
-
-        def read(source: RestInput) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for step in steps:
-                step(source, out)
-            return out
-
-        return read
+        return reader_of_steps(steps)
 
     @staticmethod
     def _uri_step(name: str, label: str, member: Shape) -> Callable[[RestInput, dict[str, Any]], None]:
         convert = _text_reader(member)
+        segment = lower_first(name)
 
         def from_uri(source: RestInput, out: dict[str, Any]) -> None:
             value = source.labels.get(label)
             if value is not None:
-                out[name] = _located(convert, value, name)
+                out[name] = read_labelled(convert, value, segment)
 
         return from_uri
 
@@ -231,6 +228,7 @@ class RestJsonCodec(Codec):
     def _query_step(
         name: str, key: str, member: Shape, shape: Shape, fixed_keys: set[str]
     ) -> Callable[[RestInput, dict[str, Any]], None]:
+        segment = lower_first(name)
         if member.type_name == "map":
             # Every query parameter neither another member nor the route claims (API Gateway's parameters).
             claimed = fixed_keys | {
@@ -252,7 +250,7 @@ class RestJsonCodec(Codec):
             def list_from_query(source: RestInput, out: dict[str, Any]) -> None:
                 values = source.query.get(key)
                 if values is not None:
-                    out[name] = [_located(convert_item, v, name) for v in values]
+                    out[name] = [read_labelled(convert_item, v, segment) for v in values]
 
             return list_from_query
         convert = _text_reader(member)
@@ -260,12 +258,13 @@ class RestJsonCodec(Codec):
         def from_query(source: RestInput, out: dict[str, Any]) -> None:
             values = source.query.get(key)
             if values:
-                out[name] = _located(convert, values[0], name)
+                out[name] = read_labelled(convert, values[0], segment)
 
         return from_query
 
     @staticmethod
     def _header_step(name: str, header: str, member: Shape) -> Callable[[RestInput, dict[str, Any]], None]:
+        segment = lower_first(name)
         if member.type_name == "list":
             convert_item = _text_reader(member.member)
 
@@ -273,7 +272,7 @@ class RestJsonCodec(Codec):
                 value = source.req.headers.get(header)
                 if value is not None:
                     out[name] = [
-                        _located(convert_item, v.strip(), name) for v in value.split(",") if v.strip()
+                        read_labelled(convert_item, v.strip(), segment) for v in value.split(",") if v.strip()
                     ]
 
             return list_from_header
@@ -282,7 +281,7 @@ class RestJsonCodec(Codec):
         def from_header(source: RestInput, out: dict[str, Any]) -> None:
             value = source.req.headers.get(header)
             if value is not None:
-                out[name] = _located(convert, value, name)
+                out[name] = read_labelled(convert, value, segment)
 
         return from_header
 
@@ -316,24 +315,14 @@ class RestJsonCodec(Codec):
         return json_payload
 
     @staticmethod
-    def _body_step(
-        members: list[tuple[str, str, Callable[[Any], Any]]],
-    ) -> Callable[[RestInput, dict[str, Any]], None]:
+    def _body_step(members: ObjectMembers) -> Callable[[RestInput, dict[str, Any]], None]:
         def from_body(source: RestInput, out: dict[str, Any]) -> None:
             document = _json_body(source.req.body)
             if document is None:
                 return
             if not isinstance(document, dict):
                 raise BadValue(document, "Start of list found where not expected")
-            for name, key, read in members:
-                item = document.get(key)
-                if item is None:
-                    continue
-                try:
-                    out[name] = read(item)
-                except BadValue as exc:
-                    exc.parts.append(lower_first(name))
-                    raise
+            read_object_members(members, document, out)
 
         return from_body
 
@@ -387,7 +376,7 @@ class RestJsonCodec(Codec):
             document = {
                 key: convert(output[name]) for name, key, convert in body if output.get(name) is not None
             }
-            return status, out_headers, _dumps(document)
+            return status, out_headers, dump_json(document)
 
         return write
 
@@ -397,18 +386,14 @@ class RestJsonCodec(Codec):
         return self._response(status, headers, data, request_id)
 
     def encode_error(self, err: AwsError, request_id: str, operation: str | None = None) -> HttpResponse:
-        code, message = err.code, err.message
-        renamed = JSON_ERROR_NAMES.get(code)
-        if renamed is not None:
-            code, replacement = renamed
-            message = replacement if replacement is not None else message
+        code, message = json_error_name(err)
         message_key, typed = self._message_keys.get(code, ("Message", False))
         document: dict[str, Any] = {}
         if typed:
             document["Type"] = "User" if err.sender_fault else "Service"
         document[message_key] = message or None
         headers = [("x-amzn-ErrorType", code)]
-        return self._response(err.status, headers, _dumps(document), request_id)
+        return self._response(err.status, headers, dump_json(document), request_id)
 
     @staticmethod
     def _response(status: int, headers: list[tuple[str, str]], data: bytes, request_id: str) -> HttpResponse:
@@ -418,20 +403,12 @@ class RestJsonCodec(Codec):
         return HttpResponse(status, base + headers, data)
 
 
-def _located(convert: Callable[[str], Any], value: str, name: str) -> Any:
-    try:
-        return convert(value)
-    except BadValue as exc:
-        exc.parts.append(lower_first(name))
-        raise
-
-
 def _raw_bytes(value: Any) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
 def _json_writer(write: Callable[[Any], Any]) -> Callable[[Any], bytes]:
-    return lambda value: _dumps(write(value))
+    return lambda value: dump_json(write(value))
 
 
 def _json_body(body: bytes) -> Any:
@@ -442,7 +419,3 @@ def _json_body(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadValue(body, f"{type(exc).__name__}: {exc}") from None
-
-
-def _dumps(document: Any) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -37,12 +37,12 @@ from urllib.parse import quote
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from rolecall.errors import AwsError
-from rolecall.wire.codec import BadValue, Codec
+from rolecall.wire.codec import BadValue, Codec, compile_once, read_labelled, reader_of_steps
 from rolecall.wire.http import Headers, HttpRequest, HttpResponse
 from rolecall.wire.routing import Route, compile_route, parse_query
 from rolecall.wire.sigv4 import open_payload
-from rolecall.wire.timestamps import parse_timestamp, to_datetime
-from rolecall.wire.validation import summarize
+from rolecall.wire.text_values import text_to_blob, text_to_bool, text_to_float, text_to_timestamp
+from rolecall.wire.timestamps import to_datetime
 from rolecall.wire.xmlout import XmlWriterCompiler, escape, member_tag
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -143,34 +143,6 @@ def _to_int(raw: str) -> int:
         raise BadValue(raw, "Member must be a number") from None
 
 
-def _to_float(raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise BadValue(raw, "Member must be a number") from None
-
-
-def _to_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    raise BadValue(raw, "Member must be a boolean")
-
-
-def _to_timestamp(raw: str) -> Any:
-    try:
-        return parse_timestamp(raw)
-    except ValueError:
-        raise BadValue(raw, "Member must be a timestamp") from None
-
-
-def _to_blob(raw: str) -> bytes:
-    try:
-        return base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadValue(raw, "Member must be base64-encoded binary data") from None
-
-
 def _to_json(raw: str) -> Any:
     try:
         return json.loads(base64.b64decode(raw))
@@ -182,12 +154,12 @@ _FROM_TEXT: dict[str, Callable[[str], Any]] = {
     "integer": _to_int,
     "long": _to_int,
     "bigInteger": _to_int,
-    "float": _to_float,
-    "double": _to_float,
-    "bigDecimal": _to_float,
-    "boolean": _to_bool,
-    "timestamp": _to_timestamp,
-    "blob": _to_blob,
+    "float": text_to_float,
+    "double": text_to_float,
+    "bigDecimal": text_to_float,
+    "boolean": text_to_bool,
+    "timestamp": text_to_timestamp,
+    "blob": text_to_blob,
 }
 
 
@@ -296,15 +268,7 @@ class XmlReaderCompiler:
         self._readers: dict[str, Reader] = {}
 
     def reader(self, shape: Shape) -> Reader:
-        name = shape.name
-        found = self._readers.get(name)
-        if found is not None:
-            return found
-        cache = self._readers
-        cache[name] = lambda element: cache[name](element)
-        compiled = self._compile(shape)
-        cache[name] = compiled
-        return compiled
+        return compile_once(self._readers, shape, self._compile)
 
     def _compile(self, shape: Shape) -> Reader:
         kind = shape.type_name
@@ -363,7 +327,7 @@ class XmlReaderCompiler:
             return read_map
         convert = _FROM_TEXT.get(kind)
         if kind == "timestamp":
-            convert = _to_timestamp
+            convert = text_to_timestamp
         if convert is None:
             return lambda element: element.text or ""
         return lambda element: convert(element.text or "")
@@ -435,19 +399,14 @@ class RestXmlCodec(Codec):
     def validate(self, operation: str, params: dict[str, Any]) -> None:
         """Only required members: S3 is not a Coral service and answers bad values with its own errors
         (InvalidLocationConstraint, InvalidStorageClass, ...) rather than Coral's length/pattern/enum messages."""
-        check = self.plan(operation).check
-        if check is None:
-            return
-        messages: list[str] = []
-        check(params, "", messages)
-        missing = [m for m in messages if m.endswith("Member must not be null")]
+        missing = [m for m in self.violations(operation, params) if m.endswith("Member must not be null")]
         if not missing:
             return
         shape = self.plan(operation).model.input_shape
         payload = shape.serialization.get("payload") if shape is not None else None
         if payload is not None and payload not in params and shape.members[payload].type_name == "structure":
             raise AwsError(MALFORMED_XML, code="MalformedXML", status=400)  # the XML document is missing
-        raise AwsError(summarize(missing), code=self.validation_error_code, status=400)
+        raise self.validation_error(missing)
 
     # -- decode ------------------------------------------------------------------------------------------
 
@@ -460,14 +419,8 @@ class RestXmlCodec(Codec):
             path = "/" + quote(bucket) + ("" if path == "/" else path)
         query = parse_query(req.query_string)
         operation, labels = self.route(req.method, path, query, req.headers)
-        plan = self.plan(operation)
-        try:
-            members = plan.read(RequestParts(labels, query, req.headers, req.body))
-        except BadValue as exc:
-            raise self.bad_value_error(exc) from None
-        if validate:
-            self.validate(operation, members)
-        return operation, members
+        parts = RequestParts(labels, query, req.headers, req.body)
+        return operation, self.read_input(operation, parts, validate=validate)
 
     def route(
         self, method: str, path: str, query: dict[str, list[str]], headers: Headers
@@ -529,29 +482,14 @@ class RestXmlCodec(Codec):
                 body_members[name] = member
         if body_members:
             readers.append(self._body_reader(body_members))
-
-        def read(parts: RequestParts) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for reader in readers:
-                reader(parts, out)
-            return out
-
-        return read
-
-    @staticmethod
-    def _guard(name: str, convert: Callable[[str], Any], raw: str) -> Any:
-        try:
-            return convert(raw)
-        except BadValue as exc:
-            exc.parts.append(name)
-            raise
+        return reader_of_steps(readers)
 
     def _uri_reader(self, name: str, wire: str, shape: Shape):
         convert = _text_reader(shape)
 
         def read_uri(parts: RequestParts, out: dict[str, Any]) -> None:
             if wire in parts.labels:
-                out[name] = self._guard(name, convert, parts.labels[wire])
+                out[name] = read_labelled(convert, parts.labels[wire], name)
 
         return read_uri
 
@@ -563,7 +501,7 @@ class RestXmlCodec(Codec):
 
             def read_query_list(parts: RequestParts, out: dict[str, Any]) -> None:
                 if wire in parts.query:
-                    out[name] = [self._guard(name, convert, v) for v in parts.query[wire]]
+                    out[name] = [read_labelled(convert, v, name) for v in parts.query[wire]]
 
             return read_query_list
         convert = _text_reader(shape)
@@ -571,7 +509,7 @@ class RestXmlCodec(Codec):
         def read_query(parts: RequestParts, out: dict[str, Any]) -> None:
             values = parts.query.get(wire)
             if values:
-                out[name] = self._guard(name, convert, values[0])
+                out[name] = read_labelled(convert, values[0], name)
 
         return read_query
 
@@ -583,18 +521,18 @@ class RestXmlCodec(Codec):
             def read_header_list(parts: RequestParts, out: dict[str, Any]) -> None:
                 raw = parts.headers.get(header)
                 if raw is not None:
-                    out[name] = [self._guard(name, convert, v.strip()) for v in raw.split(",") if v.strip()]
+                    out[name] = [read_labelled(convert, v.strip(), name) for v in raw.split(",") if v.strip()]
 
             return read_header_list
         if shape.type_name == "timestamp":
-            convert: Callable[[str], Any] = _to_timestamp
+            convert: Callable[[str], Any] = text_to_timestamp
         else:
             convert = _text_reader(shape)
 
         def read_header(parts: RequestParts, out: dict[str, Any]) -> None:
             raw = parts.headers.get(header)
             if raw is not None:
-                out[name] = self._guard(name, convert, raw.strip() if shape.type_name != "string" else raw)
+                out[name] = read_labelled(convert, raw.strip() if shape.type_name != "string" else raw, name)
 
         return read_header
 

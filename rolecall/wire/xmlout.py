@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.model import Shape
 
+from rolecall.wire.codec import compile_once
 from rolecall.wire.timestamps import format_epoch, format_iso8601, to_datetime
 
 Writer = Callable[[Any, list[str]], None]
@@ -69,6 +70,13 @@ _SCALAR_TEXT: dict[str, Callable[[Any], str]] = {
 }
 
 
+def render(write: Writer, value: Any) -> str:
+    """What `write` writes for `value`, as one string."""
+    out: list[str] = []
+    write(value, out)
+    return "".join(out)
+
+
 def member_tag(shape: Shape, member_name: str) -> str:
     """The element name a structure member is written under (flattened lists use their member's name)."""
     if shape.type_name == "list" and shape.serialization.get("flattened"):
@@ -86,16 +94,7 @@ class XmlWriterCompiler:
 
     def content(self, shape: Shape) -> Writer:
         """A writer of the element's inner content (text, or child elements)."""
-        name = shape.name
-        found = self._content.get(name)
-        if found is not None:
-            return found
-        cache = self._content
-        # Placeholder for recursive shapes: resolved through the cache once compiled.
-        cache[name] = lambda value, out: cache[name](value, out)
-        writer = self._compile_content(shape)
-        cache[name] = writer
-        return writer
+        return compile_once(self._content, shape, self._compile_content)
 
     def element(self, shape: Shape, tag: str) -> Writer:
         """A writer of the whole element(s) for a value of `shape` under `tag`."""

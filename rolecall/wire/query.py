@@ -29,7 +29,7 @@ from rolecall.errors import AwsError
 from rolecall.wire.codec import BadValue, Codec, compile_once
 from rolecall.wire.http import HttpRequest, HttpResponse
 from rolecall.wire.models import lower_first
-from rolecall.wire.text_values import text_to_blob, text_to_bool, text_to_float, text_to_timestamp
+from rolecall.wire.text_values import text_readers
 from rolecall.wire.xmlout import XmlWriterCompiler, escape, member_tag, render
 
 # A parsed parameter tree: every node is a dict of path segment -> child node; a node's own value, when the
@@ -101,7 +101,7 @@ class QueryReaderCompiler:
             return self._list(shape)
         if kind == "map":
             return self._map(shape)
-        convert = _scalar_converter(kind)
+        convert = _FROM_TEXT.get(kind)
 
         def read_scalar(node: Node) -> Any:
             raw = node.get(_VALUE)
@@ -200,18 +200,7 @@ def _to_int(raw: str) -> int:
     return int(raw)
 
 
-def _scalar_converter(kind: str) -> Callable[[str], Any] | None:
-    return {
-        "integer": _to_int,
-        "long": _to_int,
-        "bigInteger": _to_int,
-        "float": text_to_float,
-        "double": text_to_float,
-        "bigDecimal": text_to_float,
-        "boolean": text_to_bool,
-        "timestamp": text_to_timestamp,
-        "blob": text_to_blob,
-    }.get(kind)
+_FROM_TEXT = text_readers(_to_int)
 
 
 class QueryCodec(Codec):

@@ -41,7 +41,7 @@ from rolecall.wire.codec import BadValue, Codec, compile_once, read_labelled, re
 from rolecall.wire.http import Headers, HttpRequest, HttpResponse
 from rolecall.wire.routing import Route, compile_route, parse_query
 from rolecall.wire.sigv4 import open_payload
-from rolecall.wire.text_values import text_to_blob, text_to_bool, text_to_float, text_to_timestamp
+from rolecall.wire.text_values import text_readers, text_to_timestamp
 from rolecall.wire.timestamps import to_datetime
 from rolecall.wire.xmlout import XmlWriterCompiler, escape, member_tag
 
@@ -150,17 +150,7 @@ def _to_json(raw: str) -> Any:
         raise BadValue(raw, "Member must be base64-encoded JSON") from None
 
 
-_FROM_TEXT: dict[str, Callable[[str], Any]] = {
-    "integer": _to_int,
-    "long": _to_int,
-    "bigInteger": _to_int,
-    "float": text_to_float,
-    "double": text_to_float,
-    "bigDecimal": text_to_float,
-    "boolean": text_to_bool,
-    "timestamp": text_to_timestamp,
-    "blob": text_to_blob,
-}
+_FROM_TEXT = text_readers(_to_int)
 
 
 def _text_reader(shape: Shape) -> Callable[[str], Any]:
@@ -233,21 +223,10 @@ class S3XmlWriterCompiler(XmlWriterCompiler):
         return write_with_attributes
 
     def _compile_content(self, shape: Shape):
-        attributes = {name for name, _ in _attribute_members(shape)}
+        attributes = frozenset(name for name, _ in _attribute_members(shape))
         if attributes:
-            members = [
-                (name, self.element(member, member_tag(member, name)))
-                for name, member in shape.members.items()
-                if name not in attributes
-            ]
-
-            def write_elements(value: Any, out: list[str]) -> None:
-                for name, write in members:
-                    item = value.get(name)
-                    if item is not None:
-                        write(item, out)
-
-            return write_elements
+            # The attributes are written into the structure's own tag, by element().
+            return self._structure_elements(shape, leave_out=attributes)
         if shape.type_name == "timestamp" and shape.serialization.get("timestampFormat") in (None, "iso8601"):
 
             def write_timestamp(value: Any, out: list[str]) -> None:

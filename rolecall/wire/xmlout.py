@@ -133,18 +133,7 @@ class XmlWriterCompiler:
     def _compile_content(self, shape: Shape) -> Writer:
         kind = shape.type_name
         if kind == "structure":
-            members = [
-                (name, self.element(member, member_tag(member, name)))
-                for name, member in shape.members.items()
-            ]
-
-            def write_structure(value: Any, out: list[str]) -> None:
-                for name, write in members:
-                    item = value.get(name)
-                    if item is not None:
-                        write(item, out)
-
-            return write_structure
+            return self._structure_elements(shape)
         if kind == "list":
             item_tag = shape.member.serialization.get("name") or "member"
             write_item = self.element(shape.member, item_tag)
@@ -171,6 +160,22 @@ class XmlWriterCompiler:
             out.append(text(value))
 
         return write_scalar
+
+    def _structure_elements(self, shape: Shape, leave_out: frozenset[str] = frozenset()) -> Writer:
+        """A writer of a structure's members (all but `leave_out`) as child elements."""
+        members = [
+            (name, self.element(member, member_tag(member, name)))
+            for name, member in shape.members.items()
+            if name not in leave_out
+        ]
+
+        def write_structure(value: Any, out: list[str]) -> None:
+            for name, write in members:
+                item = value.get(name)
+                if item is not None:
+                    write(item, out)
+
+        return write_structure
 
     def _map_entry(self, shape: Shape) -> Callable[[Any, Any, list[str]], None]:
         write_key = self.element(shape.key, shape.key.serialization.get("name") or "key")

@@ -38,6 +38,28 @@ SECRET_MEMBERS = frozenset(
 )
 
 
+# Calls CloudTrail counts as data events (object-level S3, Lambda invocations): AWS records them only in
+# trails configured for them and never shows them in LookupEvents; rolecall keeps and shows them all.
+DATA_EVENTS = frozenset(
+    {
+        ("s3", op)
+        for op in (
+            "GetObject",
+            "PutObject",
+            "HeadObject",
+            "DeleteObject",
+            "DeleteObjects",
+            "CopyObject",
+            "ListObjects",
+            "ListObjectsV2",
+        )
+    }
+    | {("lambda", "Invoke")}
+)
+# Request members CloudTrail names differently from the API's shapes.
+TRAIL_NAMES = {("s3", "Bucket"): "bucketName"}
+
+
 def _lower_camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
@@ -97,6 +119,14 @@ def scrub(value: Any, hidden: frozenset[str] = frozenset()) -> Any:
     return value
 
 
+def _trail_names(service: str, params: dict[str, Any]) -> dict[str, Any]:
+    for (svc, member), name in TRAIL_NAMES.items():
+        key = _lower_camel(member)
+        if svc == service and key in params:
+            params[name] = params.pop(key)
+    return params
+
+
 def user_identity(caller: Caller | None) -> dict[str, Any]:
     if caller is None:
         return {}
@@ -129,8 +159,6 @@ def user_identity(caller: Caller | None) -> dict[str, Any]:
             ident["sessionContext"]["sourceIdentity"] = s["source_identity"]
         if s.get("ec2_role_delivery"):
             ident["sessionContext"]["ec2RoleDelivery"] = s["ec2_role_delivery"]
-        if s.get("invoked_by"):
-            ident["invokedBy"] = s["invoked_by"]
     return ident
 
 
@@ -162,15 +190,17 @@ def record(
         "awsRegion": region,
         "sourceIPAddress": source_ip,
         "userAgent": user_agent,
-        "requestParameters": scrub(request_parameters, hidden) if request_parameters else None,
+        "requestParameters": _trail_names(service, scrub(request_parameters, hidden))
+        if request_parameters
+        else None,
         "responseElements": scrub(response_elements, hidden) if response_elements else None,
         "requestID": request_id,
         "eventID": ids.request_id(),
         "readOnly": read_only,
         "eventType": "AwsApiCall",
-        "managementEvent": True,
+        "managementEvent": (service, operation) not in DATA_EVENTS,
         "recipientAccountId": account,
-        "eventCategory": "Management",
+        "eventCategory": "Data" if (service, operation) in DATA_EVENTS else "Management",
     }
     if error_code:
         rec["errorCode"] = error_code

@@ -145,7 +145,7 @@ def serve(args: argparse.Namespace) -> int:
         )
     else:
         print(f"  export AWS_SHARED_CREDENTIALS_FILE={creds_file.resolve()} AWS_PROFILE=rolecall", file=out)
-    print(f"  export AWS_REGION={args.region}", file=out)
+    print(f"  export AWS_REGION={args.region} AWS_DEFAULT_REGION={args.region}", file=out)
     out.flush()
     try:
         import uvloop  # noqa: F401

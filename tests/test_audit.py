@@ -31,3 +31,27 @@ def test_known_secrets_are_hidden_at_any_depth():
         "password": HIDDEN,
         "tags": [{"key": "k", "value": "v"}],
     }
+
+
+def test_object_calls_are_data_events_named_as_cloudtrail_names_them():
+    from datetime import UTC, datetime
+
+    from rolecall.audit import record
+
+    common = dict(
+        caller=None,
+        account="123456789012",
+        region="us-east-1",
+        event_time=datetime.now(UTC),
+        request_id="r",
+        source_ip="127.0.0.1",
+        user_agent="test",
+        read_only=True,
+    )
+    get = record(
+        service="s3", operation="GetObject", request_parameters={"Bucket": "b", "Key": "k"}, **common
+    )
+    assert (get["eventCategory"], get["managementEvent"]) == ("Data", False)
+    assert get["requestParameters"] == {"bucketName": "b", "key": "k"}
+    create = record(service="s3", operation="CreateBucket", request_parameters={"Bucket": "b"}, **common)
+    assert (create["eventCategory"], create["managementEvent"]) == ("Management", True)

@@ -18,7 +18,7 @@ from rolecall.authn import Authenticator, root_caller
 from rolecall.authz import PolicyCache, decide, denial, principal_policies, resources_of
 from rolecall.clock import Clock
 from rolecall.config import ServerConfig
-from rolecall.errors import AwsError, InternalFailure, NotImplementedOperation
+from rolecall.errors import AwsError, InternalFailure, InvalidClientTokenId, NotImplementedOperation
 from rolecall.services.base import Caller, OpContext, Service
 from rolecall.store import Store
 from rolecall.wire import HttpRequest, HttpResponse, codec_for, service_from_request
@@ -110,6 +110,11 @@ class RequestEvent:
         return out
 
 
+def session_token_without_mfa(caller: Caller) -> bool:
+    session = caller.session
+    return bool(session) and session.get("kind") == "user" and not session.get("mfa")
+
+
 def default_services() -> dict[str, Service]:
     from rolecall.services.cloudtrail import CloudTrail
     from rolecall.services.ec2 import EC2
@@ -187,6 +192,9 @@ class Pipeline:
             generation = self.store.generation()
             caller, scope_region = self._caller(req, generation, now)
             event.caller, event.region = caller, scope_region or event.region
+            if service_name == "iam" and session_token_without_mfa(caller):
+                # GetSessionToken's credentials cannot call IAM without MFA; IAM says the token is invalid.
+                raise InvalidClientTokenId("The security token included in the request is invalid")
             if service is None:
                 raise NotImplementedOperation(f"rolecall does not implement the {service_name} service.")
             operation, params = codec.decode(req)

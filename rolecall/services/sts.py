@@ -234,7 +234,8 @@ class STS(Service):
             transitive.append(key.lower())
         return tags, transitive
 
-    @operation("sts:GetSessionToken", read_only=True, trail_response=True)
+    # Needs no permission: policies cannot control authentication operations (AWS STS API reference).
+    @operation("sts:GetSessionToken", public=True, read_only=True, trail_response=True)
     def GetSessionToken(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         caller = ctx.caller
         if caller.session is not None:

@@ -149,3 +149,24 @@ def test_two_nodes_on_one_postgres_database(tmp_path):
         a.stop()
         b.stop()
         drop_pg_database(url)
+
+
+def test_ctrl_c_stops_cleanly_and_loses_nothing(tmp_path):
+    import signal
+
+    srv = Server(tmp_path).start()
+    iam = srv.client("iam")
+    iam.create_role(RoleName="kept", AssumeRolePolicyDocument=TRUST)
+    for _ in range(20):  # reads: their records go through the batching trail writer
+        iam.get_role(RoleName="kept")
+    srv.proc.send_signal(signal.SIGINT)
+    assert srv.proc.wait(20) == 0
+    again = Server(tmp_path, access_key=srv.access_key, secret_key=srv.secret_key, port=0).start()
+    try:
+        assert again.client("iam").get_role(RoleName="kept")["Role"]["RoleName"] == "kept"
+        events = again.client("cloudtrail").lookup_events(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "GetRole"}], MaxResults=50
+        )["Events"]
+        assert len(events) >= 20  # every read before Ctrl-C was recorded
+    finally:
+        again.stop()

@@ -368,3 +368,20 @@ def test_trail_records_assume_role_and_session_calls(srv):
         "userName": role["RoleName"],
     }
     assert ident["sessionContext"]["attributes"]["creationDate"]
+
+
+def test_session_token_credentials_act_as_the_user_but_cannot_call_iam_without_mfa(srv):
+    user, key = make_user(
+        srv, doc({"Effect": "Allow", "Action": ["iam:ListRoles", "sts:AssumeRole"], "Resource": "*"})
+    )
+    c = creds(sts_as(srv, key).get_session_token(DurationSeconds=900))
+    assert c["AccessKeyId"].startswith("ASIA")
+    assert sts_as(srv, c).get_caller_identity()["Arn"] == user["Arn"]
+    with pytest.raises(ClientError) as exc:
+        srv.client("iam", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]).list_roles()
+    assert code(exc) == "InvalidClientTokenId"
+    role = make_role(srv, trust({"AWS": user["Arn"]}))
+    sts_as(srv, c).assume_role(RoleArn=role["Arn"], RoleSessionName="from-session-token")
+    with pytest.raises(ClientError) as exc:
+        sts_as(srv, c).get_session_token()
+    assert code(exc) == "AccessDenied"

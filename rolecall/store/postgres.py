@@ -28,9 +28,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from rolecall.store import keys, schema
-from rolecall.store.base import Store
 from rolecall.store.events import build_lookup, encode_token
-from rolecall.store.transaction import Dialect, ReadOnlyTx, SqlTx
+from rolecall.store.transaction import Dialect, ReadOnlyTx, SqlStore, SqlTx
 
 DIALECT = Dialect.build(schema.pg, event_time=lambda moment: moment, returning_seq=True)
 
@@ -40,7 +39,7 @@ _INSERT_MASTER_KEY = "INSERT INTO secrets (name, value) VALUES (%s, %s) ON CONFL
 _READ_MASTER_KEY = "SELECT value FROM secrets WHERE name = %s"
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlStore):
     kind = "postgresql"
 
     def __init__(self, database_url: str):
@@ -142,20 +141,6 @@ class PostgresStore(Store):
                 (stored,) = conn.execute(_READ_MASTER_KEY, (schema.MASTER_KEY_NAME,)).fetchone()
                 self._master_key = (keys.decode_stored(stored, "the secrets table"), True)
         return self._master_key
-
-    def reset(self) -> None:
-        with self.transaction() as tx:
-            for statement in schema.RESET:
-                tx._conn.execute(statement)
-            tx.wrote_documents = True
-
-    def close(self) -> None:
-        self._closed = True
-        with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
 
 
 def current_version(conn: psycopg.Connection) -> int:

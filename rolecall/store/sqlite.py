@@ -26,9 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rolecall.store import keys, schema
-from rolecall.store.base import Store
 from rolecall.store.events import build_lookup, encode_token, time_text
-from rolecall.store.transaction import Dialect, ReadOnlyTx, SqlTx
+from rolecall.store.transaction import Dialect, ReadOnlyTx, SqlStore, SqlTx
 
 DB_FILE = "rolecall.db"
 BUSY_TIMEOUT_S = 30.0
@@ -36,7 +35,7 @@ BUSY_TIMEOUT_S = 30.0
 DIALECT = Dialect.build(lambda sql: sql, event_time=time_text, returning_seq=False)
 
 
-class SqliteStore(Store):
+class SqliteStore(SqlStore):
     kind = "sqlite"
 
     def __init__(self, data_dir: str):
@@ -165,20 +164,6 @@ class SqliteStore(Store):
             else:
                 self._master_key = (keys.file_key(self.data_dir), True)
         return self._master_key
-
-    def reset(self) -> None:
-        with self.transaction() as tx:
-            for statement in schema.RESET:
-                tx._conn.execute(statement)
-            tx.wrote_documents = True
-
-    def close(self) -> None:
-        self._closed = True
-        with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:

@@ -9,6 +9,7 @@ by the backend as a `Dialect`.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from rolecall.store import schema
-from rolecall.store.base import Conflict, Tx
+from rolecall.store.base import Conflict, Store, Tx
 from rolecall.store.events import index_record
 
 
@@ -170,3 +171,26 @@ class ReadOnlyTx(SqlTx):
 
     def append_event(self, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("read-only transaction")
+
+
+class SqlStore(Store):
+    """What the SQLite and PostgreSQL stores share: per-thread connections kept in `_connections`."""
+
+    _connections: list[Any]
+    _connections_lock: threading.Lock
+    _local: threading.local
+    _closed: bool
+
+    def reset(self) -> None:
+        with self.transaction() as tx:
+            for statement in schema.RESET:
+                tx._conn.execute(statement)
+            tx.wrote_documents = True
+
+    def close(self) -> None:
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()

@@ -347,6 +347,26 @@ class EC2(Service):
             changes.append(_change(doc, previous, "pending"))
         return {"StartingInstances": changes}
 
+    def _shut_down(self, ctx: OpContext, doc: dict[str, Any], final: str, transition: str) -> dict[str, Any]:
+        """Stop or terminate one instance (a no-op when it is already there); its state change for the answer."""
+        previous = doc["State"]
+        if previous == final:
+            return _change(doc, previous, final)
+        if final == "terminated":
+            end_association(ctx, doc)  # a terminated instance keeps no instance profile
+            doc["TerminatedAt"] = ctx.clock.time()
+        doc.update(
+            State=final,
+            StateTransitionReason=_user_initiated(ctx),
+            StateReason={
+                "Code": "Client.UserInitiatedShutdown",
+                "Message": "Client.UserInitiatedShutdown: User initiated shutdown",
+            },
+        )
+        self._close_endpoint(ctx, doc)
+        ctx.tx.update(ctx.account, INSTANCE, doc["InstanceId"], doc)
+        return _change(doc, previous, transition)
+
     @operation("ec2:StopInstances", _instance_arns)
     def StopInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
@@ -356,48 +376,14 @@ class EC2(Service):
                     f"This instance '{doc['InstanceId']}' is not in a state from which it can be stopped."
                 )
         check_dry_run(params)
-        changes = []
-        for doc in docs:
-            previous = doc["State"]
-            if previous == "stopped":
-                changes.append(_change(doc, previous, "stopped"))
-                continue
-            doc.update(
-                State="stopped",
-                StateTransitionReason=_user_initiated(ctx),
-                StateReason={
-                    "Code": "Client.UserInitiatedShutdown",
-                    "Message": "Client.UserInitiatedShutdown: User initiated shutdown",
-                },
-            )
-            self._close_endpoint(ctx, doc)
-            ctx.tx.update(ctx.account, INSTANCE, doc["InstanceId"], doc)
-            changes.append(_change(doc, previous, "stopping"))
+        changes = [self._shut_down(ctx, doc, "stopped", "stopping") for doc in docs]
         return {"StoppingInstances": changes}
 
     @operation("ec2:TerminateInstances", _instance_arns)
     def TerminateInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
         check_dry_run(params)
-        changes = []
-        for doc in docs:
-            previous = doc["State"]
-            if previous == "terminated":
-                changes.append(_change(doc, previous, "terminated"))
-                continue
-            end_association(ctx, doc)  # a terminated instance keeps no instance profile
-            doc.update(
-                State="terminated",
-                TerminatedAt=ctx.clock.time(),
-                StateTransitionReason=_user_initiated(ctx),
-                StateReason={
-                    "Code": "Client.UserInitiatedShutdown",
-                    "Message": "Client.UserInitiatedShutdown: User initiated shutdown",
-                },
-            )
-            self._close_endpoint(ctx, doc)
-            ctx.tx.update(ctx.account, INSTANCE, doc["InstanceId"], doc)
-            changes.append(_change(doc, previous, "shutting-down"))
+        changes = [self._shut_down(ctx, doc, "terminated", "shutting-down") for doc in docs]
         return {"TerminatingInstances": changes}
 
     @operation("ec2:ModifyInstanceMetadataOptions", _one_instance, _instance_context)

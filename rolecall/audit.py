@@ -55,7 +55,10 @@ DATA_EVENTS = frozenset(
         )
     }
     | {("lambda", "Invoke")}
+    | {("logs", op) for op in ("PutLogEvents", "GetLogEvents", "FilterLogEvents")}
 )
+# Request members left out of the trail for their bulk (the messages of every PutLogEvents call).
+BULK_MEMBERS = {("logs", "PutLogEvents"): frozenset({"logevents"})}
 # Request members CloudTrail names differently from the API's shapes.
 TRAIL_NAMES = {("s3", "Bucket"): "bucketName"}
 
@@ -181,6 +184,7 @@ def record(
     resources: list[dict[str, str]] | None = None,
     hidden: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    hidden = hidden | BULK_MEMBERS.get((service, operation), frozenset())
     rec: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity(caller),

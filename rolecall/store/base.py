@@ -35,12 +35,26 @@ class Tx(ABC):
         """All documents of a kind in an account, ordered by lower-cased name."""
 
     @abstractmethod
-    def insert(self, account: str, kind: str, name: str, doc: dict[str, Any], uid: str | None = None) -> None:
-        """Add a document; Conflict if the name (case-insensitive) or the uid is taken."""
+    def insert(
+        self,
+        account: str,
+        kind: str,
+        name: str,
+        doc: dict[str, Any],
+        uid: str | None = None,
+        *,
+        invalidates: bool = True,
+    ) -> None:
+        """Add a document; Conflict if the name (case-insensitive) or the uid is taken.
+
+        invalidates=False: no cache anywhere holds documents of this kind (log events, say), so the write
+        need not bump the generation and make every node drop its caches."""
 
     @abstractmethod
-    def update(self, account: str, kind: str, name: str, doc: dict[str, Any]) -> None:
-        """Replace a document; KeyError if it does not exist."""
+    def update(
+        self, account: str, kind: str, name: str, doc: dict[str, Any], *, invalidates: bool = True
+    ) -> None:
+        """Replace a document; KeyError if it does not exist. invalidates: as for insert."""
 
     @abstractmethod
     def delete(self, account: str, kind: str, name: str) -> bool:

@@ -96,20 +96,31 @@ class SqlTx(Tx):
         rows = self._conn.execute(self._sql.list, (account, kind)).fetchall()
         return [json.loads(row[0]) for row in rows]
 
-    def insert(self, account: str, kind: str, name: str, doc: dict[str, Any], uid: str | None = None) -> None:
+    def insert(
+        self,
+        account: str,
+        kind: str,
+        name: str,
+        doc: dict[str, Any],
+        uid: str | None = None,
+        *,
+        invalidates: bool = True,
+    ) -> None:
         params = (account, kind, name, name.lower(), uid, schema.dump(doc), time.time())
         self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.insert, params).rowcount != 1:
             what = f"{kind} {name!r}" + (f" or id {uid}" if uid else "")
             raise Conflict(f"{what} already exists in account {account!r}")
-        self.wrote_documents = True
+        self.wrote_documents = self.wrote_documents or invalidates
 
-    def update(self, account: str, kind: str, name: str, doc: dict[str, Any]) -> None:
+    def update(
+        self, account: str, kind: str, name: str, doc: dict[str, Any], *, invalidates: bool = True
+    ) -> None:
         params = (schema.dump(doc), time.time(), account, kind, name.lower())
         self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.update, params).rowcount != 1:
             raise KeyError((account, kind, name))
-        self.wrote_documents = True
+        self.wrote_documents = self.wrote_documents or invalidates
 
     def delete(self, account: str, kind: str, name: str) -> bool:
         self._read.pop((account, kind, name.lower()), None)

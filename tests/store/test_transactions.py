@@ -57,6 +57,19 @@ def test_generation_stays_when_no_document_changed(store):
     assert len(list(store.events(A))) == 1
 
 
+def test_writes_no_cache_depends_on_leave_the_generation(store):
+    g = store.generation()
+    with store.transaction() as tx:
+        tx.insert(A, "log_chunk", "c1", {"events": [1]}, invalidates=False)
+        tx.update(A, "log_chunk", "c1", {"events": [1, 2]}, invalidates=False)
+    assert store.generation() == g
+    with store.transaction() as tx:
+        assert tx.get(A, "log_chunk", "c1") == {"events": [1, 2]}
+        tx.update(A, "log_chunk", "c1", {"events": []}, invalidates=False)
+        tx.insert(A, "role", "r2", {})  # one ordinary write in the same transaction still counts
+    assert store.generation() == g + 1
+
+
 def test_generation_and_writes_are_visible_to_another_store_instance(store, open_second):
     other = open_second()
     g = other.generation()

@@ -34,7 +34,7 @@ from rolecall.services.iam_common import (
     validate_tags,
 )
 from rolecall.services.iam_users import check_boundary
-from rolecall.store import GLOBAL
+from rolecall.services.trust_principals import bind_principals, forget_principal
 
 DEFAULT_MAX_SESSION_DURATION = 3600
 TRUST_POLICY_QUOTA = 2048  # AWS's default ACLSizePerRole, characters not counting whitespace
@@ -43,39 +43,9 @@ TRUST_POLICY_QUOTA = 2048  # AWS's default ACLSizePerRole, characters not counti
 # ---------------------------------------------------------------- trust policies
 
 
-def _aws_principals(document: dict[str, Any]) -> list[str]:
-    statements = document.get("Statement")
-    if isinstance(statements, dict):
-        statements = [statements]
-    found: list[str] = []
-    for statement in statements or []:
-        principal = statement.get("Principal") if isinstance(statement, dict) else None
-        if isinstance(principal, dict):
-            aws = principal.get("AWS")
-            found.extend([aws] if isinstance(aws, str) else [a for a in aws or [] if isinstance(a, str)])
-    return found
-
-
-def _check_principals_exist(ctx: OpContext, document: dict[str, Any]) -> None:
-    """IAM resolves user and role principals when the policy is saved: naming one that does not exist
-    in an account we hold is refused, as AWS refuses it."""
-    for value in _aws_principals(document):
-        parts = value.split(":", 5)
-        if len(parts) != 6 or parts[:3] != ["arn", "aws", "iam"] or "*" in value or "?" in value:
-            continue
-        account, resource = parts[4], parts[5]
-        kind, _, rest = resource.partition("/")
-        if kind not in ("user", "role") or not rest:
-            continue
-        if account != ctx.account and ctx.tx.get(GLOBAL, "account", account) is None:
-            continue  # an account this store does not hold: nothing to check against
-        doc = ctx.tx.get(account, kind, rest.rsplit("/", 1)[-1])
-        if doc is None or doc["Arn"].lower() != value.lower():
-            raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{value}"')
-
-
-def validate_trust_policy(ctx: OpContext, text: str) -> str:
-    """Check a trust policy as CreateRole/UpdateAssumeRolePolicy do; returns the text to store."""
+def validate_trust_policy(ctx: OpContext, text: str) -> tuple[str, dict[str, str]]:
+    """Check a trust policy as CreateRole/UpdateAssumeRolePolicy do; returns the text to store and the
+    unique ids of the user and role principals it names."""
     if len("".join(text.split())) > TRUST_POLICY_QUOTA:
         raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_QUOTA}")
     from rolecall.policy import MalformedPolicy, Policy
@@ -84,8 +54,7 @@ def validate_trust_policy(ctx: OpContext, text: str) -> str:
         policy = Policy.parse(text, kind="trust", max_size=TRUST_POLICY_QUOTA)
     except MalformedPolicy as exc:
         raise MalformedPolicyDocument(getattr(exc, "message", None) or str(exc)) from None
-    _check_principals_exist(ctx, policy.document)
-    return text
+    return text, bind_principals(ctx, policy.document)
 
 
 # ---------------------------------------------------------------- service-linked roles
@@ -173,13 +142,15 @@ class RoleOperations:
     def CreateRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name, path = params["RoleName"], params.get("Path") or "/"
         tags = validate_tags(params.get("Tags"))
+        trust_text, trust_ids = validate_trust_policy(ctx, params["AssumeRolePolicyDocument"])
         doc: dict[str, Any] = {
             "RoleName": name,
             "RoleId": ids.unique_id(ids.ROLE),
             "Arn": entity_arn(ctx.account, "role", path, name),
             "Path": path,
             "CreateDate": iso_now(ctx),
-            "AssumeRolePolicyDocument": validate_trust_policy(ctx, params["AssumeRolePolicyDocument"]),
+            "AssumeRolePolicyDocument": trust_text,
+            "TrustPrincipalIds": trust_ids,
             "MaxSessionDuration": params.get("MaxSessionDuration") or DEFAULT_MAX_SESSION_DURATION,
             "Tags": tags,
             "InlinePolicies": {},
@@ -237,7 +208,9 @@ class RoleOperations:
     def UpdateAssumeRolePolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = get_role(ctx.tx, ctx.account, params["RoleName"])
         check_modifiable(doc)
-        doc["AssumeRolePolicyDocument"] = validate_trust_policy(ctx, params["PolicyDocument"])
+        doc["AssumeRolePolicyDocument"], doc["TrustPrincipalIds"] = validate_trust_policy(
+            ctx, params["PolicyDocument"]
+        )
         ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)
         touched(ctx, "role", doc["Arn"])
         return {}
@@ -253,6 +226,7 @@ class RoleOperations:
         if doc.get("AttachedPolicies"):
             raise DeleteConflict("Cannot delete entity, must detach all policies first.")
         ctx.tx.delete(ctx.account, "role", doc["RoleName"])
+        forget_principal(ctx, doc["RoleId"])
         touched(ctx, "role", doc["Arn"])
         return {}
 
@@ -340,6 +314,7 @@ class RoleOperations:
             profile["Roles"] = [r for r in profile["Roles"] if r.lower() != doc["RoleName"].lower()]
             ctx.tx.update(ctx.account, "instance_profile", profile["InstanceProfileName"], profile)
         ctx.tx.delete(ctx.account, "role", doc["RoleName"])
+        forget_principal(ctx, doc["RoleId"])
         task_id = f"task{doc['Path']}{doc['RoleName']}/{uuid.uuid4()}"
         task = {
             "DeletionTaskId": task_id,

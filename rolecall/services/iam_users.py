@@ -33,6 +33,7 @@ from rolecall.services.iam_common import (
     user_shape,
     validate_tags,
 )
+from rolecall.services.trust_principals import forget_principal
 from rolecall.store import GLOBAL
 
 # scrypt parameters for console passwords (RFC 7914's interactive-login recommendation).
@@ -185,6 +186,7 @@ class UserOperations:
         if doc.get("Groups"):
             raise DeleteConflict("Cannot delete entity, must remove users from group first.")
         ctx.tx.delete(ctx.account, "user", doc["UserName"])
+        forget_principal(ctx, doc["UserId"])
         touched(ctx, "user", doc["Arn"])
         return {}
 

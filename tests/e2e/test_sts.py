@@ -385,3 +385,19 @@ def test_session_token_credentials_act_as_the_user_but_cannot_call_iam_without_m
     with pytest.raises(ClientError) as exc:
         sts_as(srv, c).get_session_token()
     assert code(exc) == "AccessDenied"
+
+
+def test_a_deleted_principal_is_not_trusted_again_under_the_same_name(srv):
+    iam = srv.client("iam")
+    user, key = make_user(srv)
+    role = make_role(srv, trust({"AWS": user["Arn"]}))
+    sts_as(srv, key).assume_role(RoleArn=role["Arn"], RoleSessionName="before")
+    iam.delete_access_key(UserName=user["UserName"], AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=user["UserName"])
+    shown = iam.get_role(RoleName=role["RoleName"])["Role"]["AssumeRolePolicyDocument"]
+    assert shown["Statement"][0]["Principal"] == {"AWS": user["UserId"]}  # the unique id, as AWS shows it
+    iam.create_user(UserName=user["UserName"])  # same name, new user
+    new_key = iam.create_access_key(UserName=user["UserName"])["AccessKey"]
+    with pytest.raises(ClientError) as exc:
+        sts_as(srv, new_key).assume_role(RoleArn=role["Arn"], RoleSessionName="after")
+    assert code(exc) == "AccessDenied"

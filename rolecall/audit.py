@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from rolecall import ids
+from rolecall.clock import iso
 from rolecall.services.base import Caller
 from rolecall.store import Store
 
@@ -188,7 +189,7 @@ def record(
     rec: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity(caller),
-        "eventTime": event_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventTime": iso(event_time.timestamp()),
         "eventSource": f"{service}.amazonaws.com",
         "eventName": operation,
         "awsRegion": region,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from rolecall.clock import iso
 from rolecall.errors import AccessDenied
 from rolecall.policy import Decision, Policy, Request, evaluate
 from rolecall.services.base import Authorization, Caller, OpContext
@@ -99,10 +99,6 @@ def session_policies(ctx: OpContext) -> list[Policy]:
 
 def _tags(doc: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in doc.get("Tags") or []}
-
-
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def request_context(ctx: OpContext, principal_tags: dict[str, str] | None = None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 
@@ -26,3 +27,13 @@ class FakeClock(Clock):
 
     def set(self, t: float) -> None:
         self._t = t
+
+
+@functools.lru_cache(maxsize=4)
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso(t: float) -> str:
+    """ISO 8601 in whole seconds; formatted once per second, since every request asks."""
+    return _iso_second(int(t))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from rolecall.clock import iso
 from rolecall.secretbox import SecretBox
 
 TOKEN_PREFIX = "IQoJcm9sZWNhbGw"  # a fixed, recognisable head; the rest is the sealed session
@@ -82,10 +82,6 @@ def role_session(
         session_name=session_name,
         **fields,
     )
-
-
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def seal(box: SecretBox, session: Session) -> str:

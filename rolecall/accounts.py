@@ -52,7 +52,7 @@ def create_account(store: Store, box: SecretBox, account_id: str | None = None) 
             account_id = "1" + account_id[1:]
     if not (len(account_id) == 12 and account_id.isdigit()):
         raise ValueError(f"account id must be 12 digits: {account_id!r}")
-    key_id, secret = ids.access_key_id(), ids.secret_access_key()
+    key_id, secret = ids.access_key_id(ids.LONG_TERM_KEY, account_id), ids.secret_access_key()
     with store.transaction() as tx:
         tx.insert(GLOBAL, "account", account_id, {"AccountId": account_id, "CreateDate": _now_iso()})
         _add_root_key(tx, box, account_id, key_id, secret)
@@ -85,7 +85,9 @@ def ensure_default_account(store: Store, box: SecretBox, account_id: str) -> Roo
             return None
         if known:
             return None
-        creds = RootCredentials(account_id, ids.access_key_id(), ids.secret_access_key())
+        creds = RootCredentials(
+            account_id, ids.access_key_id(ids.LONG_TERM_KEY, account_id), ids.secret_access_key()
+        )
         _add_root_key(tx, box, account_id, creds.access_key_id, creds.secret_access_key)
         return creds
 

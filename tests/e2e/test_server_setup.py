@@ -49,6 +49,11 @@ def test_account_create_is_served_at_once(server):
     assert creds["AccountId"] == "210987654321" and creds["AccessKeyId"].startswith("AKIA")
     sts = server.client("sts", creds["AccessKeyId"], creds["SecretAccessKey"])
     assert sts.get_caller_identity()["Arn"] == "arn:aws:iam::210987654321:root"
+    # As in AWS's key ids, the account is encoded in the key id itself.
+    assert (
+        server.client("sts").get_access_key_info(AccessKeyId=creds["AccessKeyId"])["Account"]
+        == "210987654321"
+    )
     iam = server.client("iam", creds["AccessKeyId"], creds["SecretAccessKey"])
     iam.create_role(RoleName="only-in-other", AssumeRolePolicyDocument=TRUST)
     assert "only-in-other" not in [r["RoleName"] for r in server.client("iam").list_roles()["Roles"]]

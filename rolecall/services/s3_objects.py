@@ -20,6 +20,7 @@ created again never sees the old one's files.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -47,6 +48,7 @@ class ObjectInfo:
     headers: dict[str, str] = field(default_factory=dict)  # CacheControl, ContentDisposition, ... as members
     checksums: dict[str, str] = field(default_factory=dict)  # "ChecksumCRC32" -> base64, ...
     storage_class: str = "STANDARD"
+    checksum_type: str = "FULL_OBJECT"  # COMPOSITE for a multipart object's checksum of part checksums
     body_offset: int = 0  # where the body starts in the file (not stored)
 
     def to_header(self) -> bytes:
@@ -60,6 +62,7 @@ class ObjectInfo:
             "Headers": self.headers,
             "Checksums": self.checksums,
             "StorageClass": self.storage_class,
+            "ChecksumType": self.checksum_type,
         }
         # ensure_ascii keeps the line free of raw newlines whatever the key holds.
         return MAGIC + json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii") + b"\n"
@@ -77,6 +80,7 @@ class ObjectInfo:
             headers=doc.get("Headers") or {},
             checksums=doc.get("Checksums") or {},
             storage_class=doc.get("StorageClass") or "STANDARD",
+            checksum_type=doc.get("ChecksumType") or "FULL_OBJECT",
             body_offset=len(line),
         )
 
@@ -159,10 +163,15 @@ class ObjectStore:
 
     def put(self, bucket_id: str, info: ObjectInfo, body: bytes) -> None:
         """Store `body` as the object info.key describes (replacing any object of that key)."""
+        self.put_chunks(bucket_id, info, (body,))
+
+    def put_chunks(self, bucket_id: str, info: ObjectInfo, chunks: Iterable[bytes]) -> None:
+        """Store the object of info.key from `chunks` (info.size bytes in all), written as they come; an
+        exception from `chunks` leaves the previous object in place."""
         path = self._path(bucket_id, info.key)
         if not path.parent.is_dir():  # a bucket whose directory went missing is an empty bucket
             self.create_bucket(bucket_id)
-        write_atomically(path, (info.to_header(), body))
+        write_atomically(path, itertools.chain((info.to_header(),), chunks))
 
     def head(self, bucket_id: str, key: str) -> ObjectInfo | None:
         found = self.get(bucket_id, key, lambda info: None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import json
 import logging
 import threading
 from datetime import datetime
@@ -280,7 +279,3 @@ class TrailWriter:
         self._closing = True
         self._wake.set()
         self._thread.join(timeout=30)
-
-
-def dumps(rec: dict[str, Any]) -> str:
-    return json.dumps(rec, separators=(",", ":"), default=str)

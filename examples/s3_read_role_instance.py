@@ -34,7 +34,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from rolecall.client_args import add_server_arguments, root_credentials
+from rolecall.cli.client import add_server_arguments, root_credentials
 
 ROLE_NAME = PROFILE_NAME = "S3-Read-Role"
 REPORT_KEY = "reports/2026.txt"

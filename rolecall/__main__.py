@@ -1,3 +1,3 @@
-from rolecall.cli import main
+from rolecall.cli.main import main
 
 raise SystemExit(main())

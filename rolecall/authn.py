@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rolecall.core.operations import Caller
+from rolecall.credentials.sessions import Session, open_token
 from rolecall.errors import (
     ExpiredToken,
     InvalidClientTokenId,
     MissingAuthenticationToken,
     SignatureDoesNotMatch,
 )
-from rolecall.services.base import Caller
-from rolecall.sessions import Session, open_token
 from rolecall.store import Store
 from rolecall.wire import HttpRequest
 from rolecall.wire.sigv4 import SignatureInfo, parse_signature, verify

@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rolecall import ids
-from rolecall.audit import TrailWriter, record, sensitive_members
+from rolecall.audit.records import TrailWriter, record, sensitive_members
 from rolecall.authn import Authenticator, root_caller
-from rolecall.authz import PolicyCache, decide, denial, principal_policies, resources_of
+from rolecall.authz.authorizer import PolicyCache, decide, denial, principal_policies, resources_of
 from rolecall.clock import Clock
-from rolecall.config import ServerConfig
+from rolecall.core.config import ServerConfig
+from rolecall.core.operations import Caller, OpContext, Service
 from rolecall.errors import AwsError, InternalFailure, InvalidClientTokenId, NotImplementedOperation
-from rolecall.services.base import Caller, OpContext, Service
 from rolecall.store import Store
 from rolecall.wire import HttpRequest, HttpResponse, codec_for, service_from_request
 from rolecall.wire.sigv4 import parse_signature
@@ -116,13 +116,13 @@ def session_token_without_mfa(caller: Caller) -> bool:
 
 
 def default_services() -> dict[str, Service]:
-    from rolecall.services.cloudtrail import CloudTrail
-    from rolecall.services.ec2 import EC2
-    from rolecall.services.iam import IAM
-    from rolecall.services.lambda_ import Lambda
-    from rolecall.services.logs import Logs
-    from rolecall.services.s3 import S3
-    from rolecall.services.sts import STS
+    from rolecall.services.cloudtrail.service import CloudTrail
+    from rolecall.services.ec2.service import EC2
+    from rolecall.services.iam.service import IAM
+    from rolecall.services.lambda_.service import Lambda
+    from rolecall.services.logs.service import Logs
+    from rolecall.services.s3.service import S3
+    from rolecall.services.sts.service import STS
 
     return {s.name: s for s in (IAM(), STS(), CloudTrail(), Logs(), EC2(), Lambda(), S3())}
 
@@ -145,7 +145,7 @@ class Pipeline:
         self._role_use: dict[str, float] = {}
         self.config.extra.setdefault("flush_trail", self.trail.flush)
         self.config.extra.setdefault("pipeline", self)
-        from rolecall.imds import ImdsManager
+        from rolecall.services.ec2.imds.endpoint import ImdsManager
 
         self.imds = ImdsManager(self)  # one metadata endpoint per running instance
         self.imds.start_known()
@@ -156,7 +156,7 @@ class Pipeline:
 
     def reset(self) -> None:
         """Empty all state (moto's /moto-api/reset, with --auth off) and recreate the default account."""
-        from rolecall.accounts import ensure_default_account
+        from rolecall.credentials.accounts import ensure_default_account
 
         self.trail.flush()
         self.imds.close()

@@ -13,9 +13,9 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from rolecall.http import Headers
 from rolecall.pipeline import Pipeline
 from rolecall.wire import HttpRequest, HttpResponse
-from rolecall.wire.http import Headers
 from rolecall.wire.sigv4 import service_from_request
 
 log = logging.getLogger("rolecall")
@@ -108,7 +108,7 @@ def app_from_env() -> App:
     import argparse
     import os
 
-    from rolecall.serve_cli import SERVE_ARGS_ENV, build_app, open_configured_store
+    from rolecall.cli.serve import SERVE_ARGS_ENV, build_app, open_configured_store
 
     args = argparse.Namespace(**json.loads(os.environ[SERVE_ARGS_ENV]))
     logging.basicConfig(

@@ -108,7 +108,7 @@ class Server:
                     == 200
                 ):
                     if not self.env_root:
-                        from rolecall.accounts import read_credentials_file
+                        from rolecall.credentials.accounts import read_credentials_file
 
                         self.access_key, self.secret_key = read_credentials_file(self.data_dir)
                     return self
@@ -183,10 +183,10 @@ class InProcessServer(Server):
 
         import uvicorn
 
-        from rolecall.accounts import ensure_default_account
+        from rolecall.cli.serve import build_config, open_configured_store
         from rolecall.clock import FakeClock
+        from rolecall.credentials.accounts import ensure_default_account
         from rolecall.pipeline import Pipeline
-        from rolecall.serve_cli import build_config, open_configured_store
         from rolecall.server import App
 
         os.environ.update({k: v for k, v in self.env().items() if k.startswith("ROLECALL_")})

@@ -1,6 +1,6 @@
 """Trail records never carry secrets: neither the members rolecall knows are secret nor those the model marks."""
 
-from rolecall.audit import HIDDEN, scrub, sensitive_members
+from rolecall.audit.records import HIDDEN, scrub, sensitive_members
 
 
 def test_members_the_model_marks_sensitive_are_hidden():
@@ -36,7 +36,7 @@ def test_known_secrets_are_hidden_at_any_depth():
 def test_object_calls_are_data_events_named_as_cloudtrail_names_them():
     from datetime import UTC, datetime
 
-    from rolecall.audit import record
+    from rolecall.audit.records import record
 
     common = dict(
         caller=None,

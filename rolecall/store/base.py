@@ -70,7 +70,7 @@ class Tx(ABC):
 
     @abstractmethod
     def append_event(self, account: str, record: dict[str, Any]) -> None:
-        """Add one CloudTrail record (see rolecall.audit), committed with this transaction."""
+        """Add one CloudTrail record (see rolecall.audit.records), committed with this transaction."""
 
 
 class Store(ABC):

@@ -9,8 +9,8 @@ info = parse_signature(request)                  # None when the request is unsi
 verify(request, info, secret_access_key, now)    # AwsError when the signature does not hold
 """
 
+from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.wire.codec import Codec
-from rolecall.wire.http import Headers, HttpRequest, HttpResponse
 from rolecall.wire.jsonrpc import JsonCodec
 from rolecall.wire.protocols import codec_for
 from rolecall.wire.query import QueryCodec

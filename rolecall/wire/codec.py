@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from rolecall.errors import AwsError
-from rolecall.wire.http import HttpRequest, HttpResponse
+from rolecall.http import HttpRequest, HttpResponse
 from rolecall.wire.validation import Check, ValidatorCompiler, summarize, violation
 
 # Shapes whose values AWS leaves out of validation messages although the model does not mark them

@@ -24,8 +24,8 @@ from typing import Any
 from botocore.model import OperationModel, Shape
 
 from rolecall.errors import AwsError
+from rolecall.http import HttpRequest, HttpResponse
 from rolecall.wire.codec import BadValue
-from rolecall.wire.http import HttpRequest, HttpResponse
 from rolecall.wire.query import (
     Node,
     QueryCodec,

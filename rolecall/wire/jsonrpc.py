@@ -22,8 +22,8 @@ from typing import Any
 from botocore.model import OperationModel, Shape
 
 from rolecall.errors import AwsError
+from rolecall.http import HttpRequest, HttpResponse
 from rolecall.wire.codec import BadValue, Codec, compile_once
-from rolecall.wire.http import HttpRequest, HttpResponse
 from rolecall.wire.models import lower_first
 from rolecall.wire.timestamps import format_epoch, parse_timestamp, to_datetime
 

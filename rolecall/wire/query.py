@@ -26,8 +26,8 @@ from urllib.parse import unquote_plus
 from botocore.model import OperationModel, Shape
 
 from rolecall.errors import AwsError
+from rolecall.http import HttpRequest, HttpResponse
 from rolecall.wire.codec import BadValue, Codec, compile_once
-from rolecall.wire.http import HttpRequest, HttpResponse
 from rolecall.wire.models import lower_first
 from rolecall.wire.text_values import text_readers
 from rolecall.wire.xmlout import XmlWriterCompiler, escape, member_tag, render

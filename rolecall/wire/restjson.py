@@ -29,8 +29,8 @@ from typing import Any
 from botocore.model import OperationModel, Shape
 
 from rolecall.errors import AwsError
+from rolecall.http import HttpRequest, HttpResponse
 from rolecall.wire.codec import BadValue, Codec, read_labelled, reader_of_steps
-from rolecall.wire.http import HttpRequest, HttpResponse
 from rolecall.wire.jsonrpc import (
     JsonReaderCompiler,
     JsonWriterCompiler,

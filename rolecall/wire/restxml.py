@@ -37,8 +37,8 @@ from urllib.parse import quote
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from rolecall.errors import AwsError
+from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.wire.codec import BadValue, Codec, compile_once, read_labelled, reader_of_steps
-from rolecall.wire.http import Headers, HttpRequest, HttpResponse
 from rolecall.wire.routing import Route, compile_route, parse_query
 from rolecall.wire.sigv4 import open_payload
 from rolecall.wire.text_values import text_readers, text_to_timestamp

@@ -34,8 +34,8 @@ from functools import cache
 from urllib.parse import parse_qsl, quote, unquote_plus, unquote_to_bytes
 
 from rolecall.errors import AwsError, IncompleteSignature, MissingAuthenticationToken, SignatureDoesNotMatch
+from rolecall.http import HttpRequest
 from rolecall.wire import aws_chunked
-from rolecall.wire.http import HttpRequest
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"

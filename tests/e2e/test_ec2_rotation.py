@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from rolecall.imds_content import needs_rotation
+from rolecall.services.ec2.imds.content import needs_rotation
 from tests.e2e.ec2_helpers import client_with, code, instance_credentials, launch, make_profile
 from tests.servers import InProcessServer
 

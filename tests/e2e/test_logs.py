@@ -634,7 +634,7 @@ def test_role_session_scoped_to_one_log_group(srv, logs):
 
 
 def test_filter_pattern_terms():
-    from rolecall.services.logs_filter import BadFilterPattern, parse_filter_pattern
+    from rolecall.services.logs.filter import BadFilterPattern, parse_filter_pattern
 
     p = parse_filter_pattern(r'ERROR "said \"no\"" ?alpha ?beta -skip')
     assert p.required == ("ERROR", 'said "no"') and p.any_of == ("alpha", "beta") and p.excluded == ("skip",)

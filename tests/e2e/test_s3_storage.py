@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rolecall.services.s3_objects import TEMP_PREFIX, ObjectInfo, ObjectStore, write_atomically
+from rolecall.services.s3.storage.objects import TEMP_PREFIX, ObjectInfo, ObjectStore, write_atomically
 
 BUCKET = "0123456789abcdef0123456789abcdef"
 
@@ -60,7 +60,7 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from rolecall.services.s3_objects import ObjectInfo, ObjectStore, write_atomically
+    from rolecall.services.s3.storage.objects import ObjectInfo, ObjectStore, write_atomically
 
     store = ObjectStore(Path(sys.argv[1]))
     info = ObjectInfo(key="k", size=64 << 20, etag='"new"', last_modified=1)

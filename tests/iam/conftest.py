@@ -15,9 +15,9 @@ import pytest
 
 from rolecall import ids
 from rolecall.clock import FakeClock
-from rolecall.config import ServerConfig
-from rolecall.secretbox import SecretBox
-from rolecall.services.base import Caller, OpContext
+from rolecall.core.config import ServerConfig
+from rolecall.core.operations import Caller, OpContext
+from rolecall.credentials.secretbox import SecretBox
 from rolecall.store import GLOBAL, Store, open_store
 
 ACCOUNT = "123456789012"
@@ -30,7 +30,7 @@ def root_caller(account: str = ACCOUNT) -> Caller:
 
 class Harness:
     def __init__(self, store: Store):
-        from rolecall.services.iam import IAM
+        from rolecall.services.iam.service import IAM
 
         self.store = store
         self.iam = IAM()

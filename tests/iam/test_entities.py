@@ -11,6 +11,7 @@ from typing import Any
 import botocore.session
 import pytest
 
+from rolecall.core.operations import Caller
 from rolecall.errors import (
     AwsError,
     DeleteConflict,
@@ -22,8 +23,7 @@ from rolecall.errors import (
     UnmodifiableEntity,
     ValidationError,
 )
-from rolecall.services.base import Caller
-from rolecall.services.iam_users import verify_password
+from rolecall.services.iam.users import verify_password
 from rolecall.store import GLOBAL
 from tests.iam.conftest import ACCOUNT
 

@@ -8,6 +8,14 @@ import urllib.parse
 
 import pytest
 
+from rolecall.authz.managed import aws_managed_policy, list_aws_managed_policies, policy_id_for
+from rolecall.authz.principals import (
+    compiled,
+    managed_policy_document,
+    managed_policy_exists,
+    policies_for_role,
+    policies_for_user,
+)
 from rolecall.errors import (
     AccessDenied,
     AwsError,
@@ -20,15 +28,7 @@ from rolecall.errors import (
     UnmodifiableEntity,
 )
 from rolecall.policy import Request, evaluate
-from rolecall.services.aws_managed import aws_managed_policy, list_aws_managed_policies, policy_id_for
-from rolecall.services.iam_policies import document_size
-from rolecall.services.principal_policies import (
-    compiled,
-    managed_policy_document,
-    managed_policy_exists,
-    policies_for_role,
-    policies_for_user,
-)
+from rolecall.services.iam.policies import document_size
 
 from .conftest import ACCOUNT
 

@@ -17,7 +17,7 @@ from botocore.response import StreamingBody
 from urllib3 import HTTPHeaderDict
 
 from rolecall.errors import AwsError, InvalidClientTokenId
-from rolecall.services.s3 import S3Error
+from rolecall.services.s3.service import S3Error
 from rolecall.wire import HttpRequest, HttpResponse, codec_for
 from rolecall.wire.models import service_model
 from rolecall.wire.restxml import UNROUTED, virtual_host_bucket

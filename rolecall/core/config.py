@@ -1,0 +1,23 @@
+"""Settings of a running server, shared by the pipeline and the handlers (ctx.config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rolecall.credentials.secretbox import SecretBox
+
+DEFAULT_ACCOUNT = "123456789012"
+
+
+@dataclass
+class ServerConfig:
+    secret_box: SecretBox  # seals secret access keys at rest
+    token_box: SecretBox | None = None  # seals session tokens (STS)
+    region: str = "us-east-1"
+    auth_mode: str = "enforce"  # enforce | soft | off
+    host: str = "127.0.0.1"
+    port: int = 4577
+    default_account: str = DEFAULT_ACCOUNT
+    instance_credential_ttl: int = 6 * 3600
+    data_dir: str | None = None  # where files live beside the store (Lambda function code)
+    extra: dict = field(default_factory=dict)

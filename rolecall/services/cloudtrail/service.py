@@ -1,0 +1,101 @@
+"""CloudTrail's LookupEvents over the records the pipeline writes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from rolecall.core.operations import OpContext, Service, operation
+from rolecall.errors import AwsError
+from rolecall.store.events import event_username
+
+LOOKUP_KEYS = {
+    "EventId",
+    "EventName",
+    "ReadOnly",
+    "Username",
+    "ResourceType",
+    "ResourceName",
+    "EventSource",
+    "AccessKeyId",
+}
+
+
+class InvalidLookupAttributes(AwsError):
+    code = "InvalidLookupAttributesException"
+
+
+class InvalidTimeRange(AwsError):
+    code = "InvalidTimeRangeException"
+
+
+class InvalidNextToken(AwsError):
+    code = "InvalidNextTokenException"
+
+
+class InvalidMaxResults(AwsError):
+    code = "InvalidMaxResultsException"
+
+
+def _event(rec: dict[str, Any]) -> dict[str, Any]:
+    ident = rec.get("userIdentity") or {}
+    username = event_username(ident)  # the same rule the store indexes Username lookups by
+    out: dict[str, Any] = {
+        "EventId": rec["eventID"],
+        "EventName": rec["eventName"],
+        "ReadOnly": "true" if rec.get("readOnly") else "false",
+        "EventTime": datetime.strptime(rec["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+        "EventSource": rec["eventSource"],
+        "Resources": [
+            {"ResourceType": r.get("type"), "ResourceName": r.get("ARN")} for r in rec.get("resources") or []
+        ],
+        "CloudTrailEvent": json.dumps(rec, separators=(",", ":")),
+    }
+    if ident.get("accessKeyId"):
+        out["AccessKeyId"] = ident["accessKeyId"]
+    if username:
+        out["Username"] = username
+    return out
+
+
+class CloudTrail(Service):
+    name = "cloudtrail"
+    model = "cloudtrail"
+
+    @operation("cloudtrail:LookupEvents", read_only=True)
+    def LookupEvents(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        attrs = params.get("LookupAttributes") or []
+        if len(attrs) > 1:
+            raise InvalidLookupAttributes("You cannot specify more than one lookup attribute.")
+        attribute = None
+        if attrs:
+            key, value = attrs[0].get("AttributeKey"), attrs[0].get("AttributeValue", "")
+            if key not in LOOKUP_KEYS:
+                raise InvalidLookupAttributes(f"{key} is not a valid lookup attribute key.")
+            attribute = (key, value)
+        start, end = params.get("StartTime"), params.get("EndTime")
+        if start and end and start > end:
+            raise InvalidTimeRange("Start time must be before end time.")
+        max_results = params.get("MaxResults", 50)
+        if not 1 <= max_results <= 50:
+            raise InvalidMaxResults("Value for parameter MaxResults must be between 1 and 50.")
+        # Records of reads are written in batches; make sure this caller sees its own history.
+        flush = getattr(ctx.config, "extra", {}).get("flush_trail")
+        if flush:
+            flush()
+        try:
+            records, token = ctx.store.lookup_events(
+                ctx.account,
+                attribute=attribute,
+                start=start,
+                end=end,
+                max_results=max_results,
+                next_token=params.get("NextToken"),
+            )
+        except ValueError as exc:
+            raise InvalidNextToken("Invalid NextToken.") from exc
+        out: dict[str, Any] = {"Events": [_event(r) for r in records]}
+        if token:
+            out["NextToken"] = token
+        return out

@@ -1,0 +1,337 @@
+"""IAM roles: trust policies, descriptions, session limits, tags, permissions boundaries, and the
+service-linked roles AWS services own."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from rolecall import ids
+from rolecall.core.operations import OpContext, operation
+from rolecall.errors import (
+    DeleteConflict,
+    InvalidInput,
+    LimitExceeded,
+    MalformedPolicyDocument,
+    NoSuchEntity,
+)
+from rolecall.services.iam.common import (
+    ALREADY_EXISTS,
+    arn_of,
+    by_name,
+    check_modifiable,
+    entity_arn,
+    entity_context,
+    get_role,
+    insert_entity,
+    iso_now,
+    paginate,
+    path_matches,
+    retag,
+    role_shape,
+    touched,
+    validate_tags,
+)
+from rolecall.services.iam.trust_principals import bind_principals, forget_principal
+from rolecall.services.iam.users import check_boundary
+
+DEFAULT_MAX_SESSION_DURATION = 3600
+TRUST_POLICY_QUOTA = 2048  # AWS's default ACLSizePerRole, characters not counting whitespace
+
+
+# ---------------------------------------------------------------- trust policies
+
+
+def validate_trust_policy(ctx: OpContext, text: str) -> tuple[str, dict[str, str]]:
+    """Check a trust policy as CreateRole/UpdateAssumeRolePolicy do; returns the text to store and the
+    unique ids of the user and role principals it names."""
+    if len("".join(text.split())) > TRUST_POLICY_QUOTA:
+        raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_QUOTA}")
+    from rolecall.policy import MalformedPolicy, Policy
+
+    try:
+        policy = Policy.parse(text, kind="trust", max_size=TRUST_POLICY_QUOTA)
+    except MalformedPolicy as exc:
+        raise MalformedPolicyDocument(getattr(exc, "message", None) or str(exc)) from None
+    return text, bind_principals(ctx, policy.document)
+
+
+# ---------------------------------------------------------------- service-linked roles
+
+# Role names AWS gives service-linked roles, for services whose name does not follow from the
+# service principal. Others get AWSServiceRoleFor + the principal's first label, capitalized.
+SERVICE_LINKED_ROLE_NAMES = {
+    "autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling",
+    "elasticbeanstalk.amazonaws.com": "AWSServiceRoleForElasticBeanstalk",
+    "elasticloadbalancing.amazonaws.com": "AWSServiceRoleForElasticLoadBalancing",
+    "spot.amazonaws.com": "AWSServiceRoleForEC2Spot",
+    "spotfleet.amazonaws.com": "AWSServiceRoleForEC2SpotFleet",
+    "ec2scheduled.amazonaws.com": "AWSServiceRoleForEC2Scheduled",
+    "ec2fleet.amazonaws.com": "AWSServiceRoleForEC2Fleet",
+    "replicator.lambda.amazonaws.com": "AWSServiceRoleForLambdaReplicator",
+    "ecs.amazonaws.com": "AWSServiceRoleForECS",
+    "eks.amazonaws.com": "AWSServiceRoleForAmazonEKS",
+    "eks-nodegroup.amazonaws.com": "AWSServiceRoleForAmazonEKSNodegroup",
+    "eks-fargate.amazonaws.com": "AWSServiceRoleForAmazonEKSForFargate",
+    "rds.amazonaws.com": "AWSServiceRoleForRDS",
+    "redshift.amazonaws.com": "AWSServiceRoleForRedshift",
+    "elasticache.amazonaws.com": "AWSServiceRoleForElastiCache",
+    "es.amazonaws.com": "AWSServiceRoleForAmazonElasticsearchService",
+    "opensearchservice.amazonaws.com": "AWSServiceRoleForAmazonOpenSearchService",
+    "organizations.amazonaws.com": "AWSServiceRoleForOrganizations",
+    "cloudtrail.amazonaws.com": "AWSServiceRoleForCloudTrail",
+    "config.amazonaws.com": "AWSServiceRoleForConfig",
+    "guardduty.amazonaws.com": "AWSServiceRoleForAmazonGuardDuty",
+    "ssm.amazonaws.com": "AWSServiceRoleForAmazonSSM",
+    "support.amazonaws.com": "AWSServiceRoleForSupport",
+    "trustedadvisor.amazonaws.com": "AWSServiceRoleForTrustedAdvisor",
+    "securityhub.amazonaws.com": "AWSServiceRoleForSecurityHub",
+    "inspector2.amazonaws.com": "AWSServiceRoleForAmazonInspector2",
+    "access-analyzer.amazonaws.com": "AWSServiceRoleForAccessAnalyzer",
+    "backup.amazonaws.com": "AWSServiceRoleForBackup",
+    "fsx.amazonaws.com": "AWSServiceRoleForAmazonFSx",
+    "kafka.amazonaws.com": "AWSServiceRoleForKafka",
+    "sso.amazonaws.com": "AWSServiceRoleForSSO",
+    "batch.amazonaws.com": "AWSServiceRoleForBatch",
+    "dynamodb.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable",
+    "ecs.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ECSService",
+    "ec2.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_EC2SpotFleetRequest",
+    "lambda.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency",
+}
+
+
+def service_linked_role_name(service: str, suffix: str | None) -> str:
+    if not service.endswith(".amazonaws.com") or service == ".amazonaws.com":
+        raise InvalidInput(f"Invalid service principal name: {service}")
+    name = SERVICE_LINKED_ROLE_NAMES.get(service)
+    if name is None:
+        label = service.split(".", 1)[0]
+        name = "AWSServiceRoleFor" + "".join(part[:1].upper() + part[1:] for part in label.split("-"))
+    return f"{name}_{suffix}" if suffix else name
+
+
+def service_linked_role_path(service: str) -> str:
+    return f"/aws-service-role/{service}/"
+
+
+def service_linked_role_arn(ctx: OpContext, params: dict[str, Any]) -> str:
+    service = params.get("AWSServiceName") or ""
+    try:
+        name = service_linked_role_name(service, params.get("CustomSuffix"))
+    except InvalidInput:
+        return "*"
+    return entity_arn(ctx.account, "role", service_linked_role_path(service), name)
+
+
+def service_name_context(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    return {"iam:AWSServiceName": params.get("AWSServiceName") or ""}
+
+
+def instance_profiles_of(ctx: OpContext, role_name: str) -> list[dict[str, Any]]:
+    folded = role_name.lower()
+    return [
+        p
+        for p in ctx.tx.list(ctx.account, "instance_profile")
+        if folded in {r.lower() for r in p.get("Roles") or []}
+    ]
+
+
+class RoleOperations:
+    @operation("iam:CreateRole", arn_of("role"), entity_context("role"))
+    def CreateRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        name, path = params["RoleName"], params.get("Path") or "/"
+        tags = validate_tags(params.get("Tags"))
+        trust_text, trust_ids = validate_trust_policy(ctx, params["AssumeRolePolicyDocument"])
+        doc: dict[str, Any] = {
+            "RoleName": name,
+            "RoleId": ids.unique_id(ids.ROLE),
+            "Arn": entity_arn(ctx.account, "role", path, name),
+            "Path": path,
+            "CreateDate": iso_now(ctx),
+            "AssumeRolePolicyDocument": trust_text,
+            "TrustPrincipalIds": trust_ids,
+            "MaxSessionDuration": params.get("MaxSessionDuration") or DEFAULT_MAX_SESSION_DURATION,
+            "Tags": tags,
+            "InlinePolicies": {},
+            "AttachedPolicies": [],
+        }
+        if params.get("Description") is not None:
+            doc["Description"] = params["Description"]
+        if params.get("PermissionsBoundary"):
+            doc["PermissionsBoundary"] = check_boundary(ctx, params["PermissionsBoundary"])
+        insert_entity(
+            ctx.tx, ctx.account, "role", name, doc, doc["RoleId"], ALREADY_EXISTS["role"].format(name)
+        )
+        touched(ctx, "role", doc["Arn"])
+        out = role_shape(doc)
+        if tags:
+            out["Tags"] = tags
+        if doc.get("PermissionsBoundary"):
+            out["PermissionsBoundary"] = doc["PermissionsBoundary"]
+        return {"Role": out}
+
+    @operation("iam:GetRole", arn_of("role"), entity_context("role"))
+    def GetRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"Role": role_shape(get_role(ctx.tx, ctx.account, params["RoleName"]), full=True)}
+
+    @operation("iam:ListRoles")
+    def ListRoles(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        roles = [
+            r for r in ctx.tx.list(ctx.account, "role") if path_matches(r["Path"], params.get("PathPrefix"))
+        ]
+        page = paginate(roles, params, "Roles", by_name("role"))
+        page["Roles"] = [role_shape(r) for r in page["Roles"]]
+        return page
+
+    @operation("iam:UpdateRole", arn_of("role"), entity_context("role"))
+    def UpdateRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = get_role(ctx.tx, ctx.account, params["RoleName"])
+        if params.get("MaxSessionDuration") is not None:
+            check_modifiable(doc)  # a service-linked role's description is all a caller may edit
+            doc["MaxSessionDuration"] = params["MaxSessionDuration"]
+        if params.get("Description") is not None:
+            doc["Description"] = params["Description"]
+        ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)
+        touched(ctx, "role", doc["Arn"])
+        return {}
+
+    @operation("iam:UpdateRoleDescription", arn_of("role"), entity_context("role"))
+    def UpdateRoleDescription(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = get_role(ctx.tx, ctx.account, params["RoleName"])
+        doc["Description"] = params["Description"]
+        ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)
+        touched(ctx, "role", doc["Arn"])
+        return {"Role": role_shape(doc, full=True)}
+
+    @operation("iam:UpdateAssumeRolePolicy", arn_of("role"), entity_context("role"))
+    def UpdateAssumeRolePolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = get_role(ctx.tx, ctx.account, params["RoleName"])
+        check_modifiable(doc)
+        doc["AssumeRolePolicyDocument"], doc["TrustPrincipalIds"] = validate_trust_policy(
+            ctx, params["PolicyDocument"]
+        )
+        ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)
+        touched(ctx, "role", doc["Arn"])
+        return {}
+
+    @operation("iam:DeleteRole", arn_of("role"), entity_context("role"))
+    def DeleteRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = get_role(ctx.tx, ctx.account, params["RoleName"])
+        check_modifiable(doc)
+        if instance_profiles_of(ctx, doc["RoleName"]):
+            raise DeleteConflict("Cannot delete entity, must remove roles from instance profile first.")
+        if doc.get("InlinePolicies"):
+            raise DeleteConflict("Cannot delete entity, must delete policies first.")
+        if doc.get("AttachedPolicies"):
+            raise DeleteConflict("Cannot delete entity, must detach all policies first.")
+        ctx.tx.delete(ctx.account, "role", doc["RoleName"])
+        forget_principal(ctx, doc["RoleId"])
+        touched(ctx, "role", doc["Arn"])
+        return {}
+
+    # ------------------------------------------------------------ tags
+
+    @operation("iam:TagRole", arn_of("role"), entity_context("role"))
+    def TagRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        return retag(ctx, "role", params["RoleName"], params, "TagsPerRole")
+
+    @operation("iam:UntagRole", arn_of("role"), entity_context("role"))
+    def UntagRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        return retag(ctx, "role", params["RoleName"], params, "TagsPerRole")
+
+    @operation("iam:ListRoleTags", arn_of("role"), entity_context("role"))
+    def ListRoleTags(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = get_role(ctx.tx, ctx.account, params["RoleName"])
+        return paginate(doc.get("Tags") or [], params, "Tags")
+
+    # ------------------------------------------------------------ permissions boundary
+
+    @operation("iam:PutRolePermissionsBoundary", arn_of("role"), entity_context("role"))
+    def PutRolePermissionsBoundary(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = get_role(ctx.tx, ctx.account, params["RoleName"])
+        check_modifiable(doc)
+        doc["PermissionsBoundary"] = check_boundary(ctx, params["PermissionsBoundary"])
+        ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)
+        touched(ctx, "role", doc["Arn"])
+        return {}
+
+    @operation("iam:DeleteRolePermissionsBoundary", arn_of("role"), entity_context("role"))
+    def DeleteRolePermissionsBoundary(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = get_role(ctx.tx, ctx.account, params["RoleName"])
+        check_modifiable(doc)
+        doc.pop("PermissionsBoundary", None)
+        ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)
+        touched(ctx, "role", doc["Arn"])
+        return {}
+
+    # ------------------------------------------------------------ service-linked roles
+
+    @operation("iam:CreateServiceLinkedRole", service_linked_role_arn, service_name_context)
+    def CreateServiceLinkedRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        service = params["AWSServiceName"]
+        name = service_linked_role_name(service, params.get("CustomSuffix"))
+        if ctx.tx.get(ctx.account, "role", name) is not None:
+            raise InvalidInput(
+                f"Service role name {name} has been taken in this account, please try a different suffix."
+            )
+        path = service_linked_role_path(service)
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": [service]}, "Action": ["sts:AssumeRole"]}
+            ],
+        }
+        doc: dict[str, Any] = {
+            "RoleName": name,
+            "RoleId": ids.unique_id(ids.ROLE),
+            "Arn": entity_arn(ctx.account, "role", path, name),
+            "Path": path,
+            "CreateDate": iso_now(ctx),
+            "AssumeRolePolicyDocument": json.dumps(trust, separators=(",", ":")),
+            "MaxSessionDuration": DEFAULT_MAX_SESSION_DURATION,
+            "Tags": [],
+            "InlinePolicies": {},
+            "AttachedPolicies": [],
+            "ServiceLinked": {"ServiceName": service},
+        }
+        if params.get("Description") is not None:
+            doc["Description"] = params["Description"]
+        insert_entity(
+            ctx.tx, ctx.account, "role", name, doc, doc["RoleId"], ALREADY_EXISTS["role"].format(name)
+        )
+        touched(ctx, "role", doc["Arn"])
+        return {"Role": role_shape(doc)}
+
+    @operation("iam:DeleteServiceLinkedRole", arn_of("role"), entity_context("role"))
+    def DeleteServiceLinkedRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = get_role(ctx.tx, ctx.account, params["RoleName"])
+        linked = doc.get("ServiceLinked")
+        if not linked:
+            raise InvalidInput(f"Role {doc['RoleName']} is not a service-linked role.")
+        # Nothing here uses a service-linked role's resources, so the deletion succeeds at once.
+        for profile in instance_profiles_of(ctx, doc["RoleName"]):
+            profile["Roles"] = [r for r in profile["Roles"] if r.lower() != doc["RoleName"].lower()]
+            ctx.tx.update(ctx.account, "instance_profile", profile["InstanceProfileName"], profile)
+        ctx.tx.delete(ctx.account, "role", doc["RoleName"])
+        forget_principal(ctx, doc["RoleId"])
+        task_id = f"task{doc['Path']}{doc['RoleName']}/{uuid.uuid4()}"
+        task = {
+            "DeletionTaskId": task_id,
+            "Status": "SUCCEEDED",
+            "CreateDate": iso_now(ctx),
+            "RoleArn": doc["Arn"],
+        }
+        ctx.tx.insert(ctx.account, "slr_deletion_task", task_id, task)
+        touched(ctx, "role", doc["Arn"])
+        return {"DeletionTaskId": task_id}
+
+    @operation("iam:GetServiceLinkedRoleDeletionStatus")
+    def GetServiceLinkedRoleDeletionStatus(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        task_id = params["DeletionTaskId"]
+        if not task_id.startswith("task/"):
+            raise InvalidInput(f"Invalid deletion task id: {task_id}")
+        task = ctx.tx.get(ctx.account, "slr_deletion_task", task_id)
+        if task is None:
+            raise NoSuchEntity(f"Deletion task {task_id} cannot be found.")
+        return {"Status": task["Status"]}

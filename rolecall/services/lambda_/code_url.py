@@ -1,0 +1,77 @@
+"""GetFunction's Code.Location: a presigned URL, valid for 10 minutes, from which the package downloads.
+
+On AWS it is a presigned S3 URL; here it points at rolecall itself:
+    http://HOST:PORT/_rolecall/lambda/code/ACCOUNT/REGION/FUNCTION/SHA256HEX.zip?Expires=EPOCH&Signature=HEX
+The signature is an HMAC over the path and expiry, under a key derived from the store's master key, so
+every node serving the same store honours it and nobody can forge one for another function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, quote, unquote
+
+from rolecall.services.lambda_.code import CodeStore
+from rolecall.wire import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from rolecall.pipeline import Pipeline
+
+PREFIX = "/_rolecall/lambda/code/"
+LIFETIME = 600
+_PATH = re.compile(r"(\d{12})/([a-z0-9-]+)/([A-Za-z0-9_.-]+)/([0-9a-f]{64})\.zip")
+
+
+def _key(pipeline: Pipeline) -> bytes:
+    return hashlib.sha256(b"rolecall lambda code url\x00" + pipeline.store.master_key()[0]).digest()
+
+
+def _sign(pipeline: Pipeline, path: str, expires: int) -> str:
+    return hmac.new(_key(pipeline), f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def code_url(pipeline: Pipeline, endpoint: str, account: str, region: str, name: str, sha256_hex: str) -> str:
+    path = f"{PREFIX}{account}/{region}/{quote(name)}/{sha256_hex}.zip"
+    expires = int(pipeline.clock.time()) + LIFETIME
+    return f"{endpoint}{path}?Expires={expires}&Signature={_sign(pipeline, path, expires)}"
+
+
+def _refusal(status: int, code: str, message: str) -> HttpResponse:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    ).encode()
+    return HttpResponse(
+        status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))], body
+    )
+
+
+def code_response(pipeline: Pipeline, store: CodeStore, req: HttpRequest) -> HttpResponse:
+    """Serve a package to whoever holds a valid URL for it (as a presigned S3 URL would)."""
+    if req.method not in ("GET", "HEAD"):
+        return _refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+    query = parse_qs(req.query_string)
+    try:
+        expires = int(query["Expires"][0])
+        signature = query["Signature"][0]
+    except (KeyError, IndexError, ValueError):
+        return _refusal(
+            403, "AccessDenied", "Query-string authentication requires the Signature and Expires parameters"
+        )
+    if not hmac.compare_digest(signature, _sign(pipeline, req.path, expires)):
+        return _refusal(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided.",
+        )
+    if pipeline.clock.time() > expires:
+        return _refusal(403, "AccessDenied", "Request has expired")
+    found = _PATH.fullmatch(unquote(req.path[len(PREFIX) :]))
+    package = store.function_dir(found[1], found[2], found[3]) / f"{found[4]}.zip" if found else None
+    if package is None or not package.is_file():
+        return _refusal(404, "NoSuchKey", "The specified key does not exist.")
+    data = package.read_bytes()
+    headers = [("Content-Type", "application/zip"), ("Content-Length", str(len(data)))]
+    return HttpResponse(200, headers, b"" if req.method == "HEAD" else data)

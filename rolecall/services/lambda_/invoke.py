@@ -1,0 +1,167 @@
+"""Running an invocation once Invoke's transaction has committed: credentials, code, process, logs.
+
+Nothing here holds a store transaction while the function runs: the function's own calls (boto3 against
+AWS_ENDPOINT_URL, its log writes) come back into rolecall on other request threads, and would otherwise
+wait for this request's write lock. Synchronous invocations take one of MAX_RUNNING slots, so request
+threads always remain to serve those calls back; past that Lambda's TooManyRequestsException answers.
+Event invocations run on a small pool of their own threads and never occupy a request thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import tempfile
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rolecall.services.lambda_.code import CodeStore
+from rolecall.services.lambda_.functions import (
+    LAMBDA_SERVICE,
+    ROLE_CANNOT_BE_ASSUMED,
+    ExecutionRoleUnusable,
+    FunctionRef,
+    TooManyRequests,
+)
+from rolecall.services.lambda_.logs import write_function_logs
+from rolecall.services.lambda_.runtime import Invocation, Outcome, invoke
+from rolecall.services.sts.service_sessions import ServiceCannotAssumeRole, assume_role_for_service
+
+if TYPE_CHECKING:
+    from rolecall.pipeline import Pipeline
+
+log = logging.getLogger("rolecall.lambda")
+
+MAX_RUNNING = 4  # synchronous invocations at once (of the server's 8 request threads)
+EVENT_WORKERS = 2
+CREDENTIAL_SECONDS = 3600
+
+
+@dataclass
+class Job:
+    """One invocation, with a snapshot of the function taken in Invoke's transaction."""
+
+    ref: FunctionRef
+    config: dict[str, Any]
+    code_sha256_hex: str
+    request_id: str
+    payload: bytes
+    client_context: Any
+    log_tail: bool = False
+
+
+def endpoint_url(config: Any) -> str:
+    """Where a function's SDK reaches this server (a wildcard listen address is reached on loopback)."""
+    host = config.host or "127.0.0.1"
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{config.port}"
+
+
+class Runner:
+    """Runs jobs for one Lambda service instance."""
+
+    def __init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_RUNNING)
+        self._events: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._scratch: str | None = None
+
+    def code_store(self, pipeline: Pipeline) -> CodeStore:
+        data_dir = pipeline.config.data_dir
+        if data_dir is None:  # a pipeline built without a data dir (library use): keep code for this process
+            with self._lock:
+                if self._scratch is None:
+                    self._scratch = tempfile.mkdtemp(prefix="rolecall-lambda-")
+            data_dir = self._scratch
+        return CodeStore(data_dir)
+
+    def run_now(self, pipeline: Pipeline, job: Job) -> dict[str, Any]:
+        """A RequestResponse invocation: Invoke's output members."""
+        if not self._slots.acquire(blocking=False):
+            raise TooManyRequests("Rate Exceeded.")
+        try:
+            outcome = self._run(pipeline, job, raise_on_role=True)
+        finally:
+            self._slots.release()
+        assert outcome is not None
+        out: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": outcome.payload}
+        if outcome.function_error:
+            out["FunctionError"] = outcome.function_error
+        if job.log_tail:
+            out["LogResult"] = base64.b64encode(outcome.log_tail().encode("utf-8")).decode("ascii")
+        return out
+
+    def run_later(self, pipeline: Pipeline, job: Job) -> None:
+        """An Event invocation: queued; its outcome shows only in the function's logs."""
+        with self._lock:
+            if self._events is None:
+                self._events = ThreadPoolExecutor(EVENT_WORKERS, thread_name_prefix="rolecall-lambda-event")
+        self._events.submit(self._run_logged, pipeline, job)
+
+    def _run_logged(self, pipeline: Pipeline, job: Job) -> None:
+        try:
+            self._run(pipeline, job, raise_on_role=False)
+        except Exception:
+            log.exception("event invocation %s of %s failed", job.request_id, job.ref.arn)
+
+    def _run(self, pipeline: Pipeline, job: Job, *, raise_on_role: bool) -> Outcome | None:
+        ref, config = job.ref, job.config
+        try:
+            credentials = assume_role_for_service(
+                pipeline,
+                service=LAMBDA_SERVICE,
+                role_arn=config["Role"],
+                session_name=ref.name,
+                duration=CREDENTIAL_SECONDS,
+                source_arn=ref.arn,
+                source_account=ref.account,
+                session_context={"lambda:SourceFunctionArn": ref.arn},
+                region=ref.region,
+            ).as_dict()
+        except ServiceCannotAssumeRole:
+            if raise_on_role:
+                raise ExecutionRoleUnusable(ROLE_CANNOT_BE_ASSUMED) from None
+            log.warning("event invocation %s: Lambda cannot assume %s", job.request_id, config["Role"])
+            return None
+        now = pipeline.clock.time()
+        group = config["LoggingConfig"]["LogGroup"]
+        stream = datetime.fromtimestamp(now, UTC).strftime("%Y/%m/%d/") + f"[$LATEST]{uuid.uuid4().hex}"
+        task_root = self.code_store(pipeline).task_root(
+            ref.account, ref.region, ref.name, job.code_sha256_hex
+        )
+        outcome = invoke(
+            Invocation(
+                request_id=job.request_id,
+                function_name=ref.name,
+                function_arn=ref.qualified_arn,
+                runtime=config["Runtime"],
+                handler=config["Handler"],
+                task_root=task_root,
+                timeout=config["Timeout"],
+                memory_size=config["MemorySize"],
+                region=ref.region,
+                log_group=group,
+                log_stream=stream,
+                credentials={k: credentials[k] for k in ("AccessKeyId", "SecretAccessKey", "Token")},
+                endpoint_url=endpoint_url(pipeline.config),
+                variables=(config.get("Environment") or {}).get("Variables") or {},
+                payload=job.payload,
+                client_context=job.client_context,
+                clock_start=now,
+            )
+        )
+        write_function_logs(pipeline, credentials, ref.region, group, stream, outcome.log_events)
+        return outcome
+
+    def close(self) -> None:
+        if self._events is not None:
+            self._events.shutdown(wait=False, cancel_futures=True)

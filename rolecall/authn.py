@@ -53,8 +53,7 @@ class Authenticator:
             if key_id in self._keys:
                 return self._keys[key_id]
         rec = None
-        snapshot = getattr(self.store, "read_transaction", self.store.transaction)
-        with snapshot() as tx:
+        with self.store.read_transaction() as tx:
             found = tx.find("access_key", key_id)
             if found is not None:
                 account, doc = found

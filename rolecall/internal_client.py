@@ -3,7 +3,7 @@
 When Lambda writes a function's logs with the execution role's credentials, the call must be the call a
 client would make: signed with those credentials, authenticated, authorized against the role's policies
 and recorded in the trail (denials included). So it is built as a real SigV4-signed request and handed to
-Pipeline.handle -- no network hop, no shortcut past any check. The signature is dated by the pipeline's
+the pipeline's handle() -- no network hop, no shortcut past any check. The signature is dated by the pipeline's
 clock, so it holds under the fake clocks tests use. JSON-protocol services only (Logs, CloudTrail).
 """
 
@@ -11,34 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rolecall.wire import HttpRequest
+from rolecall.clock import Clock
+from rolecall.core.host import CallResult
+from rolecall.http import HttpRequest, HttpResponse
 from rolecall.wire.models import service_model
 from rolecall.wire.sigv4 import ALGORITHM, SignatureInfo, signature_for
-
-if TYPE_CHECKING:
-    from rolecall.pipeline import Pipeline
 
 SIGNED_HEADERS = ("content-type", "host", "x-amz-date", "x-amz-security-token", "x-amz-target")
 
 
-@dataclass
-class CallResult:
-    status: int
-    body: dict[str, Any]
-
-    @property
-    def error_code(self) -> str | None:
-        if self.status < 300:
-            return None
-        return str(self.body.get("__type", "")).rsplit("#", 1)[-1] or str(self.status)
-
-
 def call_json_api(
-    pipeline: Pipeline,
+    handle: Callable[[HttpRequest], HttpResponse],
+    clock: Clock,
     service: str,
     operation: str,
     params: dict[str, Any],
@@ -51,7 +39,7 @@ def call_json_api(
     model = service_model(service)
     signing_name = model.metadata.get("signingName", service)
     body = json.dumps(params, separators=(",", ":")).encode("utf-8")
-    amz_date = datetime.fromtimestamp(pipeline.clock.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
+    amz_date = datetime.fromtimestamp(clock.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
     headers = {
         "Content-Type": f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}",
         "Host": f"{model.endpoint_prefix}.{region}.amazonaws.com",
@@ -77,7 +65,7 @@ def call_json_api(
         f"{ALGORITHM} Credential={credentials['AccessKeyId']}/{info.credential_scope}, "
         f"SignedHeaders={';'.join(SIGNED_HEADERS)}, Signature={signature}"
     )
-    response = pipeline.handle(req)
+    response = handle(req)
     try:
         document = json.loads(response.body) if response.body else {}
     except ValueError:

@@ -13,10 +13,11 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from rolecall.core.host import InternalRoute
 from rolecall.http import Headers
 from rolecall.pipeline import Pipeline
 from rolecall.wire import HttpRequest, HttpResponse
-from rolecall.wire.sigv4 import service_from_request
+from rolecall.wire.dispatch import service_from_request
 
 log = logging.getLogger("rolecall")
 
@@ -31,6 +32,9 @@ class App:
     def __init__(self, pipeline: Pipeline, threads: int = 8):
         self.pipeline = pipeline
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rolecall-req")
+        # The paths services publish (GET /_rolecall/imds/ID, Lambda's code downloads).
+        routes = [r for s in pipeline.services.values() for r in s.internal_routes().items()]
+        self.routes = sorted(routes, key=lambda r: len(r[0]), reverse=True)
 
     async def __call__(self, scope: dict[str, Any], receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -58,18 +62,28 @@ class App:
             body=bytes(body),
             remote_addr=client[0],
         )
-        special = self._special(req)
+        special = self._own(req)
         if special is not None:
             await self._send(send, special)
             return
-        if service_from_request(req) in INLINE_SERVICES:
+        route = self._route(req.path)
+        if route is None and service_from_request(req) in INLINE_SERVICES:
             response = self.pipeline.handle(req)
         else:
             loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(self.executor, self.pipeline.handle, req)
+            response = await loop.run_in_executor(self.executor, route or self.pipeline.handle, req)
         await self._send(send, response)
 
-    def _special(self, req: HttpRequest) -> HttpResponse | None:
+    def _route(self, path: str) -> InternalRoute | None:
+        """The handler of a path a service serves beside its AWS API (longest prefix first)."""
+        if not path.startswith("/_rolecall/"):
+            return None
+        for prefix, handler in self.routes:
+            if path.startswith(prefix):
+                return handler
+        return None
+
+    def _own(self, req: HttpRequest) -> HttpResponse | None:
         """rolecall's own endpoints: health, and moto's reset when authentication is off."""
         if req.path == "/_rolecall/health" and req.method == "GET":
             return _json(200, {"status": "running", "store": self.pipeline.store.kind})
@@ -101,17 +115,3 @@ class App:
 
 def _json(status: int, body: dict[str, Any]) -> HttpResponse:
     return HttpResponse(status, [("content-type", "application/json")], json.dumps(body).encode())
-
-
-def app_from_env() -> App:
-    """The app of one worker process of `rolecall serve --workers N` (uvicorn calls this in each worker)."""
-    import argparse
-    import os
-
-    from rolecall.cli.serve import SERVE_ARGS_ENV, build_app, open_configured_store
-
-    args = argparse.Namespace(**json.loads(os.environ[SERVE_ARGS_ENV]))
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    return build_app(open_configured_store(args), args)

@@ -183,10 +183,9 @@ class InProcessServer(Server):
 
         import uvicorn
 
-        from rolecall.cli.serve import build_config, open_configured_store
+        from rolecall.app import build_config, build_pipeline, open_configured_store
         from rolecall.clock import FakeClock
         from rolecall.credentials.accounts import ensure_default_account
-        from rolecall.pipeline import Pipeline
         from rolecall.server import App
 
         os.environ.update({k: v for k, v in self.env().items() if k.startswith("ROLECALL_")})
@@ -204,7 +203,7 @@ class InProcessServer(Server):
         self.config, _ = build_config(self.store, args)
         ensure_default_account(self.store, self.config.secret_box, self.config.default_account)
         self.clock = FakeClock()
-        self.pipeline = Pipeline(self.store, self.config, clock=self.clock)
+        self.pipeline = build_pipeline(self.store, self.config, clock=self.clock)
         config = uvicorn.Config(
             App(self.pipeline),
             host="127.0.0.1",

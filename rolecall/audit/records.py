@@ -7,17 +7,18 @@ transaction every few milliseconds and flushes on shutdown, so that reads stay c
 
 from __future__ import annotations
 
-import collections
 import functools
 import logging
-import threading
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from rolecall import ids
 from rolecall.clock import iso
-from rolecall.core.operations import Caller
-from rolecall.store import Store
+from rolecall.core.context import Caller
+from rolecall.errors import AwsError
+from rolecall.http import HttpRequest
 
 log = logging.getLogger("rolecall.trail")
 
@@ -214,68 +215,83 @@ def record(
     return rec
 
 
-class TrailWriter:
-    """Writes records that belong to no transaction, in batches, from one background thread.
+# CloudTrail resource types by the resource part of an IAM ARN.
+_IAM_TYPES = {
+    "user": "AWS::IAM::User",
+    "group": "AWS::IAM::Group",
+    "role": "AWS::IAM::Role",
+    "policy": "AWS::IAM::Policy",
+    "instance-profile": "AWS::IAM::InstanceProfile",
+}
 
-    put() only appends to a deque (atomic in CPython): no lock and no wake-up per request. The writer
-    drains it every `interval` seconds, or at once when flush() or close() asks.
-    """
 
-    def __init__(self, store: Store, interval: float = 0.05):
-        self._store = store
-        self._pending: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
-        self._interval = interval
-        self._wake = threading.Event()
-        self._flushed = threading.Condition()
-        self._rounds = 0  # completed drains, for flush() to wait on
-        self._closing = False
-        self._thread = threading.Thread(target=self._run, name="rolecall-trail", daemon=True)
-        self._thread.start()
+def trail_resources(arns: list[str]) -> list[dict[str, str]]:
+    out = []
+    for arn in arns:
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or arn == "*":
+            continue
+        kind = parts[5].split("/", 1)[0].split(":", 1)[0]  # role/NAME, log-group:NAME:...
+        rtype = _IAM_TYPES.get(kind) if parts[2] == "iam" else None
+        if parts[2] == "s3":  # arn:aws:s3:::bucket, arn:aws:s3:::bucket/key
+            rtype = "AWS::S3::Object" if "/" in parts[5] else "AWS::S3::Bucket"
+        out.append({"ARN": arn, "accountId": parts[4], "type": rtype or f"AWS::{parts[2].upper()}::{kind}"})
+    return out
 
-    def put(self, account: str, rec: dict[str, Any]) -> None:
-        self._pending.append((account, rec))
 
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            closing = self._closing
-            items = []
-            while self._pending:
-                items.append(self._pending.popleft())
-            if items:
-                self._write(items)
-            with self._flushed:
-                self._rounds += 1
-                self._flushed.notify_all()
-            if closing:
-                return
+@dataclass
+class RequestEvent:
+    """What the trail needs to know of one request, filled in as the request goes through the pipeline."""
 
-    def _write(self, items: list[tuple[str, dict[str, Any]]]) -> None:
-        try:
-            with self._store.transaction() as tx:
-                for account, rec in items:
-                    tx.append_event(account, rec)
-            return
-        except Exception:
-            log.exception("could not write a batch of %d trail records; writing them one by one", len(items))
-        for account, rec in items:  # one bad record must not cost the others
-            try:
-                with self._store.transaction() as tx:
-                    tx.append_event(account, rec)
-            except Exception:  # never lose the server over the trail; say so loudly
-                log.exception("could not write trail record %s", rec.get("eventID"))
+    service: str
+    model: str  # the botocore service model, for the members it marks sensitive
+    req: HttpRequest
+    event_time: datetime
+    region: str
+    request_id: str = field(default_factory=ids.request_id)
+    caller: Caller | None = None
+    operation: str | None = None
+    params: dict[str, Any] | None = None
+    read_only: bool = True
+    output: dict[str, Any] | None = None
+    error: AwsError | None = None
+    resources: list[dict[str, str]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    def flush(self, timeout: float = 10.0) -> None:
-        """Wait until everything put so far is written."""
-        if not self._thread.is_alive():
-            return
-        with self._flushed:
-            target = self._rounds + 2  # a drain that starts after this call has completed
-            self._wake.set()
-            self._flushed.wait_for(lambda: self._rounds >= target or not self._thread.is_alive(), timeout)
-
-    def close(self) -> None:
-        self._closing = True
-        self._wake.set()
-        self._thread.join(timeout=30)
+    def records(self, fallback_account: str = "") -> list[tuple[str, dict[str, Any]]]:
+        """(account, record) pairs: the caller's account, and a copy for each other account whose resource
+        the request touched, linked by sharedEventID, as CloudTrail delivers cross-account calls."""
+        account = self.caller.account if self.caller else fallback_account
+        rec = record(
+            service=self.service,
+            operation=self.operation or "Unknown",
+            caller=self.caller,
+            account=account,
+            region=self.region,
+            event_time=self.event_time,
+            request_id=self.request_id,
+            source_ip=self.req.remote_addr or "127.0.0.1",
+            user_agent=self.req.headers.get("user-agent", ""),
+            read_only=self.read_only,
+            request_parameters=self.params,
+            response_elements=self.output,
+            hidden=sensitive_members(self.model, self.operation)
+            if self.model and self.operation
+            else frozenset(),
+            error_code=self.error.code if self.error else None,
+            error_message=self.error.message if self.error else None,
+            resources=self.resources,
+        )
+        if self.extra:
+            rec["additionalEventData"] = dict(self.extra)
+        others = sorted(
+            {r["accountId"] for r in self.resources if r.get("accountId") not in ("", account, None)}
+        )
+        if not others:
+            return [(account, rec)]
+        rec["sharedEventID"] = str(uuid.uuid4())
+        out = [(account, rec)]
+        for other in others:
+            copy = dict(rec, recipientAccountId=other, eventID=str(uuid.uuid4()))
+            out.append((other, copy))
+        return out

@@ -1,26 +1,30 @@
 """Authorization: ask the policy engine whether the caller may do what the operation declares.
 
-The policies that apply to a principal are gathered once per store generation and kept compiled,
-so a request costs a dictionary lookup and the engine's evaluation, and a policy change made on any
-node takes effect on the next request everywhere.
+`Authorizer` is the one place that turns the engine's decisions into the server's behaviour under its
+--auth mode (enforce: refuse; soft: note the denial in the trail and let it pass; off: ask nothing). The
+pipeline uses it for every operation's declared checks, and handlers reach it through ctx.authorize()
+for the checks they can only make after reading the store.
+
+The policies that apply to a principal are gathered once per store generation and kept compiled, keyed
+by the principal's unique id (a user or role deleted and created again under the same name is another
+principal), so a request costs a dictionary lookup and the engine's evaluation, and a policy change made
+on any node takes effect on the next request everywhere.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from rolecall.authz.principals import compiled, managed_policy_document, policies_for_role, policies_for_user
 from rolecall.clock import iso
-from rolecall.core.operations import Authorization, Caller, OpContext
-from rolecall.errors import AccessDenied
-from rolecall.policy import Decision, Policy, Request, evaluate
+from rolecall.core.context import Check, OpContext
+from rolecall.core.operations import Authorization, access_denied
+from rolecall.policy import Policy, Request, evaluate
 
-# Actions whose denial AWS reports without naming the policy type that caused it.
-_BARE_DENIALS = frozenset(
-    {"sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity", "sts:AssumeRoleWithWebIdentity"}
-)
+log = logging.getLogger("rolecall")
 
 
 @dataclass
@@ -60,12 +64,10 @@ def principal_policies(ctx: OpContext, cache: PolicyCache, generation: int) -> P
     if caller.is_root:
         return PrincipalPolicies()
     session = caller.session or {}
-    key = session.get("role_id") or caller.arn
+    key = session.get("role_id") or caller.principal_id
     cached = cache.get(generation, key)
     if cached is not None:
         return cached
-    from rolecall.authz.principals import policies_for_role, policies_for_user
-
     found = PrincipalPolicies(exists=False)
     if caller.type == "IAMUser":
         user = ctx.tx.get(caller.account, "user", caller.user_name or "")
@@ -85,8 +87,6 @@ def session_policies(ctx: OpContext) -> list[Policy]:
     session = ctx.caller.session
     if not session or not (session.get("policy") or session.get("policy_arns")):
         return []
-    from rolecall.authz.principals import compiled, managed_policy_document
-
     out = []
     if session.get("policy"):
         out.append(compiled(session["policy"], "session", "session policy"))
@@ -144,21 +144,6 @@ def request_context(ctx: OpContext, principal_tags: dict[str, str] | None = None
     return keys
 
 
-def resources_of(auth: Authorization, ctx: OpContext, params: dict[str, Any]) -> list[str]:
-    res = auth.resource(ctx, params) if callable(auth.resource) else auth.resource
-    if isinstance(res, str):
-        return [res]
-    return list(res) or ["*"]
-
-
-@dataclass
-class Check:
-    action: str
-    resource: str
-    decision: Decision
-    context: dict[str, Any]  # the request context the engine saw (for encoded denials)
-
-
 def decide(
     auth: Authorization,
     ctx: OpContext,
@@ -196,44 +181,32 @@ def decide(
     return out
 
 
-def denial(caller: Caller, action: str, resource: str, decision: Decision) -> AccessDenied:
-    message = f"User: {caller.arn} is not authorized to perform: {action} on resource: {resource}"
-    if action not in _BARE_DENIALS:
-        message += " " + decision.reason()
-    return AccessDenied(message)
+class Authorizer:
+    """The engine's verdicts under the server's --auth mode, for the pipeline and handlers alike."""
 
+    def __init__(self, mode: str = "enforce") -> None:
+        if mode not in ("enforce", "soft", "off"):
+            raise ValueError(f"unknown auth mode {mode!r}")
+        self.mode = mode
+        self.policies = PolicyCache()
 
-def encode_authorization_message(box: Any, caller: Caller, check: Check, context: dict[str, Any]) -> str:
-    """EC2's encoded denial: the decision, the statements that decided it and the context, sealed so that
-    only sts:DecodeAuthorizationMessage (which needs its own permission) can read it."""
-    d = check.decision
-    message = {
-        "allowed": d.allowed,
-        "explicitDeny": d.decision == "explicitDeny",
-        "matchedStatements": {
-            "items": [
-                {"statementId": m.sid or "", "effect": m.effect, "policy": m.policy, "index": m.index}
-                for m in d.matched
-            ]
-        },
-        "failures": {"items": []},
-        "context": {
-            "principal": {"id": caller.principal_id, "arn": caller.arn},
-            "action": check.action,
-            "resource": check.resource,
-            "conditions": {
-                "items": [
-                    {
-                        "key": k,
-                        "values": {"items": [{"value": v} for v in (vs if isinstance(vs, list) else [vs])]},
-                    }
-                    for k, vs in sorted(context.items())
-                ]
-            },
-        },
-    }
-    return box.seal(json.dumps(message, separators=(",", ":")).encode())
-
-
-def decode_authorization_message(box: Any, encoded: str) -> str:
-    return box.open(encoded).decode()
+    def refused(
+        self, ctx: OpContext, auth: Authorization, params: dict[str, Any], resources: list[str]
+    ) -> list[Check]:
+        """The checks the caller fails. Under --auth off nothing is asked; under soft each denial is
+        logged and noted on the context (the trail's rolecallWouldDeny) and let through."""
+        if self.mode == "off":
+            return []
+        generation = ctx.generation if ctx.generation >= 0 else ctx.store.generation()
+        policies = principal_policies(ctx, self.policies, generation)
+        out = []
+        for check in decide(auth, ctx, params, policies, resources):
+            if check.decision.allowed:
+                continue
+            if self.mode == "soft":
+                message = access_denied(ctx.caller, check).message
+                log.warning("soft auth: would deny: %s", message)
+                ctx.would_deny.append(message)
+                continue
+            out.append(check)
+        return out

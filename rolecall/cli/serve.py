@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -11,8 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rolecall.core.config import DEFAULT_ACCOUNT, ServerConfig
-from rolecall.credentials.secretbox import SecretBox
+from rolecall.app import SERVE_ARGS_ENV, build_app, build_config, open_configured_store
 
 DEFAULT_DATA_DIR = os.environ.get("ROLECALL_DATA_DIR", str(Path.home() / ".rolecall"))
 
@@ -78,35 +76,6 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=account_create)
 
 
-def open_configured_store(args: argparse.Namespace):
-    from rolecall.store import open_store
-
-    return open_store(data_dir=args.data_dir, database_url=args.database_url)
-
-
-def boxes(master_key: bytes) -> tuple[SecretBox, SecretBox]:
-    """The box for secrets at rest and, under a key derived for that purpose alone, the one for session tokens."""
-    token_key = hashlib.sha256(b"rolecall session tokens\x00" + master_key).digest()
-    return SecretBox(master_key), SecretBox(token_key, purpose=b"rolecall-session-token-v1")
-
-
-def build_config(store, args: argparse.Namespace) -> tuple[ServerConfig, bool]:
-    key, generated = store.master_key()
-    secret_box, token_box = boxes(key)
-    config = ServerConfig(
-        secret_box=secret_box,
-        token_box=token_box,
-        region=getattr(args, "region", "us-east-1"),
-        auth_mode=getattr(args, "auth", "enforce"),
-        host=getattr(args, "host", "127.0.0.1"),
-        port=getattr(args, "port", 4577),
-        default_account=DEFAULT_ACCOUNT,
-        instance_credential_ttl=getattr(args, "instance_credential_ttl", 6 * 3600),
-        data_dir=getattr(args, "data_dir", None),
-    )
-    return config, generated
-
-
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -168,23 +137,11 @@ def serve(args: argparse.Namespace) -> int:
         # the store's generation keeps their caches coherent, as across nodes.
         store.close()
         os.environ[SERVE_ARGS_ENV] = json.dumps(vars(args), default=str)
-        uvicorn.run("rolecall.server:app_from_env", factory=True, workers=args.workers, **options)
+        uvicorn.run("rolecall.app:app_from_env", factory=True, workers=args.workers, **options)
         return 0
     uvicorn.run(build_app(store, args), **options)
     store.close()
     return 0
-
-
-SERVE_ARGS_ENV = "ROLECALL_SERVE_ARGS"
-
-
-def build_app(store, args: argparse.Namespace):
-    """The ASGI app of one server process over an open store."""
-    from rolecall.pipeline import Pipeline
-    from rolecall.server import App
-
-    config, _ = build_config(store, args)
-    return App(Pipeline(store, config), threads=args.threads)
 
 
 def account_create(args: argparse.Namespace) -> int:

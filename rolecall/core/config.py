@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from rolecall.credentials.secretbox import SecretBox
+if TYPE_CHECKING:
+    from rolecall.credentials.secretbox import SecretBox
 
 DEFAULT_ACCOUNT = "123456789012"
 
@@ -19,5 +21,4 @@ class ServerConfig:
     port: int = 4577
     default_account: str = DEFAULT_ACCOUNT
     instance_credential_ttl: int = 6 * 3600
-    data_dir: str | None = None  # where files live beside the store (Lambda function code)
-    extra: dict = field(default_factory=dict)
+    data_dir: str | None = None  # where files live beside the store (S3 objects, Lambda function code)

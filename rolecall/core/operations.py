@@ -1,81 +1,39 @@
-"""What every service module is built from.
+"""What every service is built from: operations declared as data, grouped in families, served by a Service.
 
-A service is a class whose operations are plain methods named as AWS names them (`CreateRole`),
-taking the request context and the decoded, model-validated input members and returning the output
-members as a dict. What an operation needs authorized is declared beside it with @operation, as data:
-the pipeline authorizes before the handler runs, and the simulator reads the same declarations.
-Handlers never parse HTTP, check signatures or decide permissions.
+An operation is a plain method named as AWS names it (`CreateRole`), taking the request context and the
+decoded, model-validated input members and returning the output members as a dict. What it needs
+authorized is declared on the line above it:
+
+    class Roles(Family):
+        @operation("iam:CreateRole", arn_of("role"), entity_context("role"))
+        def CreateRole(self, ctx: OpContext, params: Params) -> Output: ...
+
+A service names its families explicitly (`families = (Users, Roles, ...)`) and builds its operation
+table once: a dict of `OperationSpec` (handler, authorization, read-only, source location) that the
+pipeline dispatches on, the simulator reads, and docs/OPERATIONS.md is generated from. Handlers never
+parse HTTP, check signatures or decide permissions.
+
+A service's lifecycle: `start(host)` when the server starts (EC2 opens its metadata endpoints), `stop()`
+when it stops, `reset()` when its state is emptied; `internal_routes()` names the non-AWS paths it serves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from rolecall.core.context import Caller, Check, OpContext, Output, Params
+from rolecall.errors import AccessDenied, AwsError
 
 if TYPE_CHECKING:
-    from rolecall.clock import Clock
-    from rolecall.store import Store, Tx
+    from rolecall.core.host import Host, InternalRoute
 
+Resolver = Callable[[OpContext, Params], Any]
+Handler = Callable[[OpContext, Params], "Output | None"]
 
-@dataclass
-class Caller:
-    """Who signed the request, as CloudTrail's userIdentity describes it."""
-
-    account: str
-    arn: str  # arn:aws:iam::A:root | arn:aws:iam::A:user/PATH/NAME | arn:aws:sts::A:assumed-role/ROLE/SESSION
-    type: str  # "Root" | "IAMUser" | "AssumedRole" | "AWSService"
-    principal_id: str  # account id (root), AIDA... (user), AROA...:SESSION (session)
-    access_key_id: str | None = None
-    user_name: str | None = None  # IAM user name; None for root and sessions
-    tags: dict[str, str] = field(default_factory=dict)  # principal tags (user's, or role's + session tags)
-    # For AssumedRole: role_name, role_arn, role_id, session_name, issued, ...
-    session: dict[str, Any] | None = None
-
-    @property
-    def is_root(self) -> bool:
-        return self.type == "Root"
-
-
-@dataclass
-class OpContext:
-    """Everything a handler may use. `tx` is the open transaction the whole request runs in."""
-
-    service: str  # "iam", "sts", ...
-    operation: str
-    account: str  # the account the request acts in (the caller's)
-    region: str
-    caller: Caller
-    store: Store
-    tx: Tx
-    clock: Clock
-    request_id: str
-    source_ip: str = "127.0.0.1"
-    user_agent: str = ""
-    secure_transport: bool = False
-    config: Any = None  # the server's settings (rolecall.core.config.ServerConfig)
-    # Filled by handlers for the trail: resources the request touched, [{"ARN", "accountId", "type"}].
-    trail_resources: list[dict[str, str]] = field(default_factory=list)
-    # Work the pipeline runs after the transaction has committed (see defer and after_commit).
-    deferred: list[Callable[[], dict[str, Any] | None]] = field(default_factory=list)
-    cleanups: list[Callable[[], None]] = field(default_factory=list)
-
-    def defer(self, work: Callable[[], dict[str, Any] | None]) -> None:
-        """Finish the request once its transaction has committed: `work` returns output members to merge.
-
-        For work that must not hold the store's write lock: running a Lambda function, whose own calls come
-        back into rolecall on other threads. The work may raise AwsError; the request then fails with it.
-        The trail record of a request with deferred work is written after that work, with its outcome.
-        """
-        self.deferred.append(work)
-
-    def after_commit(self, cleanup: Callable[[], None]) -> None:
-        """Run `cleanup` only if the transaction commits (e.g. remove files of what it deleted). It cannot
-        change the response; a failure is logged, not reported."""
-        self.cleanups.append(cleanup)
-
-
-Resolver = Callable[[OpContext, dict[str, Any]], Any]
+_READ_PREFIXES = ("Get", "List", "Describe", "Lookup", "Simulate", "Decode", "Head")
 
 
 @dataclass(frozen=True)
@@ -102,6 +60,59 @@ class Authorization:
     resource_policy: Resolver | None = None
     extra: Resolver | None = None
 
+    def resources(self, ctx: OpContext, params: Params) -> list[str]:
+        """The ARNs the action is authorized on for this request."""
+        found = self.resource(ctx, params) if callable(self.resource) else self.resource
+        if isinstance(found, str):
+            return [found]
+        return list(found) or ["*"]
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """One operation as the server knows it: what to call, what to authorize, how to record it."""
+
+    name: str  # "CreateRole"
+    service: str  # the service's signing name, "iam"
+    handler: Handler
+    authorization: Authorization
+    read_only: bool  # changes nothing in the store (runs on a snapshot; CloudTrail's readOnly)
+    trail_response: bool  # the trail keeps the response elements (CloudTrail omits them for reads)
+    source: tuple[str, int]  # (file, line) of the handler, for the operations index
+
+    def __call__(self, ctx: OpContext, params: Params) -> Output | None:
+        return self.handler(ctx, params)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Declared(Generic[F]):
+    """A method declared with @operation: the method itself (bound as usual on access) plus its declaration."""
+
+    def __init__(
+        self, fn: F, authorization: Authorization, read_only: bool | None, trail_response: bool | None
+    ) -> None:
+        self.fn = fn
+        self.authorization = authorization
+        self.read_only = read_only if read_only is not None else fn.__name__.startswith(_READ_PREFIXES)
+        self.trail_response = trail_response if trail_response is not None else not self.read_only
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        return self.fn if obj is None else self.fn.__get__(obj, owner)
+
+    def spec(self, service: str, bound: Handler) -> OperationSpec:
+        code = inspect.unwrap(self.fn).__code__
+        return OperationSpec(
+            name=self.fn.__name__,
+            service=service,
+            handler=bound,
+            authorization=self.authorization,
+            read_only=self.read_only,
+            trail_response=self.trail_response,
+            source=(code.co_filename, code.co_firstlineno),
+        )
+
 
 def operation(
     action: str | None = None,
@@ -113,44 +124,102 @@ def operation(
     trail_response: bool | None = None,
     resource_policy: Resolver | None = None,
     extra: Resolver | None = None,
-) -> Callable[[Callable], Callable]:
-    """Declare an operation handler and what it needs authorized.
+) -> Callable[[F], Declared[F]]:
+    """Declare an operation handler and what it needs authorized (see Authorization for the arguments).
 
-    read_only:      changes nothing in the store (runs on a snapshot; CloudTrail's readOnly). Default: by name.
-    trail_response: the trail keeps the response elements (CloudTrail omits them for reads). Default: not read_only.
+    read_only:      changes nothing in the store. Default: by name (Get*, List*, Describe*, ...).
+    trail_response: the trail keeps the response elements. Default: not read_only.
     """
 
-    def wrap(fn: Callable) -> Callable:
-        fn.authorization = Authorization(  # type: ignore[attr-defined]
-            action or "", resource, context, public, resource_policy, extra
-        )
-        fn.read_only = (  # type: ignore[attr-defined]
-            read_only
-            if read_only is not None
-            else fn.__name__.startswith(("Get", "List", "Describe", "Lookup", "Simulate", "Decode", "Head"))
-        )
-        fn.trail_response = (  # type: ignore[attr-defined]
-            trail_response if trail_response is not None else not fn.read_only  # type: ignore[attr-defined]
-        )
-        fn.is_operation = True  # type: ignore[attr-defined]
-        return fn
+    def wrap(fn: F) -> Declared[F]:
+        auth = Authorization(action or "", resource, context, public, resource_policy, extra)
+        return Declared(fn, auth, read_only, trail_response)
 
     return wrap
 
 
+S = TypeVar("S", bound="Service")
+
+
+class Family(Generic[S]):
+    """A group of a service's operations on one kind of resource (users, roles, buckets, objects...).
+
+    `self.service` is the service it belongs to, for the state a service keeps (S3's object storage,
+    Lambda's runner); most families keep none.
+    """
+
+    def __init__(self, service: S) -> None:
+        self.service = service
+
+
 class Service:
-    """Base for a service module: `name` is the signing name ("iam"), `model` botocore's service name."""
+    """A service: `name` is the signing name ("iam"), `model` botocore's service name, `families` the
+    classes holding its operations."""
 
-    name: str = ""
-    model: str = ""
+    name: ClassVar[str] = ""
+    model: ClassVar[str] = ""
+    families: ClassVar[tuple[type[Family[Any]], ...]] = ()
 
-    def handler(self, operation_name: str) -> Callable | None:
-        fn = getattr(self, operation_name, None)
-        return fn if getattr(fn, "is_operation", False) else None
+    def __init__(self) -> None:
+        self.host: Host | None = None
+        self._table: dict[str, OperationSpec] | None = None
 
-    def operations(self) -> dict[str, Callable]:
-        return {
-            n: getattr(self, n)
-            for n in dir(type(self))
-            if n[:1].isupper() and getattr(getattr(self, n), "is_operation", False)
-        }
+    # -- the operation table --------------------------------------------------------------------------
+
+    def operations(self) -> Mapping[str, OperationSpec]:
+        """Every operation this service serves, by AWS's name, built once from its families."""
+        if self._table is None:
+            table: dict[str, OperationSpec] = {}
+            for family_class in self.families:
+                family = family_class(self)
+                for klass in reversed(family_class.__mro__):
+                    for attr, value in vars(klass).items():
+                        if isinstance(value, Declared):
+                            table[attr] = value.spec(self.name, getattr(family, attr))
+            self._table = table
+        return self._table
+
+    def handler(self, operation_name: str) -> OperationSpec | None:
+        return self.operations().get(operation_name)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self, host: Host) -> None:
+        """The server is starting: keep `host` and start whatever runs beside the API."""
+        self.host = host
+
+    def stop(self) -> None:
+        """The server is stopping: stop whatever start() started."""
+
+    def reset(self) -> None:
+        """All state is being emptied (POST /moto-api/reset under --auth off): drop what is kept outside
+        the store."""
+
+    def internal_routes(self) -> dict[str, InternalRoute]:
+        """Paths (prefixes) this service serves beside its AWS API, each with its handler."""
+        return {}
+
+    # -- hooks of the request path ---------------------------------------------------------------------
+
+    def admit(self, caller: Caller) -> None:
+        """Refuse a caller before the request is decoded (IAM refuses GetSessionToken credentials
+        without MFA). Raises AwsError."""
+
+    def denial(self, ctx: OpContext, check: Check) -> AwsError:
+        """The error a refused check gives: IAM's AccessDenied with the engine's reason, unless the
+        service words its denials differently (EC2's encoded UnauthorizedOperation, S3's own)."""
+        return access_denied(ctx.caller, check)
+
+
+# Actions whose denial AWS reports without naming the policy type that caused it.
+_BARE_DENIALS = frozenset(
+    {"sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity", "sts:AssumeRoleWithWebIdentity"}
+)
+
+
+def access_denied(caller: Caller, check: Check) -> AccessDenied:
+    """AccessDenied as IAM and STS word it: who, what, on which resource, and which policy type refused."""
+    message = f"User: {caller.arn} is not authorized to perform: {check.action} on resource: {check.resource}"
+    if check.action not in _BARE_DENIALS:
+        message += " " + check.decision.reason()
+    return AccessDenied(message)

@@ -82,6 +82,10 @@ class Store(ABC):
         """A transaction: commits when the block exits normally, rolls back on an exception."""
 
     @abstractmethod
+    def read_transaction(self) -> AbstractContextManager[Tx]:
+        """A transaction that only reads, on a snapshot, without waiting for writers."""
+
+    @abstractmethod
     def generation(self) -> int:
         """A number that grows whenever a committed transaction changed documents."""
 

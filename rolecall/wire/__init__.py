@@ -11,10 +11,11 @@ verify(request, info, secret_access_key, now)    # AwsError when the signature d
 
 from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.wire.codec import Codec
+from rolecall.wire.dispatch import service_from_request
 from rolecall.wire.jsonrpc import JsonCodec
 from rolecall.wire.protocols import codec_for
 from rolecall.wire.query import QueryCodec
-from rolecall.wire.sigv4 import SignatureInfo, parse_signature, service_from_request, verify
+from rolecall.wire.sigv4 import SignatureInfo, parse_signature, verify
 
 __all__ = [
     "Codec",

@@ -27,7 +27,6 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from rolecall.errors import AwsError
 from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.wire.codec import BadValue, Codec, compile_once, read_labelled, reader_of_steps
+from rolecall.wire.dispatch import virtual_host_bucket
 from rolecall.wire.routing import Route, compile_route, parse_query
 from rolecall.wire.sigv4 import open_payload
 from rolecall.wire.text_values import text_readers, text_to_timestamp
@@ -85,14 +85,6 @@ UNROUTED = {
     ),
 }
 
-# Names under which virtual-hosted buckets are addressed: BUCKET[.s3[.REGION]].<base>[:port].
-VIRTUAL_HOST_BASES = ("localhost", "localhost.localstack.cloud")
-_VIRTUAL_HOST = re.compile(
-    r"(?P<bucket>[a-z0-9][a-z0-9.\-]*?)(?:\.s3(?:[.\-](?:[a-z]{2}(?:-[a-z]+)+-\d+))?)?\.(?:"
-    + "|".join(re.escape(b) for b in VIRTUAL_HOST_BASES)
-    + r")"
-)
-
 MALFORMED_XML = "The XML you provided was not well-formed or did not validate against our published schema"
 
 # Errors raised by authentication, as S3 reports them: code -> (S3 code, S3 message or None to keep, status).
@@ -110,17 +102,6 @@ S3_ERROR_NAMES: dict[str, tuple[str, str | None, int | None]] = {
 }
 
 Reader = Callable[[Any], Any]
-
-
-def virtual_host_bucket(host: str | None) -> str | None:
-    """The bucket a virtual-hosted Host header names, or None for path-style addressing."""
-    if not host or host.startswith("["):
-        return None
-    name = host.rsplit(":", 1)[0].lower().rstrip(".")
-    found = _VIRTUAL_HOST.fullmatch(name)
-    if found is None or found.group("bucket") == "s3":
-        return None
-    return found.group("bucket")
 
 
 @dataclass

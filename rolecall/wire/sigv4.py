@@ -30,12 +30,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import cache
-from urllib.parse import parse_qsl, quote, unquote_plus, unquote_to_bytes
+from urllib.parse import quote, unquote_plus, unquote_to_bytes
 
 from rolecall.errors import AwsError, IncompleteSignature, MissingAuthenticationToken, SignatureDoesNotMatch
 from rolecall.http import HttpRequest
 from rolecall.wire import aws_chunked
+from rolecall.wire.dispatch import query_params
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -94,7 +94,7 @@ def missing_authentication_token() -> AwsError:
 def parse_signature(req: HttpRequest) -> SignatureInfo | None:
     """The signature a request carries, or None when it carries none. Raises IncompleteSignature if malformed."""
     header = req.headers.get("authorization")
-    query = _query_params(req.query_string) if "X-Amz-" in req.query_string else {}
+    query = query_params(req.query_string) if "X-Amz-" in req.query_string else {}
     presigned = any(key in query for key in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"))
     if header is not None and presigned:
         raise IncompleteSignature(
@@ -106,13 +106,6 @@ def parse_signature(req: HttpRequest) -> SignatureInfo | None:
     if presigned:
         return _parse_presigned(req, query)
     return None
-
-
-def _query_params(query_string: str) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for key, value in parse_qsl(query_string, keep_blank_values=True):
-        params.setdefault(key, value)
-    return params
 
 
 def _parse_authorization(req: HttpRequest, header: str) -> SignatureInfo:
@@ -202,73 +195,6 @@ def _date_header_as_basic(value: str | None) -> str:
 
 
 # -- choosing the service -------------------------------------------------------------------------------
-
-
-# The services we serve by protocol marker: JSON ones by X-Amz-Target prefix, query ones by Version.
-JSON_SERVICES = ("cloudtrail", "logs")
-QUERY_SERVICES = ("iam", "sts")
-
-
-@cache
-def _target_prefixes() -> dict[str, str]:
-    """X-Amz-Target prefix (full and last segment) -> service name."""
-    from rolecall.wire.models import service_model
-
-    prefixes: dict[str, str] = {}
-    for name in JSON_SERVICES:
-        prefix = service_model(name).metadata["targetPrefix"]
-        prefixes[prefix] = name
-        prefixes[prefix.rsplit(".", 1)[-1]] = name
-    return prefixes
-
-
-@cache
-def _query_versions() -> dict[str, str]:
-    """API Version parameter -> service name (IAM is 2010-05-08, STS 2011-06-15)."""
-    from rolecall.wire.models import service_model
-
-    return {service_model(name).api_version: name for name in QUERY_SERVICES}
-
-
-def service_from_request(req: HttpRequest) -> str | None:
-    """The service a request is for, or None.
-
-    In order: the credential scope (Authorization header or presigned query), the X-Amz-Target prefix of
-    the JSON services, then the Version parameter of the query services -- which is how unsigned calls
-    such as sts:AssumeRoleWithWebIdentity are recognized.
-    """
-    header = req.headers.get("authorization")
-    if header and "Credential=" in header:
-        credential = header.split("Credential=", 1)[1].split(",", 1)[0].strip()
-        parts = credential.split("/")
-        if len(parts) == 5 and parts[3]:
-            return parts[3]
-    if "X-Amz-Credential" in req.query_string:
-        parts = _query_params(req.query_string).get("X-Amz-Credential", "").split("/")
-        if len(parts) == 5 and parts[3]:
-            return parts[3]
-    target = req.headers.get("x-amz-target")
-    if target and "." in target:
-        return _target_prefixes().get(target.rsplit(".", 1)[0])
-    for text in (req.query_string, req.body[:65536].decode("utf-8", errors="replace")):
-        if "Version=" in text:
-            version = _query_params(text).get("Version")
-            if version in _query_versions():
-                return _query_versions()[version]
-    return "s3" if _unsigned_s3(req) else None
-
-
-def _unsigned_s3(req: HttpRequest) -> bool:
-    """An anonymous or SigV2-signed S3 request, known by a virtual-hosted bucket name or S3's legacy
-    signature: it gets S3's own error document rather than IAM's. (An unsigned path-style request has no
-    such mark.)"""
-    from rolecall.wire.restxml import virtual_host_bucket  # the codec imports this module
-
-    if virtual_host_bucket(req.headers.get("host")) is not None:
-        return True
-    if (req.headers.get("authorization") or "").startswith("AWS "):
-        return True
-    return "AWSAccessKeyId=" in req.query_string and "Action=" not in req.query_string
 
 
 # -- verifying ------------------------------------------------------------------------------------------

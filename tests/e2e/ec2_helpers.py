@@ -79,7 +79,7 @@ def token(port: int, ttl: int = 21600) -> str:
 
 def instance_credentials(srv, instance_id: str) -> dict:
     """The credentials the instance's metadata endpoint hands out now (IMDSv2)."""
-    port = srv.pipeline.imds.port_of(instance_id)
+    port = srv.pipeline.services["ec2"].imds.port_of(instance_id)
     t = token(port)
     headers = {"X-aws-ec2-metadata-token": t}
     role = imds(port, "/latest/meta-data/iam/security-credentials/", headers=headers)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from rolecall.pipeline import Pipeline
+from rolecall.app import build_pipeline
 from tests.e2e.ec2_helpers import (
     AMI,
     client_with,
@@ -34,7 +34,7 @@ def srv(tmp_path_factory):
 
 
 def port_of(srv, instance: dict) -> int:
-    return srv.pipeline.imds.port_of(instance["InstanceId"])
+    return srv.pipeline.services["ec2"].imds.port_of(instance["InstanceId"])
 
 
 def test_metadata_paths(srv):
@@ -301,7 +301,7 @@ def test_stopped_and_terminated_instances_have_no_endpoint(srv):
     iid = instance["InstanceId"]
     port = port_of(srv, instance)
     ec2.stop_instances(InstanceIds=[iid])
-    assert srv.pipeline.imds.port_of(iid) is None
+    assert srv.pipeline.services["ec2"].imds.port_of(iid) is None
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     ec2.start_instances(InstanceIds=[iid])
@@ -323,11 +323,11 @@ def test_concurrent_requests_share_one_set_of_credentials(srv):
 def test_a_second_node_leaves_a_live_endpoint_to_the_node_serving_it(srv):
     _, profile = make_profile(srv)
     iid = launch(srv, profile)["InstanceId"]
-    port = srv.pipeline.imds.port_of(iid)
-    second = Pipeline(srv.store, srv.config, clock=srv.clock)  # another node starting on the same store
+    port = srv.pipeline.services["ec2"].imds.port_of(iid)
+    second = build_pipeline(srv.store, srv.config, clock=srv.clock)  # another node starting on the same store
     try:
-        assert second.imds.port_of(iid) is None
-        assert second.imds.ensure(ACCOUNT, iid) == port
+        assert second.services["ec2"].imds.port_of(iid) is None
+        assert second.services["ec2"].imds.ensure(ACCOUNT, iid) == port
     finally:
         second.close()
     assert imds(port, "/latest/meta-data/instance-id").text == iid

@@ -409,7 +409,7 @@ def test_checksums_and_content_md5(s3, bucket):
 
 def test_trail_records_s3_calls(srv, s3, bucket):
     s3.put_object(Bucket=bucket, Key="audited", Body=b"a")
-    srv.config.extra["flush_trail"]()
+    srv.pipeline.flush_trail()
     events = srv.client("cloudtrail").lookup_events(
         LookupAttributes=[{"AttributeKey": "EventSource", "AttributeValue": "s3.amazonaws.com"}]
     )["Events"]

@@ -257,7 +257,7 @@ def test_cross_account_trail_reaches_the_bucket_owner(srv, bucket):
     )
     other_root = srv.client("s3", srv.other["AccessKeyId"], srv.other["SecretAccessKey"])
     other_root.put_object(Bucket=bucket, Key="drop/from-other", Body=b"x")
-    srv.config.extra["flush_trail"]()
+    srv.pipeline.flush_trail()
     owner_events = srv.client("cloudtrail").lookup_events(
         LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PutObject"}]
     )["Events"]

@@ -30,12 +30,14 @@ def root_caller(account: str = ACCOUNT) -> Caller:
 
 class Harness:
     def __init__(self, store: Store):
-        from rolecall.services.iam.service import IAM
+        from rolecall.pipeline import Pipeline
+        from rolecall.services.iam import IAM
 
         self.store = store
         self.iam = IAM()
         self.clock = FakeClock(START)
         self.config = ServerConfig(secret_box=SecretBox(os.urandom(32)))
+        self.host = Pipeline(store, self.config, [self.iam], clock=self.clock)
         self.caller = root_caller()
         with store.transaction() as tx:
             tx.insert(
@@ -50,11 +52,9 @@ class Harness:
             account=caller.account,
             region=self.config.region,
             caller=caller,
-            store=self.store,
             tx=tx,
-            clock=self.clock,
+            host=self.host,
             request_id=ids.request_id(),
-            config=self.config,
         )
 
     def call(self, op: str, *, caller: Caller | None = None, **params: Any) -> dict[str, Any]:
@@ -78,9 +78,11 @@ class Harness:
 @pytest.fixture
 def iam_env(tmp_path) -> Iterator[Harness]:
     store = open_store(data_dir=str(tmp_path / "data"))
+    harness = Harness(store)
     try:
-        yield Harness(store)
+        yield harness
     finally:
+        harness.host.close()
         store.close()
 
 

@@ -28,7 +28,7 @@ from rolecall.errors import (
     UnmodifiableEntity,
 )
 from rolecall.policy import Request, evaluate
-from rolecall.services.iam.policies import document_size
+from rolecall.services.iam.policy_documents import document_size
 
 from .conftest import ACCOUNT
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from rolecall.errors import InvalidInput, NoSuchEntity
-from rolecall.services.iam.service import IAM
+from rolecall.services.iam import IAM
 
 from .conftest import ACCOUNT
 

@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 from botocore import handlers, parsers
 from botocore.response import StreamingBody
+from rolecall.services.s3.errors import S3Error
 from urllib3 import HTTPHeaderDict
 
 from rolecall.errors import AwsError, InvalidClientTokenId
-from rolecall.services.s3.service import S3Error
 from rolecall.wire import HttpRequest, HttpResponse, codec_for
+from rolecall.wire.dispatch import virtual_host_bucket
 from rolecall.wire.models import service_model
-from rolecall.wire.restxml import UNROUTED, virtual_host_bucket
+from rolecall.wire.restxml import UNROUTED
 from tests.wire.botocore_io import botocore_request, request_for, to_http_request
 from tests.wire.samples import sample
 

@@ -1,0 +1,63 @@
+"""Amazon EC2, as far as instance roles need it: instances (instances), their instance profile
+associations (profile_associations), and the metadata service every running instance has (imds/).
+
+Launching with, associating or replacing an instance profile passes its role to EC2, which needs
+iam:PassRole on the role with iam:PassedToService = ec2.amazonaws.com. EC2 reports every denial as
+UnauthorizedOperation with an encoded authorization message (sts:DecodeAuthorizationMessage reads it).
+"""
+
+from __future__ import annotations
+
+from rolecall.authz.messages import encode_authorization_message
+from rolecall.core.context import Check, OpContext
+from rolecall.core.host import Host, InternalRoute
+from rolecall.core.operations import Service, access_denied
+from rolecall.errors import AwsError
+from rolecall.services.ec2.imds.endpoint import LOOKUP_PREFIX, ImdsManager
+from rolecall.services.ec2.instances import InstanceOperations
+from rolecall.services.ec2.profile_associations import ProfileAssociationOperations
+from rolecall.services.ec2.records import UnauthorizedOperation
+
+
+class EC2(Service):
+    name = "ec2"
+    model = "ec2"
+    families = (InstanceOperations, ProfileAssociationOperations)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.imds: ImdsManager | None = None  # one metadata endpoint per running instance, once started
+
+    def start(self, host: Host) -> None:
+        super().start(host)
+        self.imds = ImdsManager(host)
+        self.imds.start_known()  # a server restarting brings back the endpoints of running instances
+
+    def stop(self) -> None:
+        if self.imds is not None:
+            self.imds.close()
+
+    def reset(self) -> None:
+        self.stop()
+
+    def internal_routes(self) -> dict[str, InternalRoute]:
+        if self.imds is None:
+            return {}
+        return {LOOKUP_PREFIX: self.imds.endpoint_response}
+
+    def close_endpoint(self, instance_id: str) -> None:
+        """Stop a stopped or terminated instance's metadata endpoint."""
+        if self.imds is not None:
+            self.imds.close_instance(instance_id)
+
+    def denial(self, ctx: OpContext, check: Check) -> AwsError:
+        """EC2's refusal: UnauthorizedOperation, with the decision sealed for sts:DecodeAuthorizationMessage."""
+        encoded = encode_authorization_message(ctx.config.token_box, ctx.caller, check, check.context)
+        reason = access_denied(ctx.caller, check).message
+        return UnauthorizedOperation(
+            f"You are not authorized to perform this operation. {reason}. "
+            f"Encoded authorization failure message: {encoded}"
+        )
+
+
+__all__ = ["EC2"]

@@ -386,3 +386,12 @@ def page(items: list[Any], params: dict[str, Any], *, lowest: int = 5) -> tuple[
     end = start + limit
     more = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
     return items[start:end], more
+
+
+def trail_resource(ctx: OpContext, doc: dict[str, Any]) -> dict[str, str]:
+    """An instance as the trail lists it among a request's resources."""
+    return {
+        "ARN": instance_arn(doc["Region"], ctx.account, doc["InstanceId"]),
+        "accountId": ctx.account,
+        "type": "AWS::EC2::Instance",
+    }

@@ -1,0 +1,48 @@
+"""AWS Identity and Access Management (query protocol, signing name "iam", botocore model "iam").
+
+One module per resource family; this is the whole service:
+users, access_keys (and console passwords in users), groups, roles (with service-linked roles),
+instance_profiles, inline_policies, managed_policies (customer and AWS managed, versions, attachments),
+account (the summary and the authorization snapshot), simulator (Simulate* and GetContextKeys*).
+Shared pieces: common (ARNs, paging, tags, lookups), policy_documents, trust_principals.
+"""
+
+from __future__ import annotations
+
+from rolecall.core.context import Caller
+from rolecall.core.operations import Service
+from rolecall.errors import InvalidClientTokenId
+from rolecall.services.iam.access_keys import AccessKeyOperations
+from rolecall.services.iam.account import AccountOperations
+from rolecall.services.iam.groups import GroupOperations
+from rolecall.services.iam.inline_policies import InlinePolicyOperations
+from rolecall.services.iam.instance_profiles import InstanceProfileOperations
+from rolecall.services.iam.managed_policies import ManagedPolicyOperations
+from rolecall.services.iam.roles import RoleOperations
+from rolecall.services.iam.simulator import SimulatorOperations
+from rolecall.services.iam.users import UserOperations
+
+
+class IAM(Service):
+    name = "iam"
+    model = "iam"
+    families = (
+        UserOperations,
+        AccessKeyOperations,
+        GroupOperations,
+        RoleOperations,
+        InstanceProfileOperations,
+        InlinePolicyOperations,
+        ManagedPolicyOperations,
+        AccountOperations,
+        SimulatorOperations,
+    )
+
+    def admit(self, caller: Caller) -> None:
+        """GetSessionToken's credentials cannot call IAM without MFA; IAM says the token is invalid."""
+        session = caller.session
+        if session and session.get("kind") == "user" and not session.get("mfa"):
+            raise InvalidClientTokenId("The security token included in the request is invalid")
+
+
+__all__ = ["IAM"]

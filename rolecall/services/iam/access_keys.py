@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.errors import LimitExceeded, NoSuchEntity
 from rolecall.services.iam.common import caller_user_arn, entity_context, get_user, iso_now, paginate, touched
 from rolecall.services.iam.users import target_user_name
@@ -62,7 +62,7 @@ def key_owner_arn(ctx: OpContext, params: dict[str, Any]) -> str:
     return f"arn:aws:iam::{ctx.account}:root" if key is not None else "*"
 
 
-class AccessKeyOperations:
+class AccessKeyOperations(Family):
     @operation("iam:CreateAccessKey", caller_user_arn, entity_context("user"))
     def CreateAccessKey(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         owner = key_owner(ctx, params)

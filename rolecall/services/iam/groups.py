@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
@@ -46,7 +46,7 @@ def update_group_resources(ctx: OpContext, params: dict[str, Any]) -> list[str]:
     return [source] if target == source else [source, target]
 
 
-class GroupOperations:
+class GroupOperations(Family):
     @operation("iam:CreateGroup", arn_of("group"), entity_context("group"))
     def CreateGroup(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name, path = params["GroupName"], params.get("Path") or "/"

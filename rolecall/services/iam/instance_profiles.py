@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.errors import DeleteConflict, LimitExceeded, NoSuchEntity
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
@@ -43,7 +43,7 @@ def pass_role(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, Any, di
     return [("iam:PassRole", arn_of("role")(ctx, params), context)]
 
 
-class InstanceProfileOperations:
+class InstanceProfileOperations(Family):
     @operation("iam:CreateInstanceProfile", arn_of("instance_profile"), entity_context("instance_profile"))
     def CreateInstanceProfile(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name, path = params["InstanceProfileName"], params.get("Path") or "/"

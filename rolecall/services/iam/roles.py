@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.errors import (
     DeleteConflict,
     InvalidInput,
@@ -137,7 +137,7 @@ def instance_profiles_of(ctx: OpContext, role_name: str) -> list[dict[str, Any]]
     ]
 
 
-class RoleOperations:
+class RoleOperations(Family):
     @operation("iam:CreateRole", arn_of("role"), entity_context("role"))
     def CreateRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name, path = params["RoleName"], params.get("Path") or "/"

@@ -20,7 +20,7 @@ from rolecall.authz.principals import (
     sources_for_role,
     sources_for_user,
 )
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.errors import InvalidInput, NoSuchEntity
 from rolecall.policy import Decision, MalformedPolicy, Request, evaluate
 from rolecall.policy.inspect import context_keys, statement_positions
@@ -294,7 +294,7 @@ def _context_key_names(sources: list[PolicySource]) -> list[str]:
 # ---------------------------------------------------------------- the operations
 
 
-class SimulatorOperations:
+class SimulatorOperations(Family):
     @operation("iam:SimulatePrincipalPolicy", _source_arn)
     def SimulatePrincipalPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["PolicySourceArn"]

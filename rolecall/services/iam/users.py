@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -97,7 +97,7 @@ def update_user_resources(ctx: OpContext, params: dict[str, Any]) -> list[str]:
     return [source] if target == source else [source, target]
 
 
-class UserOperations:
+class UserOperations(Family):
     @operation("iam:CreateUser", arn_of("user"), entity_context("user"))
     def CreateUser(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name, path = params["UserName"], params.get("Path") or "/"

@@ -1,0 +1,55 @@
+"""AWS Lambda (REST-JSON, 2015-03-31): functions that run with their execution role.
+
+Python functions (.zip packages, Code.ZipFile) run in a fresh local-Python process per invocation
+(runtime, started through bootstrap) with credentials from an AssumeRole by lambda.amazonaws.com on the
+execution role (rolecall.services.sts.service_sessions), and write their logs through the CloudWatch
+Logs API with those credentials (logs). Operations are in operations; the function records and their
+checks in functions; packages in code; invocation jobs in invoke; code download URLs in code_url.
+"""
+
+from __future__ import annotations
+
+from rolecall.core.host import Host, InternalRoute
+from rolecall.core.operations import Service
+from rolecall.http import HttpRequest, HttpResponse
+from rolecall.services.lambda_.code import CodeStore
+from rolecall.services.lambda_.code_url import CODE_PREFIX, code_response
+from rolecall.services.lambda_.invoke import Runner
+from rolecall.services.lambda_.operations import FunctionOperations, InvokeOperations
+
+
+class Lambda(Service):
+    name = "lambda"
+    model = "lambda"
+    families = (FunctionOperations, InvokeOperations)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._runner: Runner | None = None
+
+    def start(self, host: Host) -> None:
+        super().start(host)
+        self._runner = Runner(host)
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+
+    def runner(self) -> Runner:
+        if self._runner is None:
+            raise RuntimeError("the Lambda service has not been started")
+        return self._runner
+
+    def code_store(self) -> CodeStore:
+        return self.runner().code_store()
+
+    def internal_routes(self) -> dict[str, InternalRoute]:
+        return {CODE_PREFIX: self.code_download}
+
+    def code_download(self, req: HttpRequest) -> HttpResponse:
+        """GET of a Code.Location URL (served outside the AWS API)."""
+        assert self.host is not None
+        return code_response(self.host, self.code_store(), req)
+
+
+__all__ = ["Lambda"]

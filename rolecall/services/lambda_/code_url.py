@@ -14,29 +14,29 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote
 
+from rolecall.http import HttpRequest, HttpResponse
 from rolecall.services.lambda_.code import CodeStore
-from rolecall.wire import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
-    from rolecall.pipeline import Pipeline
+    from rolecall.core.host import Host
 
-PREFIX = "/_rolecall/lambda/code/"
+CODE_PREFIX = "/_rolecall/lambda/code/"
 LIFETIME = 600
 _PATH = re.compile(r"(\d{12})/([a-z0-9-]+)/([A-Za-z0-9_.-]+)/([0-9a-f]{64})\.zip")
 
 
-def _key(pipeline: Pipeline) -> bytes:
-    return hashlib.sha256(b"rolecall lambda code url\x00" + pipeline.store.master_key()[0]).digest()
+def _key(host: Host) -> bytes:
+    return hashlib.sha256(b"rolecall lambda code url\x00" + host.store.master_key()[0]).digest()
 
 
-def _sign(pipeline: Pipeline, path: str, expires: int) -> str:
-    return hmac.new(_key(pipeline), f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+def _sign(host: Host, path: str, expires: int) -> str:
+    return hmac.new(_key(host), f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
 
-def code_url(pipeline: Pipeline, endpoint: str, account: str, region: str, name: str, sha256_hex: str) -> str:
-    path = f"{PREFIX}{account}/{region}/{quote(name)}/{sha256_hex}.zip"
-    expires = int(pipeline.clock.time()) + LIFETIME
-    return f"{endpoint}{path}?Expires={expires}&Signature={_sign(pipeline, path, expires)}"
+def code_url(host: Host, endpoint: str, account: str, region: str, name: str, sha256_hex: str) -> str:
+    path = f"{CODE_PREFIX}{account}/{region}/{quote(name)}/{sha256_hex}.zip"
+    expires = int(host.clock.time()) + LIFETIME
+    return f"{endpoint}{path}?Expires={expires}&Signature={_sign(host, path, expires)}"
 
 
 def _refusal(status: int, code: str, message: str) -> HttpResponse:
@@ -48,7 +48,7 @@ def _refusal(status: int, code: str, message: str) -> HttpResponse:
     )
 
 
-def code_response(pipeline: Pipeline, store: CodeStore, req: HttpRequest) -> HttpResponse:
+def code_response(host: Host, store: CodeStore, req: HttpRequest) -> HttpResponse:
     """Serve a package to whoever holds a valid URL for it (as a presigned S3 URL would)."""
     if req.method not in ("GET", "HEAD"):
         return _refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
@@ -60,15 +60,15 @@ def code_response(pipeline: Pipeline, store: CodeStore, req: HttpRequest) -> Htt
         return _refusal(
             403, "AccessDenied", "Query-string authentication requires the Signature and Expires parameters"
         )
-    if not hmac.compare_digest(signature, _sign(pipeline, req.path, expires)):
+    if not hmac.compare_digest(signature, _sign(host, req.path, expires)):
         return _refusal(
             403,
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided.",
         )
-    if pipeline.clock.time() > expires:
+    if host.clock.time() > expires:
         return _refusal(403, "AccessDenied", "Request has expired")
-    found = _PATH.fullmatch(unquote(req.path[len(PREFIX) :]))
+    found = _PATH.fullmatch(unquote(req.path[len(CODE_PREFIX) :]))
     package = store.function_dir(found[1], found[2], found[3]) / f"{found[4]}.zip" if found else None
     if package is None or not package.is_file():
         return _refusal(404, "NoSuchKey", "The specified key does not exist.")

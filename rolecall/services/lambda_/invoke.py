@@ -32,7 +32,7 @@ from rolecall.services.lambda_.runtime import Invocation, Outcome, invoke
 from rolecall.services.sts.service_sessions import ServiceCannotAssumeRole, assume_role_for_service
 
 if TYPE_CHECKING:
-    from rolecall.pipeline import Pipeline
+    from rolecall.core.host import Host
 
 log = logging.getLogger("rolecall.lambda")
 
@@ -69,27 +69,28 @@ def endpoint_url(config: Any) -> str:
 class Runner:
     """Runs jobs for one Lambda service instance."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: Host) -> None:
+        self.host = host
         self._slots = threading.BoundedSemaphore(MAX_RUNNING)
         self._events: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._scratch: str | None = None
 
-    def code_store(self, pipeline: Pipeline) -> CodeStore:
-        data_dir = pipeline.config.data_dir
-        if data_dir is None:  # a pipeline built without a data dir (library use): keep code for this process
+    def code_store(self) -> CodeStore:
+        data_dir = self.host.config.data_dir
+        if data_dir is None:  # a host built without a data dir (library use): keep code for this process
             with self._lock:
                 if self._scratch is None:
                     self._scratch = tempfile.mkdtemp(prefix="rolecall-lambda-")
             data_dir = self._scratch
         return CodeStore(data_dir)
 
-    def run_now(self, pipeline: Pipeline, job: Job) -> dict[str, Any]:
+    def run_now(self, job: Job) -> dict[str, Any]:
         """A RequestResponse invocation: Invoke's output members."""
         if not self._slots.acquire(blocking=False):
             raise TooManyRequests("Rate Exceeded.")
         try:
-            outcome = self._run(pipeline, job, raise_on_role=True)
+            outcome = self._run(job, raise_on_role=True)
         finally:
             self._slots.release()
         assert outcome is not None
@@ -100,24 +101,25 @@ class Runner:
             out["LogResult"] = base64.b64encode(outcome.log_tail().encode("utf-8")).decode("ascii")
         return out
 
-    def run_later(self, pipeline: Pipeline, job: Job) -> None:
+    def run_later(self, job: Job) -> None:
         """An Event invocation: queued; its outcome shows only in the function's logs."""
         with self._lock:
             if self._events is None:
                 self._events = ThreadPoolExecutor(EVENT_WORKERS, thread_name_prefix="rolecall-lambda-event")
-        self._events.submit(self._run_logged, pipeline, job)
+        self._events.submit(self._run_logged, job)
 
-    def _run_logged(self, pipeline: Pipeline, job: Job) -> None:
+    def _run_logged(self, job: Job) -> None:
         try:
-            self._run(pipeline, job, raise_on_role=False)
+            self._run(job, raise_on_role=False)
         except Exception:
             log.exception("event invocation %s of %s failed", job.request_id, job.ref.arn)
 
-    def _run(self, pipeline: Pipeline, job: Job, *, raise_on_role: bool) -> Outcome | None:
+    def _run(self, job: Job, *, raise_on_role: bool) -> Outcome | None:
+        host = self.host
         ref, config = job.ref, job.config
         try:
             credentials = assume_role_for_service(
-                pipeline,
+                host,
                 service=LAMBDA_SERVICE,
                 role_arn=config["Role"],
                 session_name=ref.name,
@@ -132,12 +134,10 @@ class Runner:
                 raise ExecutionRoleUnusable(ROLE_CANNOT_BE_ASSUMED) from None
             log.warning("event invocation %s: Lambda cannot assume %s", job.request_id, config["Role"])
             return None
-        now = pipeline.clock.time()
+        now = host.clock.time()
         group = config["LoggingConfig"]["LogGroup"]
         stream = datetime.fromtimestamp(now, UTC).strftime("%Y/%m/%d/") + f"[$LATEST]{uuid.uuid4().hex}"
-        task_root = self.code_store(pipeline).task_root(
-            ref.account, ref.region, ref.name, job.code_sha256_hex
-        )
+        task_root = self.code_store().task_root(ref.account, ref.region, ref.name, job.code_sha256_hex)
         outcome = invoke(
             Invocation(
                 request_id=job.request_id,
@@ -152,14 +152,14 @@ class Runner:
                 log_group=group,
                 log_stream=stream,
                 credentials={k: credentials[k] for k in ("AccessKeyId", "SecretAccessKey", "Token")},
-                endpoint_url=endpoint_url(pipeline.config),
+                endpoint_url=endpoint_url(host.config),
                 variables=(config.get("Environment") or {}).get("Variables") or {},
                 payload=job.payload,
                 client_context=job.client_context,
                 clock_start=now,
             )
         )
-        write_function_logs(pipeline, credentials, ref.region, group, stream, outcome.log_events)
+        write_function_logs(host, credentials, ref.region, group, stream, outcome.log_events)
         return outcome
 
     def close(self) -> None:

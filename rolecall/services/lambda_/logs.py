@@ -1,7 +1,7 @@
 """A function's log lines into CloudWatch Logs, written with its execution role's own credentials.
 
 As Lambda does it: CreateLogGroup (an existing group is fine), CreateLogStream, then PutLogEvents in
-batches -- each through the Logs API and the whole request pipeline (rolecall.internal_client), so a role
+batches -- each through the Logs API and the whole request pipeline (Host.call), so a role
 whose policies do not allow logs:CreateLogStream / logs:PutLogEvents gets no logs, and each denial is in
 the trail under the role's session. A failure never fails the invocation.
 """
@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from rolecall.internal_client import call_json_api
-
 if TYPE_CHECKING:
-    from rolecall.pipeline import Pipeline
+    from rolecall.core.host import Host
 
 log = logging.getLogger("rolecall.lambda")
 
@@ -26,7 +24,7 @@ USER_AGENT = "awslambda-worker rolecall"
 
 
 def write_function_logs(
-    pipeline: Pipeline,
+    host: Host,
     credentials: dict[str, str],
     region: str,
     group: str,
@@ -36,9 +34,7 @@ def write_function_logs(
     """Write `events` ((timestamp ms, message), in order) to group/stream. True if all of them landed."""
 
     def call(operation: str, params: dict) -> str | None:
-        result = call_json_api(
-            pipeline, "logs", operation, params, credentials, region, user_agent=USER_AGENT
-        )
+        result = host.call("logs", operation, params, credentials, region, user_agent=USER_AGENT)
         return result.error_code
 
     error = call("CreateLogGroup", {"logGroupName": group})

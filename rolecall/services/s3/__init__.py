@@ -1,0 +1,49 @@
+"""Amazon S3 (rest-xml): buckets, objects and bucket policies, with IAM deciding every request.
+
+Families: buckets, bucket_policies, objects, multipart, listing (each on the S3Family base in family).
+Every operation is authorized by the pipeline from its @operation declaration (arns): the action and the
+bucket or object ARN (arn:aws:s3:::bucket, arn:aws:s3:::bucket/key), S3's condition keys (s3:prefix,
+s3:delimiter, s3:max-keys, s3:x-amz-acl, ...) and the bucket policy as the resource-based policy, owned by
+the bucket's account -- so same-account grants to a user or role session need no identity policy, and
+cross-account access needs both the bucket policy and the caller's own policies. Object bodies live on
+disk under the data dir (storage/: one file per object, replaced atomically).
+"""
+
+from __future__ import annotations
+
+from rolecall.core.context import Check, OpContext
+from rolecall.core.operations import Service
+from rolecall.errors import AwsError
+from rolecall.services.s3.arns import bucket_record
+from rolecall.services.s3.bucket_policies import BucketPolicyOperations
+from rolecall.services.s3.buckets import BucketOperations
+from rolecall.services.s3.listing import ListingOperations
+from rolecall.services.s3.multipart import MultipartOperations
+from rolecall.services.s3.objects import ObjectOperations
+from rolecall.services.s3.policy import denial_message
+
+
+class S3(Service):
+    name = "s3"
+    model = "s3"
+    families = (
+        BucketOperations,
+        BucketPolicyOperations,
+        ObjectOperations,
+        MultipartOperations,
+        ListingOperations,
+    )
+
+    def denial(self, ctx: OpContext, check: Check) -> AwsError:
+        """S3's AccessDenied: detailed within the bucket owner's account, bare across accounts."""
+        owner = None
+        if check.resource.startswith("arn:aws:s3:::"):
+            name = check.resource[len("arn:aws:s3:::") :].split("/", 1)[0]
+            doc = bucket_record(ctx, name)
+            owner = doc["Owner"] if doc is not None else None
+        return denial_message(
+            ctx.caller.arn, ctx.caller.account, owner, check.action, check.resource, check.decision
+        )
+
+
+__all__ = ["S3"]

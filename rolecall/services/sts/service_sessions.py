@@ -21,7 +21,7 @@ from rolecall.errors import AccessDenied
 from rolecall.policy import Decision, Request, evaluate
 
 if TYPE_CHECKING:
-    from rolecall.pipeline import Pipeline
+    from rolecall.core.host import Host
 
 
 @dataclass
@@ -46,12 +46,12 @@ class ServiceCannotAssumeRole(AccessDenied):
         self.decision = decision
 
 
-def _role_by_arn(pipeline: Pipeline, role_arn: str) -> tuple[str, dict[str, Any] | None]:
+def _role_by_arn(host: Host, role_arn: str) -> tuple[str, dict[str, Any] | None]:
     parts = role_arn.split(":", 5)
     if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
         return "", None
     account, name = parts[4], parts[5].rsplit("/", 1)[-1]
-    with pipeline.store.transaction() as tx:
+    with host.store.transaction() as tx:
         role = tx.get(account, "role", name)
     if role is None or role["Arn"] != role_arn:
         return account, None
@@ -59,7 +59,7 @@ def _role_by_arn(pipeline: Pipeline, role_arn: str) -> tuple[str, dict[str, Any]
 
 
 def assume_role_for_service(
-    pipeline: Pipeline,
+    host: Host,
     *,
     service: str,
     role_arn: str,
@@ -73,9 +73,9 @@ def assume_role_for_service(
     """Credentials of `role_arn` for `service` (e.g. "ec2.amazonaws.com"), or ServiceCannotAssumeRole."""
     from rolecall.authz.principals import compiled
 
-    clock, config = pipeline.clock, pipeline.config
+    clock, config = host.clock, host.config
     now = clock.time()
-    account, role = _role_by_arn(pipeline, role_arn)
+    account, role = _role_by_arn(host, role_arn)
     context: dict[str, Any] = {
         "aws:PrincipalServiceName": service,
         "aws:PrincipalIsAWSService": "true",
@@ -127,7 +127,7 @@ def assume_role_for_service(
             error_message=err.message,
             resources=resources,
         )
-        pipeline.trail.put(account or config.default_account, _aws_service_identity(rec, service))
+        host.record(account or config.default_account, _aws_service_identity(rec, service))
         raise err
     session = role_session(
         role, account, session_name, now, duration, context=dict(session_context or {}), invoked_by=service
@@ -151,7 +151,7 @@ def assume_role_for_service(
         },
         resources=resources,
     )
-    pipeline.trail.put(account, _aws_service_identity(rec, service))
+    host.record(account, _aws_service_identity(rec, service))
     return creds
 
 

@@ -29,7 +29,7 @@ from rolecall.services.sts.service_sessions import (
 )
 
 if TYPE_CHECKING:
-    from rolecall.pipeline import Pipeline
+    from rolecall.core.host import Host
 
 EC2_PRINCIPAL = "ec2.amazonaws.com"
 ROTATE_BEFORE = 300  # seconds left at which a normal lifetime's credentials are replaced
@@ -91,8 +91,8 @@ class InstanceCredentials:
     handler that holds the store's write lock may be waiting to `forget` an instance at that moment.
     """
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
+    def __init__(self, host: Host) -> None:
+        self.host = host
         self._issued: dict[str, Issued] = {}
         self._issuing: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()  # guards the two dicts only
@@ -123,7 +123,7 @@ class InstanceCredentials:
         self, account: str, instance: dict[str, Any], role: dict[str, Any]
     ) -> Issued | dict[str, Any]:
         """The instance's credentials for `role`, issuing new ones when due; or EC2's failure document."""
-        now = self.pipeline.clock.time()
+        now = self.host.clock.time()
         context = {
             "ec2:SourceInstanceARN": instance_arn_of(account, instance),
             "ec2:RoleDelivery": role_delivery(instance),
@@ -141,11 +141,11 @@ class InstanceCredentials:
                 return held
             try:
                 creds = assume_role_for_service(
-                    self.pipeline,
+                    self.host,
                     service=EC2_PRINCIPAL,
                     role_arn=role["Arn"],
                     session_name=instance_id,
-                    duration=int(self.pipeline.config.instance_credential_ttl),
+                    duration=int(self.host.config.instance_credential_ttl),
                     session_context=context,
                     region=instance["Region"],
                 )
@@ -181,7 +181,7 @@ def credentials_document(issued: Issued | dict[str, Any]) -> str:
 
 
 def metadata_tree(
-    pipeline: Pipeline,
+    host: Host,
     credentials: InstanceCredentials,
     account: str,
     instance: dict[str, Any],
@@ -203,7 +203,7 @@ def metadata_tree(
         "reservation-id": instance["ReservationId"],
         "services/": {"domain": "amazonaws.com", "partition": "aws"},
     }
-    iam = _iam_tree(pipeline, credentials, account, instance)
+    iam = _iam_tree(host, credentials, account, instance)
     if iam is not None:
         meta["iam/"] = iam
     tree: Tree = {
@@ -216,12 +216,12 @@ def metadata_tree(
 
 
 def _iam_tree(
-    pipeline: Pipeline, credentials: InstanceCredentials, account: str, instance: dict[str, Any]
+    host: Host, credentials: InstanceCredentials, account: str, instance: dict[str, Any]
 ) -> Tree | None:
     profile_ref = instance.get("IamInstanceProfile")
     if not profile_ref:
         return None
-    with read_snapshot(pipeline) as tx:
+    with read_snapshot(host) as tx:
         name = profile_ref["Arn"].rsplit("/", 1)[-1]
         profile = tx.get(account, "instance_profile", name)
         if profile is None or profile["InstanceProfileId"] != profile_ref["Id"]:
@@ -230,7 +230,7 @@ def _iam_tree(
 
     def info() -> str:
         if role is None:
-            updated = iso_seconds(pipeline.clock.time())
+            updated = iso_seconds(host.clock.time())
         else:
             current = credentials.current(account, instance, role)
             if isinstance(current, dict):
@@ -276,9 +276,9 @@ def _identity_document(account: str, instance: dict[str, Any]) -> str:
     )
 
 
-def read_snapshot(pipeline: Pipeline):
-    store = pipeline.store
-    return store.read_transaction() if hasattr(store, "read_transaction") else store.transaction()
+def read_snapshot(host: Host):
+    store = host.store
+    return store.read_transaction()
 
 
 def lookup(tree: Tree, segments: list[str], directory: bool) -> tuple[str, str] | None:

@@ -30,17 +30,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from rolecall import ids
-from rolecall.authn import root_caller
-from rolecall.authz.authorizer import decide, denial, principal_policies
-from rolecall.core.operations import Authorization, OpContext
+from rolecall.core.context import Caller, OpContext
+from rolecall.core.operations import access_denied
 from rolecall.errors import AwsError
+from rolecall.http import HttpRequest, HttpResponse
 from rolecall.services.ec2.imds.content import InstanceCredentials, lookup, metadata_tree, read_snapshot
-from rolecall.services.ec2.records import INSTANCE, IncorrectInstanceState, InvalidInstanceIDNotFound
-from rolecall.store import GLOBAL
-from rolecall.wire import HttpRequest, HttpResponse
+from rolecall.services.ec2.records import (
+    INSTANCE,
+    IncorrectInstanceState,
+    InvalidInstanceIDNotFound,
+    UnauthorizedOperation,
+)
+from rolecall.store import GLOBAL, Tx
 
 if TYPE_CHECKING:
-    from rolecall.pipeline import Pipeline
+    from rolecall.core.host import Host
 
 log = logging.getLogger("rolecall.imds")
 
@@ -145,11 +149,11 @@ class _Listener(ThreadingHTTPServer):
 
 
 class ImdsManager:
-    """The metadata endpoints of every running instance, and their credentials. Owned by the Pipeline."""
+    """The metadata endpoints of every running instance, and their credentials. Owned by the EC2 service."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.credentials = InstanceCredentials(pipeline)
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.credentials = InstanceCredentials(host)
         self._listeners: dict[str, _Listener] = {}
         self._lock = threading.RLock()
         self._token_key = os.urandom(32)  # tokens end with the server, as they end with an instance's boot
@@ -193,7 +197,7 @@ class ImdsManager:
         When the recorded port is taken by another rolecall node already serving this instance (several
         nodes on one database and one host), that endpoint is left to it: programs may hold its URL.
         """
-        with read_snapshot(self.pipeline) as tx:
+        with read_snapshot(self.host) as tx:
             doc = tx.get(account, INSTANCE, instance_id)
         if doc is None or doc["State"] != "running":
             return None
@@ -205,7 +209,7 @@ class ImdsManager:
                 return recorded
             port = self.open(account, instance_id, 0)
         if port != recorded:
-            with self.pipeline.store.transaction() as tx:
+            with self.host.store.transaction() as tx:
                 doc = tx.get(account, INSTANCE, instance_id)
                 if doc is not None:
                     doc["ImdsPort"] = port
@@ -215,7 +219,7 @@ class ImdsManager:
     def start_known(self) -> None:
         """Endpoints for every running instance in the store (a server restarting brings them back)."""
         try:
-            with self.pipeline.store.transaction() as tx:
+            with self.host.store.transaction() as tx:
                 running = [
                     (account["AccountId"], doc["InstanceId"])
                     for account in tx.list(GLOBAL, "account")
@@ -242,7 +246,7 @@ class ImdsManager:
         return hmac.new(self._token_key, message, hashlib.sha256).hexdigest()[:40]
 
     def new_token(self, instance: dict[str, Any], ttl: int) -> str:
-        expires = int(self.pipeline.clock.time()) + ttl
+        expires = int(self.host.clock.time()) + ttl
         return f"AQAE{expires:x}.{self._mac(instance, expires)}"
 
     def token_seconds_left(self, instance: dict[str, Any], token: str) -> int | None:
@@ -256,13 +260,13 @@ class ImdsManager:
             return None
         if not hmac.compare_digest(mac, self._mac(instance, expires)):
             return None
-        left = expires - int(self.pipeline.clock.time())
+        left = expires - int(self.host.clock.time())
         return left if left > 0 else None
 
     # -- requests ----------------------------------------------------------------------------------------
 
     def _instance(self, account: str, instance_id: str) -> dict[str, Any] | None:
-        with read_snapshot(self.pipeline) as tx:
+        with read_snapshot(self.host) as tx:
             return tx.get(account, INSTANCE, instance_id)
 
     def respond(
@@ -308,7 +312,7 @@ class ImdsManager:
         parts = path.strip("/").split("/")
         if parts[0] not in VERSIONS or "" in parts:
             return _error_page(404)
-        tree = metadata_tree(self.pipeline, self.credentials, account, instance)
+        tree = metadata_tree(self.host, self.credentials, account, instance)
         if len(parts) == 1:  # the version's root lists its branches without trailing slashes
             return _text("\n".join(sorted(name.rstrip("/") for name in tree)), *extra)
         found = lookup(tree, parts[1:], path.endswith("/"))
@@ -330,20 +334,14 @@ class ImdsManager:
             return _json_response(err.status, {"Error": {"Code": err.code, "Message": err.message}})
 
     def _endpoint(self, req: HttpRequest) -> dict[str, Any]:
-        pipeline = self.pipeline
         instance_id = req.path[len(LOOKUP_PREFIX) :].strip("/")
         if req.method != "GET" or not instance_id:
             raise AwsError("Use GET /_rolecall/imds/<instance-id>.", code="InvalidRequest")
-        generation = pipeline.store.generation()
-        if pipeline.config.auth_mode == "off":
-            caller = root_caller(pipeline.config.default_account, None)
-        else:
-            info = pipeline.authn.signature(req)
-            caller = pipeline.authn.authenticate(req, info, generation, pipeline.clock.time())
-        with read_snapshot(pipeline) as tx:
+        caller = self.host.authenticate(req)
+        with read_snapshot(self.host) as tx:
             doc = tx.get(caller.account, INSTANCE, instance_id)
-            if doc is not None and pipeline.config.auth_mode == "enforce":
-                self._authorize(req, tx, caller, doc, generation)
+            if doc is not None:
+                self._authorize(req, tx, caller, doc)
         if doc is None or doc["State"] == "terminated":
             raise InvalidInstanceIDNotFound(f"The instance ID '{instance_id}' does not exist")
         port = self.ensure(caller.account, instance_id)
@@ -351,30 +349,22 @@ class ImdsManager:
             raise IncorrectInstanceState(f"The instance '{instance_id}' is not in the 'running' state.")
         return {"InstanceId": instance_id, "Endpoint": f"http://127.0.0.1:{port}", "Region": doc["Region"]}
 
-    def _authorize(
-        self, req: HttpRequest, tx: Any, caller: Any, doc: dict[str, Any], generation: int
-    ) -> None:
+    def _authorize(self, req: HttpRequest, tx: Tx, caller: Caller, doc: dict[str, Any]) -> None:
         """Finding an instance's endpoint is describing the instance: ec2:DescribeInstances."""
-        pipeline = self.pipeline
         ctx = OpContext(
             service="ec2",
             operation="DescribeInstances",
             account=caller.account,
             region=doc["Region"],
             caller=caller,
-            store=pipeline.store,
             tx=tx,
-            clock=pipeline.clock,
+            host=self.host,
             request_id=ids.request_id(),
             source_ip=req.remote_addr or "127.0.0.1",
-            config=pipeline.config,
         )
-        auth = Authorization("ec2:DescribeInstances", "*")
-        policies = principal_policies(ctx, pipeline.policies, generation)
-        for check in decide(auth, ctx, {}, policies, ["*"]):
-            if not check.decision.allowed:
-                err = denial(caller, check.action, check.resource, check.decision)
-                raise AwsError(err.message, code="UnauthorizedOperation", status=403)
+        refused = ctx.authorize("ec2:DescribeInstances", "*")
+        if refused is not None:
+            raise UnauthorizedOperation(access_denied(caller, refused).message)
 
 
 def _serves(port: int, instance_id: str) -> bool:

@@ -13,7 +13,7 @@ import binascii
 import json
 from typing import Any
 
-from rolecall.core.operations import OpContext, Service, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.errors import AwsError
 from rolecall.services.logs import store
 from rolecall.services.logs.filter import BadFilterPattern, parse_filter_pattern
@@ -179,10 +179,7 @@ def _size(message: str) -> int:
     return len(message.encode("utf-8")) + EVENT_OVERHEAD
 
 
-class Logs(Service):
-    name = "logs"
-    model = "logs"
-
+class LogsOperations(Family):
     # --- helpers ----------------------------------------------------------------------------------------
 
     @staticmethod

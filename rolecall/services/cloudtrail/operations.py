@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from rolecall.core.operations import OpContext, Service, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.errors import AwsError
 from rolecall.store.events import event_username
 
@@ -59,10 +59,7 @@ def _event(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class CloudTrail(Service):
-    name = "cloudtrail"
-    model = "cloudtrail"
-
+class EventHistoryOperations(Family):
     @operation("cloudtrail:LookupEvents", read_only=True)
     def LookupEvents(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         attrs = params.get("LookupAttributes") or []
@@ -81,9 +78,7 @@ class CloudTrail(Service):
         if not 1 <= max_results <= 50:
             raise InvalidMaxResults("Value for parameter MaxResults must be between 1 and 50.")
         # Records of reads are written in batches; make sure this caller sees its own history.
-        flush = getattr(ctx.config, "extra", {}).get("flush_trail")
-        if flush:
-            flush()
+        ctx.host.flush_trail()
         try:
             records, token = ctx.store.lookup_events(
                 ctx.account,

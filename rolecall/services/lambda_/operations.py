@@ -1,10 +1,4 @@
-"""AWS Lambda (REST-JSON, 2015-03-31): functions that run with their execution role.
-
-CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions, DeleteFunction, UpdateFunctionCode,
-UpdateFunctionConfiguration and Invoke. Python functions (.zip packages, Code.ZipFile) run in a fresh
-local-Python process per invocation (rolecall.services.lambda_.runtime) with credentials from an AssumeRole by
-lambda.amazonaws.com on the execution role (rolecall.services.sts.service_sessions), and write their logs through the
-CloudWatch Logs API with those credentials (rolecall.services.lambda_.logs).
+"""Lambda's operations: functions (create, read, list, update, delete) and their invocation.
 
 Handing a role to a function needs iam:PassRole on it (iam:PassedToService = lambda.amazonaws.com), and
 the role must exist and trust Lambda. Invoke resolves the function in its transaction and runs it after
@@ -18,9 +12,9 @@ import binascii
 import json
 from typing import Any
 
-from rolecall.core.operations import OpContext, Service, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.services.lambda_.code import BadZip, inspect_zip
-from rolecall.services.lambda_.code_url import code_response, code_url
+from rolecall.services.lambda_.code_url import code_url
 from rolecall.services.lambda_.functions import (
     KIND,
     RUNNABLE_RUNTIME,
@@ -44,9 +38,8 @@ from rolecall.services.lambda_.functions import (
     pass_role,
     touch,
 )
-from rolecall.services.lambda_.invoke import Job, Runner, endpoint_url
+from rolecall.services.lambda_.invoke import Job, endpoint_url
 from rolecall.store import Conflict
-from rolecall.wire import HttpRequest, HttpResponse
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_EVENT_PAYLOAD = 1024 * 1024
@@ -77,17 +70,7 @@ def _unmarker(marker: str) -> str:
         raise InvalidParameterValue(f"Invalid marker: {marker}") from None
 
 
-class Lambda(Service):
-    name = "lambda"
-    model = "lambda"
-
-    def __init__(self) -> None:
-        self.runner = Runner()
-
-    def code_download(self, pipeline: Any, req: HttpRequest) -> HttpResponse:
-        """GET of a Code.Location URL (routed here by the pipeline, outside the AWS API)."""
-        return code_response(pipeline, self.runner.code_store(pipeline), req)
-
+class FunctionOperations(Family["Lambda"]):
     # -- functions -----------------------------------------------------------------------------------------
 
     @operation(
@@ -115,9 +98,7 @@ class Lambda(Service):
         config = new_configuration(ctx, ref, params)
         config.update(CodeSize=info.size, CodeSha256=info.sha256_b64)
         touch(ctx, config)
-        self.runner.code_store(ctx.config.extra["pipeline"]).save(
-            ref.account, ref.region, ref.name, data, info
-        )
+        self.service.code_store().save(ref.account, ref.region, ref.name, data, info)
         doc = {
             "Configuration": config,
             "Tags": dict(params.get("Tags") or {}),
@@ -133,9 +114,8 @@ class Lambda(Service):
     def GetFunction(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
         doc = load(ctx, ref)
-        pipeline = ctx.config.extra["pipeline"]
         location = code_url(
-            pipeline, endpoint_url(ctx.config), ref.account, ref.region, ref.name, doc["CodeSha256Hex"]
+            ctx.host, endpoint_url(ctx.config), ref.account, ref.region, ref.name, doc["CodeSha256Hex"]
         )
         out: dict[str, Any] = {
             "Configuration": doc["Configuration"],
@@ -176,7 +156,7 @@ class Lambda(Service):
             raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
         load(ctx, ref)
         ctx.tx.delete(ref.account, KIND, ref.key)
-        store = self.runner.code_store(ctx.config.extra["pipeline"])
+        store = self.service.code_store()
         ctx.after_commit(lambda: store.delete(ref.account, ref.region, ref.name))
         return {"StatusCode": 204}
 
@@ -189,7 +169,7 @@ class Lambda(Service):
         data, info = _read_package(params)
         if params.get("DryRun"):
             return as_reported(config)
-        store = self.runner.code_store(ctx.config.extra["pipeline"])
+        store = self.service.code_store()
         store.save(ref.account, ref.region, ref.name, data, info)
         config.update(CodeSize=info.size, CodeSha256=info.sha256_b64)
         if params.get("Architectures"):
@@ -241,8 +221,8 @@ class Lambda(Service):
         ctx.tx.update(ref.account, KIND, ref.key, doc)
         return as_reported(config, "InProgress")
 
-    # -- invocation ----------------------------------------------------------------------------------------
 
+class InvokeOperations(Family["Lambda"]):
     @operation(
         "lambda:InvokeFunction",
         resource=function_arn,
@@ -292,9 +272,9 @@ class Lambda(Service):
             client_context=client_context,
             log_tail=params.get("LogType") == "Tail" and kind == "RequestResponse",
         )
-        pipeline = ctx.config.extra["pipeline"]
+        runner = self.service.runner()
         if kind == "Event":
-            ctx.defer(lambda: self.runner.run_later(pipeline, job))
+            ctx.defer(lambda: runner.run_later(job))
             return {"StatusCode": 202}
-        ctx.defer(lambda: self.runner.run_now(pipeline, job))
+        ctx.defer(lambda: runner.run_now(job))
         return {}

@@ -1,8 +1,5 @@
-"""IAM policies: inline policies of users, groups and roles; customer managed policies and their
-versions, tags and attachments; AWS managed policies (read-only); the account authorization snapshot.
-
-Documents are stored as the text the caller sent and leave URL-encoded, as IAM sends them. Sizes are
-counted as IAM counts them: characters, whitespace not included.
+"""Managed policies: customer managed policies with their versions and tags, AWS managed policies
+(read-only, the same in every account), and their attachment to users, groups and roles.
 """
 
 from __future__ import annotations
@@ -13,24 +10,18 @@ from typing import TYPE_CHECKING, Any
 from rolecall import ids
 from rolecall.authz.managed import is_aws_managed_arn, list_aws_managed_policies
 from rolecall.authz.principals import (
-    compiled,
-    inline_label,
-    managed_policy_exists,
     managed_policy_record,
     parse_policy_arn,
 )
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.errors import (
     AccessDenied,
     AwsError,
     DeleteConflict,
     InvalidInput,
     LimitExceeded,
-    MalformedPolicyDocument,
     NoSuchEntity,
-    ValidationError,
 )
-from rolecall.policy import MalformedPolicy, Policy
 from rolecall.services.iam.common import (
     arn_of,
     check_modifiable,
@@ -45,7 +36,6 @@ from rolecall.services.iam.common import (
     remove_tags,
     request_tag_context,
     resource_tag_context,
-    role_shape,
     touched,
     url_encode_document,
     validate_tags,
@@ -53,43 +43,18 @@ from rolecall.services.iam.common import (
 
 if TYPE_CHECKING:
     from rolecall.store import Tx
+from rolecall.services.iam.policy_documents import (
+    MANAGED_POLICY_SIZE,
+    NAME_MEMBER,
+    document_size,
+    validate_identity_policy,
+)
 
-__all__ = ["PolicyOperations", "document_size", "managed_policy_exists", "policy_error"]
-
-# Aggregate size of an entity's inline policies (IAM User Guide, "IAM and AWS STS quotas").
-INLINE_QUOTA = {"user": 2048, "group": 5120, "role": 10240}
-MANAGED_POLICY_SIZE = 6144
 MAX_VERSIONS = 5
 MAX_ATTACHED = 10  # managed policies per user, group or role (AWS's default quota)
 ATTACH_QUOTA_NAME = {"user": "PoliciesPerUser", "group": "PoliciesPerGroup", "role": "PoliciesPerRole"}
-NAME_MEMBER = {"user": "UserName", "group": "GroupName", "role": "RoleName"}
-_WHITESPACE = str.maketrans("", "", " \t\r\n")
 
 PolicyNotAttachable = type("PolicyNotAttachable", (AwsError,), {"code": "PolicyNotAttachable", "status": 400})
-
-
-def document_size(text: str) -> int:
-    """A policy's size as IAM's quotas count it: characters other than whitespace."""
-    return len(text.translate(_WHITESPACE))
-
-
-def policy_error(err: MalformedPolicy) -> AwsError:
-    """The AWS error for a document the engine refused (it names the code: MalformedPolicyDocument,
-    or LimitExceeded / ValidationError for size and character problems)."""
-    kinds = {"LimitExceeded": LimitExceeded, "ValidationError": ValidationError}
-    return kinds.get(err.code, MalformedPolicyDocument)(err.message or "Syntax errors in policy.")
-
-
-def _validate_identity_policy(text: str, label: str, *, managed: bool = False) -> None:
-    """Refuse a document IAM would refuse. Inline documents go through the compile cache (the label is
-    the one authorization will use); managed ones must also carry Version 2012-10-17."""
-    try:
-        if managed:
-            Policy.parse(text, kind="identity", name=label, max_size=MANAGED_POLICY_SIZE, managed=True)
-        else:
-            compiled(text, "identity", label)
-    except MalformedPolicy as err:
-        raise policy_error(err) from None
 
 
 # ---------------------------------------------------------------- @operation resolvers
@@ -126,7 +91,7 @@ def _attach_context(kind: str):
 # ---------------------------------------------------------------- shapes
 
 
-def _boundary_shape(doc: dict[str, Any]) -> dict[str, str] | None:
+def boundary_shape(doc: dict[str, Any]) -> dict[str, str] | None:
     boundary = doc.get("PermissionsBoundary") or {}
     if not boundary.get("PermissionsBoundaryArn"):
         return None
@@ -141,7 +106,7 @@ def _attachable(record: dict[str, Any]) -> bool:
     return not (is_aws_managed_arn(record["Arn"]) and record["Path"].startswith("/aws-service-role/"))
 
 
-def _policy_shape(record: dict[str, Any], usage: Usage, *, description: bool, tags: bool) -> dict[str, Any]:
+def policy_shape(record: dict[str, Any], usage: Usage, *, description: bool, tags: bool) -> dict[str, Any]:
     out = {
         "PolicyName": record["PolicyName"],
         "PolicyId": record["PolicyId"],
@@ -161,7 +126,7 @@ def _policy_shape(record: dict[str, Any], usage: Usage, *, description: bool, ta
     return out
 
 
-def _versions(record: dict[str, Any]) -> list[dict[str, Any]]:
+def versions(record: dict[str, Any]) -> list[dict[str, Any]]:
     """Every version of a managed policy (an AWS managed policy shows only its default version)."""
     if "Versions" in record:
         return record["Versions"]
@@ -174,7 +139,7 @@ def _versions(record: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _version_shape(record: dict[str, Any], version: dict[str, Any], *, document: bool) -> dict[str, Any]:
+def version_shape(record: dict[str, Any], version: dict[str, Any], *, document: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if document:
         out["Document"] = url_encode_document(version["Document"])
@@ -233,82 +198,10 @@ def _own_policy(ctx: OpContext, arn: str, action: str) -> dict[str, Any]:
 
 
 def _find_version(record: dict[str, Any], version_id: str) -> dict[str, Any]:
-    for version in _versions(record):
+    for version in versions(record):
         if version["VersionId"] == version_id:
             return version
     raise NoSuchEntity(f"Policy {record['Arn']} version {version_id} does not exist or is not attachable.")
-
-
-def _inline_key(policies: dict[str, str], name: str) -> str | None:
-    """The stored name of an inline policy; names compare case-insensitively, as IAM's names do."""
-    if name in policies:
-        return name
-    folded = name.lower()
-    return next((k for k in policies if k.lower() == folded), None)
-
-
-def _inline_not_found(kind: str, name: str) -> NoSuchEntity:
-    return NoSuchEntity(f"The {kind} policy with name {name} cannot be found.")
-
-
-# ---------------------------------------------------------------- shared handlers
-
-
-def _put_inline(ctx: OpContext, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    entity_name, policy_name, text = params[NAME_MEMBER[kind]], params["PolicyName"], params["PolicyDocument"]
-    doc = get_entity(ctx.tx, ctx.account, kind, entity_name)
-    if kind == "role":
-        check_modifiable(doc)
-    policies = dict(doc.get("InlinePolicies") or {})
-    existing = _inline_key(policies, policy_name)
-    others = sum(document_size(t) for k, t in policies.items() if k != existing)
-    quota = INLINE_QUOTA[kind]
-    if others + document_size(text) > quota:
-        raise LimitExceeded(
-            f"Maximum policy size of {quota} bytes exceeded for {kind} {doc[NAME_MEMBER[kind]]}"
-        )
-    _validate_identity_policy(text, inline_label(kind, doc[NAME_MEMBER[kind]], policy_name))
-    if existing is not None:
-        del policies[existing]
-    policies[policy_name] = text
-    doc["InlinePolicies"] = policies
-    ctx.tx.update(ctx.account, kind, doc[NAME_MEMBER[kind]], doc)
-    touched(ctx, kind, doc["Arn"])
-    return {}
-
-
-def _get_inline(ctx: OpContext, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    doc = get_entity(ctx.tx, ctx.account, kind, params[NAME_MEMBER[kind]])
-    policies = doc.get("InlinePolicies") or {}
-    key = _inline_key(policies, params["PolicyName"])
-    if key is None:
-        raise _inline_not_found(kind, params["PolicyName"])
-    return {
-        NAME_MEMBER[kind]: doc[NAME_MEMBER[kind]],
-        "PolicyName": key,
-        "PolicyDocument": url_encode_document(policies[key]),
-    }
-
-
-def _delete_inline(ctx: OpContext, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    doc = get_entity(ctx.tx, ctx.account, kind, params[NAME_MEMBER[kind]])
-    if kind == "role":
-        check_modifiable(doc)
-    policies = dict(doc.get("InlinePolicies") or {})
-    key = _inline_key(policies, params["PolicyName"])
-    if key is None:
-        raise _inline_not_found(kind, params["PolicyName"])
-    del policies[key]
-    doc["InlinePolicies"] = policies
-    ctx.tx.update(ctx.account, kind, doc[NAME_MEMBER[kind]], doc)
-    touched(ctx, kind, doc["Arn"])
-    return {}
-
-
-def _list_inline(ctx: OpContext, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    doc = get_entity(ctx.tx, ctx.account, kind, params[NAME_MEMBER[kind]])
-    names = sorted(doc.get("InlinePolicies") or {}, key=str.lower)
-    return paginate(names, params, "PolicyNames", cursor=str.lower)
 
 
 def _attach(ctx: OpContext, kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -360,60 +253,7 @@ def _list_attached(ctx: OpContext, kind: str, params: dict[str, Any]) -> dict[st
     return paginate(out, params, "AttachedPolicies")
 
 
-# ---------------------------------------------------------------- the operations
-
-
-class PolicyOperations:
-    # ------------------------------------------------------------ inline policies
-
-    @operation("iam:PutUserPolicy", arn_of("user"), entity_context("user"))
-    def PutUserPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _put_inline(ctx, "user", params)
-
-    @operation("iam:PutGroupPolicy", arn_of("group"))
-    def PutGroupPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _put_inline(ctx, "group", params)
-
-    @operation("iam:PutRolePolicy", arn_of("role"), entity_context("role"))
-    def PutRolePolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _put_inline(ctx, "role", params)
-
-    @operation("iam:GetUserPolicy", arn_of("user"), entity_context("user"))
-    def GetUserPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _get_inline(ctx, "user", params)
-
-    @operation("iam:GetGroupPolicy", arn_of("group"))
-    def GetGroupPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _get_inline(ctx, "group", params)
-
-    @operation("iam:GetRolePolicy", arn_of("role"), entity_context("role"))
-    def GetRolePolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _get_inline(ctx, "role", params)
-
-    @operation("iam:DeleteUserPolicy", arn_of("user"), entity_context("user"))
-    def DeleteUserPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _delete_inline(ctx, "user", params)
-
-    @operation("iam:DeleteGroupPolicy", arn_of("group"))
-    def DeleteGroupPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _delete_inline(ctx, "group", params)
-
-    @operation("iam:DeleteRolePolicy", arn_of("role"), entity_context("role"))
-    def DeleteRolePolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _delete_inline(ctx, "role", params)
-
-    @operation("iam:ListUserPolicies", arn_of("user"), entity_context("user"))
-    def ListUserPolicies(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _list_inline(ctx, "user", params)
-
-    @operation("iam:ListGroupPolicies", arn_of("group"))
-    def ListGroupPolicies(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _list_inline(ctx, "group", params)
-
-    @operation("iam:ListRolePolicies", arn_of("role"), entity_context("role"))
-    def ListRolePolicies(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _list_inline(ctx, "role", params)
-
+class ManagedPolicyOperations(Family):
     # ------------------------------------------------------------ attachments
 
     @operation("iam:AttachUserPolicy", arn_of("user"), _attach_context("user"))
@@ -461,7 +301,7 @@ class PolicyOperations:
         arn = entity_arn(ctx.account, "policy", path, name)
         if document_size(text) > MANAGED_POLICY_SIZE:
             raise LimitExceeded(f"Cannot exceed quota for PolicySize: {MANAGED_POLICY_SIZE}")
-        _validate_identity_policy(text, arn, managed=True)
+        validate_identity_policy(text, arn, managed=True)
         now = iso_now(ctx)
         doc: dict[str, Any] = {
             "PolicyName": name,
@@ -487,12 +327,12 @@ class PolicyOperations:
             f"A policy called {name} already exists. Duplicate names are not allowed.",
         )
         touched(ctx, "policy", arn)
-        return {"Policy": _policy_shape(doc, Usage.none(), description=True, tags=True)}
+        return {"Policy": policy_shape(doc, Usage.none(), description=True, tags=True)}
 
     @operation("iam:GetPolicy", _policy_arn, _policy_context)
     def GetPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         record = _find_policy(ctx, params["PolicyArn"])
-        return {"Policy": _policy_shape(record, Usage(ctx.tx, ctx.account), description=True, tags=True)}
+        return {"Policy": policy_shape(record, Usage(ctx.tx, ctx.account), description=True, tags=True)}
 
     @operation("iam:ListPolicies")
     def ListPolicies(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -503,7 +343,7 @@ class PolicyOperations:
             records += list_aws_managed_policies()
         if scope in ("All", "Local"):
             records += ctx.tx.list(ctx.account, "policy")
-        records.sort(key=_listing_key)
+        records.sort(key=listing_key)
         usage_filter = params.get("PolicyUsageFilter")
         out = []
         for record in records:
@@ -518,8 +358,8 @@ class PolicyOperations:
                 and not usage.attachments[arn]
             ):
                 continue
-            out.append(_policy_shape(record, usage, description=False, tags=False))
-        return paginate(out, params, "Policies", cursor=_listing_key)
+            out.append(policy_shape(record, usage, description=False, tags=False))
+        return paginate(out, params, "Policies", cursor=listing_key)
 
     @operation("iam:DeletePolicy", _policy_arn, _policy_context)
     def DeletePolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -545,7 +385,7 @@ class PolicyOperations:
         record = _own_policy(ctx, arn, "CreatePolicyVersion")
         if document_size(text) > MANAGED_POLICY_SIZE:
             raise LimitExceeded(f"Cannot exceed quota for PolicySize: {MANAGED_POLICY_SIZE}")
-        _validate_identity_policy(text, arn, managed=True)
+        validate_identity_policy(text, arn, managed=True)
         if len(record["Versions"]) >= MAX_VERSIONS:
             raise LimitExceeded(
                 f"A managed policy can have up to {MAX_VERSIONS} versions. Before you create a new version,"
@@ -561,21 +401,21 @@ class PolicyOperations:
             record["DefaultVersionId"] = version["VersionId"]
         ctx.tx.update(ctx.account, "policy", record["PolicyName"], record)
         touched(ctx, "policy", arn)
-        return {"PolicyVersion": _version_shape(record, version, document=False)}
+        return {"PolicyVersion": version_shape(record, version, document=False)}
 
     @operation("iam:GetPolicyVersion", _policy_arn, _policy_context)
     def GetPolicyVersion(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         record = _find_policy(ctx, params["PolicyArn"])
         version = _find_version(record, params["VersionId"])
-        return {"PolicyVersion": _version_shape(record, version, document=True)}
+        return {"PolicyVersion": version_shape(record, version, document=True)}
 
     @operation("iam:ListPolicyVersions", _policy_arn, _policy_context)
     def ListPolicyVersions(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         record = _find_policy(ctx, params["PolicyArn"])
         newest_first = sorted(
-            _versions(record), key=lambda v: int(v["VersionId"][1:].split(".")[0]), reverse=True
+            versions(record), key=lambda v: int(v["VersionId"][1:].split(".")[0]), reverse=True
         )
-        return paginate([_version_shape(record, v, document=False) for v in newest_first], params, "Versions")
+        return paginate([version_shape(record, v, document=False) for v in newest_first], params, "Versions")
 
     @operation("iam:DeletePolicyVersion", _policy_arn, _policy_context)
     def DeletePolicyVersion(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -660,117 +500,8 @@ class PolicyOperations:
         out.update(page)
         return out
 
-    # ------------------------------------------------------------ the account snapshot
 
-    @operation("iam:GetAccountAuthorizationDetails")
-    def GetAccountAuthorizationDetails(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        wanted = set(
-            params.get("Filter") or ("User", "Group", "Role", "LocalManagedPolicy", "AWSManagedPolicy")
-        )
-        tx, account = ctx.tx, ctx.account
-        usage = Usage(tx, account)
-        items: list[tuple[str, dict[str, Any]]] = []
-        if "User" in wanted:
-            items += [("UserDetailList", _user_detail(tx, account, d)) for d in tx.list(account, "user")]
-        if "Group" in wanted:
-            items += [("GroupDetailList", _group_detail(tx, account, d)) for d in tx.list(account, "group")]
-        if "Role" in wanted:
-            profiles = tx.list(account, "instance_profile")
-            items += [
-                ("RoleDetailList", _role_detail(tx, account, d, profiles)) for d in tx.list(account, "role")
-            ]
-        policies: list[dict[str, Any]] = []
-        if "AWSManagedPolicy" in wanted:
-            # AWS's own policies appear when the account uses them, not all ~1,500 of them.
-            used = set(usage.attachments) | set(usage.boundaries)
-            policies += [r for r in list_aws_managed_policies() if r["Arn"] in used]
-        if "LocalManagedPolicy" in wanted:
-            policies += tx.list(account, "policy")
-        policies.sort(key=_listing_key)
-        for record in policies:
-            if "Document" not in record and "Versions" not in record:
-                record = managed_policy_record(tx, account, record["Arn"]) or record
-            detail = _policy_shape(record, usage, description=True, tags=False)
-            detail["PolicyVersionList"] = [
-                _version_shape(record, v, document=True) for v in _versions(record)
-            ]
-            items.append(("Policies", detail))
-        page = paginate(items, params, "_items")
-        out: dict[str, Any] = {
-            "UserDetailList": [],
-            "GroupDetailList": [],
-            "RoleDetailList": [],
-            "Policies": [],
-        }
-        for key, entry in page.pop("_items"):
-            out[key].append(entry)
-        out.update(page)
-        return out
-
-
-def _listing_key(record: dict[str, Any]) -> str:
+def listing_key(record: dict[str, Any]) -> str:
     """ListPolicies' order: by name, an AWS managed policy before a customer one of the same name.
     (Short, so the pagination marker stays within the model's 320 characters.)"""
     return f"{record['PolicyName'].lower()} {0 if is_aws_managed_arn(record['Arn']) else 1}"
-
-
-def _inline_list(doc: dict[str, Any]) -> list[dict[str, str]]:
-    return [
-        {"PolicyName": name, "PolicyDocument": url_encode_document(text)}
-        for name, text in sorted((doc.get("InlinePolicies") or {}).items(), key=lambda kv: kv[0].lower())
-    ]
-
-
-def _attached_list(tx: Tx, account: str, doc: dict[str, Any]) -> list[dict[str, str]]:
-    out = []
-    for arn in doc.get("AttachedPolicies") or []:
-        record = managed_policy_record(tx, account, arn)
-        if record is not None:
-            out.append({"PolicyName": record["PolicyName"], "PolicyArn": arn})
-    return out
-
-
-def _user_detail(tx: Tx, account: str, doc: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: doc[k] for k in ("Path", "UserName", "UserId", "Arn", "CreateDate")}
-    out["UserPolicyList"] = _inline_list(doc)
-    out["GroupList"] = list(doc.get("Groups") or [])
-    out["AttachedManagedPolicies"] = _attached_list(tx, account, doc)
-    boundary = _boundary_shape(doc)
-    if boundary:
-        out["PermissionsBoundary"] = boundary
-    out["Tags"] = [dict(t) for t in doc.get("Tags") or []]
-    return out
-
-
-def _group_detail(tx: Tx, account: str, doc: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: doc[k] for k in ("Path", "GroupName", "GroupId", "Arn", "CreateDate")}
-    out["GroupPolicyList"] = _inline_list(doc)
-    out["AttachedManagedPolicies"] = _attached_list(tx, account, doc)
-    return out
-
-
-def _role_detail(tx: Tx, account: str, doc: dict[str, Any], profiles: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: doc[k] for k in ("Path", "RoleName", "RoleId", "Arn", "CreateDate")}
-    out["AssumeRolePolicyDocument"] = url_encode_document(doc["AssumeRolePolicyDocument"])
-    out["InstanceProfileList"] = [
-        _profile_shape(tx, account, p) for p in profiles if doc["RoleName"] in (p.get("Roles") or [])
-    ]
-    out["RolePolicyList"] = _inline_list(doc)
-    out["AttachedManagedPolicies"] = _attached_list(tx, account, doc)
-    boundary = _boundary_shape(doc)
-    if boundary:
-        out["PermissionsBoundary"] = boundary
-    out["Tags"] = [dict(t) for t in doc.get("Tags") or []]
-    out["RoleLastUsed"] = dict(doc.get("RoleLastUsed") or {})
-    return out
-
-
-def _profile_shape(tx: Tx, account: str, profile: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        k: profile[k] for k in ("Path", "InstanceProfileName", "InstanceProfileId", "Arn", "CreateDate")
-    }
-    roles = [tx.get(account, "role", name) for name in profile.get("Roles") or []]
-    out["Roles"] = [role_shape(r) for r in roles if r is not None]
-    if profile.get("Tags"):
-        out["Tags"] = [dict(t) for t in profile["Tags"]]
-    return out

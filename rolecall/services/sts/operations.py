@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import OpContext, Service, operation
+from rolecall.core.operations import Family, OpContext, operation
 from rolecall.credentials.sessions import Session, packed_size, role_session, seal
 from rolecall.errors import AccessDenied, AwsError, MalformedPolicyDocument, ValidationError
 from rolecall.policy import MalformedPolicy, Policy
@@ -97,10 +97,7 @@ def credentials_of(session: Session, token: str) -> dict[str, Any]:
     }
 
 
-class STS(Service):
-    name = "sts"
-    model = "sts"
-
+class STSOperations(Family):
     @operation("sts:GetCallerIdentity", public=True)
     def GetCallerIdentity(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         # Needs no permission and works even under an explicit deny, as on AWS.
@@ -274,7 +271,7 @@ class STS(Service):
 
     @operation("sts:DecodeAuthorizationMessage")
     def DecodeAuthorizationMessage(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        from rolecall.authz.authorizer import decode_authorization_message
+        from rolecall.authz.messages import decode_authorization_message
 
         try:
             decoded = decode_authorization_message(ctx.config.token_box, params["EncodedMessage"])

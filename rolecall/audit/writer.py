@@ -1,0 +1,79 @@
+"""The trail writer: records that belong to no transaction (reads, denials, failures), written in batches."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from typing import Any
+
+from rolecall.store import Store
+
+log = logging.getLogger("rolecall.trail")
+
+
+class TrailWriter:
+    """Writes records that belong to no transaction, in batches, from one background thread.
+
+    put() only appends to a deque (atomic in CPython): no lock and no wake-up per request. The writer
+    drains it every `interval` seconds, or at once when flush() or close() asks.
+    """
+
+    def __init__(self, store: Store, interval: float = 0.05):
+        self._store = store
+        self._pending: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self._interval = interval
+        self._wake = threading.Event()
+        self._flushed = threading.Condition()
+        self._rounds = 0  # completed drains, for flush() to wait on
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="rolecall-trail", daemon=True)
+        self._thread.start()
+
+    def put(self, account: str, rec: dict[str, Any]) -> None:
+        self._pending.append((account, rec))
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            closing = self._closing
+            items = []
+            while self._pending:
+                items.append(self._pending.popleft())
+            if items:
+                self._write(items)
+            with self._flushed:
+                self._rounds += 1
+                self._flushed.notify_all()
+            if closing:
+                return
+
+    def _write(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        try:
+            with self._store.transaction() as tx:
+                for account, rec in items:
+                    tx.append_event(account, rec)
+            return
+        except Exception:
+            log.exception("could not write a batch of %d trail records; writing them one by one", len(items))
+        for account, rec in items:  # one bad record must not cost the others
+            try:
+                with self._store.transaction() as tx:
+                    tx.append_event(account, rec)
+            except Exception:  # never lose the server over the trail; say so loudly
+                log.exception("could not write trail record %s", rec.get("eventID"))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything put so far is written."""
+        if not self._thread.is_alive():
+            return
+        with self._flushed:
+            target = self._rounds + 2  # a drain that starts after this call has completed
+            self._wake.set()
+            self._flushed.wait_for(lambda: self._rounds >= target or not self._thread.is_alive(), timeout)
+
+    def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        self._thread.join(timeout=30)

@@ -1,0 +1,81 @@
+"""What the server offers a service: the one interface through which services reach shared machinery.
+
+The pipeline implements `Host` and hands itself to every service's `start(host)`; handlers reach it as
+`ctx.host`. A service never imports the pipeline (and the pipeline never imports a service): the two meet
+only in rolecall.app, which builds one from the other. This is how EC2 runs its metadata endpoints and
+Lambda its functions without either knowing how a request is served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from rolecall.clock import Clock
+    from rolecall.core.config import ServerConfig
+    from rolecall.core.context import Caller, Check, OpContext
+    from rolecall.core.operations import Authorization
+    from rolecall.http import HttpRequest, HttpResponse
+    from rolecall.store import Store
+
+# A route a service serves beside the AWS API (GET /_rolecall/imds/ID, Lambda's code download URLs).
+InternalRoute = Callable[["HttpRequest"], "HttpResponse"]
+
+
+@dataclass
+class CallResult:
+    """The answer to a call one service made to another API as a principal (see Host.call)."""
+
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def error_code(self) -> str | None:
+        if self.status < 300:
+            return None
+        return str(self.body.get("__type", "")).rsplit("#", 1)[-1] or str(self.status)
+
+
+class Authorizer(Protocol):
+    """The policy engine's verdicts under the server's --auth mode (rolecall.authz.Authorizer)."""
+
+    def refused(
+        self, ctx: OpContext, auth: Authorization, params: dict[str, Any], resources: list[str]
+    ) -> list[Check]:
+        """The checks the caller fails (none under --auth off; soft mode notes them and lets them pass)."""
+        ...
+
+
+class Host(Protocol):
+    store: Store
+    clock: Clock
+    config: ServerConfig
+    authorizer: Authorizer
+
+    def record(self, account: str, record: dict[str, Any]) -> None:
+        """Add a CloudTrail record to `account`'s trail (written soon, in a batch)."""
+        ...
+
+    def flush_trail(self) -> None:
+        """Write every trail record put so far (LookupEvents reads after this)."""
+        ...
+
+    def authenticate(self, req: HttpRequest) -> Caller:
+        """Who signed `req` (SigV4), or the default account's root under --auth off. Raises AwsError."""
+        ...
+
+    def call(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        credentials: dict[str, str],
+        region: str,
+        *,
+        user_agent: str = "rolecall-internal",
+    ) -> CallResult:
+        """Call a JSON-protocol API as the holder of `credentials`, through the whole request path
+        (signed, authenticated, authorized and recorded like a client's call)."""
+        ...

@@ -1,0 +1,62 @@
+"""The base of S3's operation families: storage, and permission checks made inside a handler.
+
+Where S3's answer depends on a permission the operation itself does not need, the handler asks the same
+engine (permitted()): a missing key is NoSuchKey only to a caller allowed s3:ListBucket (AccessDenied
+otherwise), and DeleteObjects reports each key it may not delete as an AccessDenied entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rolecall.core.context import Check
+from rolecall.core.operations import Family, OpContext
+from rolecall.errors import AwsError
+from rolecall.services.s3.arns import bucket_arn, object_arn, policy_of
+from rolecall.services.s3.errors import no_such_key
+from rolecall.services.s3.storage.objects import ObjectStore
+from rolecall.services.s3.storage.uploads import UploadStore
+
+
+class S3Family(Family["S3"]):
+    """What every S3 family shares: the object storage, and the checks S3 makes beyond an operation's own."""
+
+    def objects(self, ctx: OpContext) -> ObjectStore:
+        data_dir = getattr(ctx.config, "data_dir", None) or getattr(ctx.store, "data_dir", None)
+        if not data_dir:
+            raise AwsError(
+                "rolecall has no --data-dir to keep S3 objects in.", code="InternalError", status=500
+            )
+        return ObjectStore(Path(data_dir) / "s3")
+
+    def uploads(self, ctx: OpContext) -> UploadStore:
+        return UploadStore(self.objects(ctx).root)
+
+    def permitted(
+        self,
+        ctx: OpContext,
+        doc: dict[str, Any],
+        action: str,
+        resource: str,
+        context: dict[str, Any] | None = None,
+    ) -> Check | None:
+        """None when the caller may do `action` on `resource` of bucket `doc`, else the refused check."""
+        more = {"aws:ResourceAccount": doc["Owner"], "s3:ResourceAccount": doc["Owner"], **(context or {})}
+        return ctx.authorize(action, resource, context=more, resource_policy=(policy_of(doc), doc["Owner"]))
+
+    def _missing_key(self, ctx: OpContext, doc: dict[str, Any], key: str) -> AwsError:
+        """NoSuchKey to a caller who may list the bucket; to anyone else, the ListBucket denial."""
+        refused = self.permitted(ctx, doc, "s3:ListBucket", bucket_arn(doc["Name"]))
+        if refused is None:
+            return no_such_key(key)
+        return self.service.denial(ctx, refused)
+
+    @staticmethod
+    def _touch(ctx: OpContext, doc: dict[str, Any], key: str | None = None) -> None:
+        """The trail's resources, as CloudTrail lists them for S3 data events (the bucket names its owner)."""
+        out = []
+        if key is not None:
+            out.append({"ARN": object_arn(doc["Name"], key), "accountId": "", "type": "AWS::S3::Object"})
+        out.append({"ARN": bucket_arn(doc["Name"]), "accountId": doc["Owner"], "type": "AWS::S3::Bucket"})
+        ctx.trail_resources = out

@@ -22,7 +22,11 @@ from rolecall.errors import (
     ValidationError,
 )
 from rolecall.policy import MalformedPolicy, Policy
-from rolecall.services.aws_managed import is_aws_managed_arn, list_aws_managed_policies
+from rolecall.services.aws_managed import (
+    aws_managed_policy_versions,
+    is_aws_managed_arn,
+    list_aws_managed_policies,
+)
 from rolecall.services.base import OpContext, operation
 from rolecall.services.iam_common import (
     arn_of,
@@ -162,7 +166,15 @@ def _policy_shape(record: dict[str, Any], usage: Usage, *, description: bool, ta
 
 
 def _versions(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every version of a managed policy (an AWS managed policy shows only its default version)."""
+    """Every version of a managed policy: a stored one carries its own, AWS's come from the snapshot."""
+    if "Versions" in record:
+        return record["Versions"]
+    return aws_managed_policy_versions(record["Arn"]) or []
+
+
+def _detail_versions(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """GetAccountAuthorizationDetails' versions: an AWS managed policy shows its default one alone (as it
+    did before the snapshot had older ones: ReadOnlyAccess alone has over a hundred)."""
     if "Versions" in record:
         return record["Versions"]
     return [
@@ -692,7 +704,7 @@ class PolicyOperations:
                 record = managed_policy_record(tx, account, record["Arn"]) or record
             detail = _policy_shape(record, usage, description=True, tags=False)
             detail["PolicyVersionList"] = [
-                _version_shape(record, v, document=True) for v in _versions(record)
+                _version_shape(record, v, document=True) for v in _detail_versions(record)
             ]
             items.append(("Policies", detail))
         page = paginate(items, params, "_items")

@@ -111,7 +111,13 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rolecall.accounts import ensure_default_account, write_credentials_file
+    from rolecall.services.aws_managed import ManagedPolicyDataMissing, check_data
 
+    try:
+        check_data()  # a broken install stops here, not at the first request naming an AWS policy
+    except ManagedPolicyDataMissing as exc:
+        print(f"rolecall: {exc}", file=sys.stderr)
+        return 1
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

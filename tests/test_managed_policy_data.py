@@ -6,6 +6,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 from rolecall.cli import main
 from rolecall.services import aws_managed
 
+ROOT = Path(__file__).resolve().parent.parent
 DATA_FILES = (aws_managed.POLICIES_FILE, aws_managed.VERSIONS_FILE, "README.md")
 
 
@@ -28,6 +32,46 @@ def test_snapshot_is_package_data_and_records_its_source():
     assert hashlib.sha256(versions).hexdigest() == meta["versions_file"]["sha256"]
     assert meta["counts"]["policies"] == len(aws_managed.list_aws_managed_policies())
     assert (data / "README.md").is_file()
+
+
+def test_a_wheel_carries_the_snapshot_and_its_install_reads_it(tmp_path):
+    """Build a wheel as `pip install .` does, install it alone, and read the policies from there, with
+    neither the source tree nor site-packages (so no editable install, no moto) on the path."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "rolecall", src / "rolecall", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    built = subprocess.run(
+        [*pip, "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("rolecall-*.whl")
+    target = tmp_path / "installed"
+    installed = subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(target), str(wheel)], capture_output=True, text=True
+    )
+    assert installed.returncode == 0, installed.stderr
+    for name in DATA_FILES:
+        assert (target / "rolecall" / "data" / name).is_file()
+
+    probe = (
+        "import json, sys\n"
+        "from rolecall.services import aws_managed as m\n"
+        "m.check_data()\n"
+        "arn = 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess'\n"
+        "v1 = m.aws_managed_policy_versions(arn)[-1]\n"
+        "print(json.dumps([m.__file__, len(m.list_aws_managed_policies()), v1['VersionId'],\n"
+        "                  'moto' in sys.modules]))\n"
+    )
+    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
+    ran = subprocess.run(
+        [sys.executable, "-S", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stderr
+    module_file, count, oldest, moto_loaded = json.loads(ran.stdout)
+    assert Path(module_file).is_relative_to(target)
+    assert count == len(aws_managed.list_aws_managed_policies()) and oldest == "v1" and not moto_loaded
 
 
 # ---------------------------------------------------------------- the start-up check

@@ -1,3 +1,3 @@
-from rolecall.cli.main import main
+from rolecall.cli import main
 
 raise SystemExit(main())

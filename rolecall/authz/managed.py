@@ -1,25 +1,27 @@
 """AWS managed policies (arn:aws:iam::aws:policy/...), with the documents AWS publishes.
 
-The documents come from the moto package, which keeps a snapshot of every AWS managed policy in
-moto/iam/aws_managed_policies.py (one JSON string, `aws_managed_policies_data`). Importing moto.iam
-costs seconds, so the file is located without importing it, its one assignment is read with `ast`,
-and the JSON is parsed once, on first use. These policies are never stored: every account sees the
-same read-only set.
+They come from a snapshot shipped in rolecall/data/ (rolecall/data/README.md says where it came from
+and how scripts/refresh_managed_policies.py regenerates it), in two files: every policy's metadata
+and default version, read on first use (a few hundredths of a second), and the older versions'
+documents, read only when one is asked for (they are 32 MB once decompressed; xz keeps the
+near-identical versions down to 0.3 MB, where gzip would need 3 MB). These policies are never
+stored: every account sees the same read-only set.
 """
 
 from __future__ import annotations
 
-import ast
+import gzip
 import hashlib
-import importlib.util
 import json
 import threading
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 AWS_POLICY_ARN_PREFIX = "arn:aws:iam::aws:policy/"
-_DATA_MODULE = ("iam", "aws_managed_policies.py")
-_DATA_NAME = "aws_managed_policies_data"
+POLICIES_FILE = "aws_managed_policies.json.gz"
+VERSIONS_FILE = "aws_managed_policy_versions.json.xz"
+_FORMAT = 1
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 # The member order AWS uses when it prints a policy (the snapshot has its keys sorted).
@@ -38,12 +40,16 @@ _STATEMENT_ORDER = (
 
 
 class ManagedPolicyDataMissing(RuntimeError):
-    """The moto package (which ships AWS's managed-policy documents) is not installed or has moved them."""
+    """The packaged snapshot of AWS managed policies is missing or unreadable (a broken install)."""
 
 
 _lock = threading.Lock()
 _by_arn: dict[str, dict[str, Any]] | None = None
-_sources: dict[str, dict[str, Any]] = {}  # ARN -> the snapshot's parsed document
+_sources: dict[str, dict[str, Any]] = {}  # ARN -> the snapshot's default document, parsed
+_version_list: dict[str, list[dict[str, str]]] = {}  # ARN -> [{VersionId, CreateDate}], newest first
+_versions_digest: str = ""  # the versions file's sha256, as the policies file records it
+_older: dict[str, dict[str, str]] | None = None  # policy name -> version id -> compact document text
+_rendered: dict[str, list[dict[str, str]]] = {}  # ARN -> aws_managed_policy_versions' answer
 
 
 def is_aws_managed_arn(arn: str) -> bool:
@@ -54,7 +60,8 @@ def aws_managed_policy(arn: str) -> dict[str, Any] | None:
     """The AWS managed policy with this ARN, or None.
 
     {Arn, PolicyName, PolicyId, Path, DefaultVersionId, Document (text), CreateDate, UpdateDate}
-    Dates are ISO 8601 UTC strings like the stored documents'. Callers must not modify the dict.
+    Document is the default version's. Dates are ISO 8601 UTC strings like the stored documents'.
+    Callers must not modify the dict.
     """
     if not is_aws_managed_arn(arn):
         return None
@@ -67,6 +74,32 @@ def aws_managed_policy(arn: str) -> dict[str, Any] | None:
             if "Document" not in record:
                 record["Document"] = _render(_sources[arn])
     return record
+
+
+def aws_managed_policy_versions(arn: str) -> list[dict[str, str]] | None:
+    """Every version of an AWS managed policy that the snapshot has, newest first, or None.
+
+    [{VersionId, CreateDate, Document (text)}]; the default version is the first. AWS no longer
+    answers for some old versions, and neither does this. Callers must not modify the list.
+    """
+    record = aws_managed_policy(arn)
+    if record is None:
+        return None
+    versions = _rendered.get(arn)
+    if versions is None:
+        older = _older_documents().get(record["PolicyName"], {})
+        versions = [
+            {
+                "VersionId": v["VersionId"],
+                "CreateDate": v["CreateDate"],
+                "Document": record["Document"]
+                if v["VersionId"] == record["DefaultVersionId"]
+                else _render(json.loads(older[v["VersionId"]])),
+            }
+            for v in _version_list[arn]
+        ]
+        _rendered[arn] = versions
+    return versions
 
 
 def list_aws_managed_policies() -> list[dict[str, Any]]:
@@ -88,7 +121,56 @@ def policy_id_for(name: str) -> str:
     return "ANPA" + "".join(chars)
 
 
+def check_data() -> None:
+    """Load the snapshot and verify the older versions' file against the digest recorded for it, so that
+    `rolecall serve` stops at start on a broken install instead of failing its first request that
+    names an AWS managed policy. Raises ManagedPolicyDataMissing."""
+    _policies()
+    blob = _read(VERSIONS_FILE)
+    if hashlib.sha256(blob).hexdigest() != _versions_digest:
+        raise ManagedPolicyDataMissing(
+            f"{_data_dir() / VERSIONS_FILE} is not the file {POLICIES_FILE} was generated with "
+            "(its sha256 differs); reinstall rolecall or rerun scripts/refresh_managed_policies.py."
+        )
+    try:
+        import lzma  # noqa: F401  (some Python builds lack it)
+    except ImportError as exc:
+        raise ManagedPolicyDataMissing(
+            f"this Python has no lzma module, needed to read {VERSIONS_FILE}."
+        ) from exc
+
+
 # ---------------------------------------------------------------- loading
+
+
+def _data_dir() -> Traversable:
+    """rolecall/data/ as installed (a directory, or inside a zip or wheel)."""
+    return resources.files("rolecall") / "data"
+
+
+def _read(name: str) -> bytes:
+    path = _data_dir() / name
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ManagedPolicyDataMissing(
+            f"AWS managed policy data is unavailable: cannot read {path} ({exc.strerror or exc}); "
+            "it is package data that every rolecall install carries: reinstall rolecall."
+        ) from exc
+
+
+def _decode(name: str, blob: bytes, decompress: Any) -> dict[str, Any]:
+    try:
+        data = json.loads(decompress(blob))
+    except Exception as exc:  # gzip's and lzma's errors, truncation, bad JSON: all mean a broken file
+        raise ManagedPolicyDataMissing(
+            f"AWS managed policy data is unreadable: {_data_dir() / name}: {exc}; reinstall rolecall."
+        ) from exc
+    if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        raise ManagedPolicyDataMissing(
+            f"{_data_dir() / name} is not format {_FORMAT} AWS managed policy data; reinstall rolecall."
+        )
+    return data
 
 
 def _policies() -> dict[str, dict[str, Any]]:
@@ -100,55 +182,39 @@ def _policies() -> dict[str, dict[str, Any]]:
     return _by_arn
 
 
-def _data_file() -> Path:
-    spec = importlib.util.find_spec("moto")  # a top-level package: found without importing it
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        candidate = Path(location).joinpath(*_DATA_MODULE)
-        if candidate.is_file():
-            return candidate
-    raise ManagedPolicyDataMissing(
-        "AWS managed policy documents are unavailable: rolecall reads them from the moto package "
-        "(moto/iam/aws_managed_policies.py); install moto>=5.1,<6."
-    )
-
-
 def _load() -> dict[str, dict[str, Any]]:
-    path = _data_file()
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id == _DATA_NAME
-        ):
-            raw = json.loads(ast.literal_eval(node.value))
-            break
-    else:
-        raise ManagedPolicyDataMissing(f"{path} no longer assigns {_DATA_NAME}; check the moto version.")
+    global _versions_digest
+    data = _decode(POLICIES_FILE, _read(POLICIES_FILE), gzip.decompress)
     out: dict[str, dict[str, Any]] = {}
-    for name, entry in raw.items():
-        path_ = entry.get("Path") or "/"
-        arn = f"{AWS_POLICY_ARN_PREFIX}{path_[1:]}{name}"
+    for name, entry in data["policies"].items():
+        arn = f"{AWS_POLICY_ARN_PREFIX}{entry['Path'][1:]}{name}"
         out[arn] = {
             "Arn": arn,
             "PolicyName": name,
             "PolicyId": policy_id_for(name),
-            "Path": path_,
-            "DefaultVersionId": entry.get("DefaultVersionId") or "v1",
-            "CreateDate": _iso(entry.get("CreateDate")),
-            "UpdateDate": _iso(entry.get("UpdateDate") or entry.get("CreateDate")),
+            "Path": entry["Path"],
+            "DefaultVersionId": entry["DefaultVersionId"],
+            "CreateDate": entry["CreateDate"],
+            "UpdateDate": entry["UpdateDate"],
         }
         _sources[arn] = entry["Document"]
+        _version_list[arn] = entry["Versions"]
+    _versions_digest = data["versions_file"]["sha256"]
     return out
 
 
-def _iso(value: str | None) -> str:
-    """'2015-02-06T18:39:46+00:00' -> '2015-02-06T18:39:46Z' (the form the store's documents use)."""
-    if not value:
-        return "2015-02-06T18:39:46Z"
-    return value.replace("+00:00", "Z")
+def _older_documents() -> dict[str, dict[str, str]]:
+    """The older versions' documents, read on the first request for one (a quarter of a second)."""
+    global _older
+    if _older is None:
+        import lzma
+
+        _policies()
+        with _lock:
+            if _older is None:
+                blob = _read(VERSIONS_FILE)
+                _older = _decode(VERSIONS_FILE, blob, lzma.decompress)["documents"]
+    return _older
 
 
 def _ordered(obj: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:

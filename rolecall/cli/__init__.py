@@ -1,0 +1,35 @@
+"""`rolecall` command line: serve | account | policy | role | ec2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rolecall",
+        description="A local, faithful implementation of AWS IAM roles, served over AWS's own wire protocols.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    from rolecall.cli.ec2 import add_ec2_commands
+    from rolecall.cli.policy import add_policy_commands
+    from rolecall.cli.role import add_role_commands
+    from rolecall.cli.serve import add_serve_commands
+
+    add_serve_commands(sub)
+    add_policy_commands(sub)
+    add_role_commands(sub)
+    add_ec2_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

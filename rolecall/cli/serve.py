@@ -79,8 +79,14 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from rolecall.authz.managed import ManagedPolicyDataMissing, check_data
     from rolecall.credentials.accounts import ensure_default_account, write_credentials_file
 
+    try:
+        check_data()  # a broken install stops here, not at the first request naming an AWS policy
+    except ManagedPolicyDataMissing as exc:
+        print(f"rolecall: {exc}", file=sys.stderr)
+        return 1
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

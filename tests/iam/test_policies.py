@@ -8,7 +8,12 @@ import urllib.parse
 
 import pytest
 
-from rolecall.authz.managed import aws_managed_policy, list_aws_managed_policies, policy_id_for
+from rolecall.authz.managed import (
+    aws_managed_policy,
+    aws_managed_policy_versions,
+    list_aws_managed_policies,
+    policy_id_for,
+)
 from rolecall.authz.principals import (
     compiled,
     managed_policy_document,
@@ -490,6 +495,79 @@ def test_every_aws_managed_policy_compiles():
     for record in list_aws_managed_policies():
         full = aws_managed_policy(record["Arn"])
         compiled(full["Document"], "identity", record["Arn"])
+
+
+def test_aws_managed_policies_answer_for_their_older_versions(call):
+    arn = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    policy = call("GetPolicy", PolicyArn=arn)["Policy"]
+    versions = call("ListPolicyVersions", PolicyArn=arn)["Versions"]
+    assert (
+        [v["VersionId"] for v in versions]
+        == ["v3", "v2", "v1"]
+        == [v["VersionId"] for v in aws_managed_policy_versions(arn)]
+    )
+    assert [v["IsDefaultVersion"] for v in versions] == [True, False, False]
+    dates = [v["CreateDate"] for v in versions]
+    assert dates == sorted(dates, reverse=True)
+    assert dates[0] == policy["UpdateDate"] and dates[-1] == policy["CreateDate"]
+
+    v1 = call("GetPolicyVersion", PolicyArn=arn, VersionId="v1")["PolicyVersion"]
+    assert v1["IsDefaultVersion"] is False
+    assert json.loads(decoded(v1["Document"])) == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}],
+    }
+    v2 = json.loads(
+        decoded(call("GetPolicyVersion", PolicyArn=arn, VersionId="v2")["PolicyVersion"]["Document"])
+    )
+    assert "s3-object-lambda:Get*" in v2["Statement"][0]["Action"]
+    assert "s3:Describe*" not in v2["Statement"][0]["Action"]  # v3 added it
+    with pytest.raises(NoSuchEntity):
+        call("GetPolicyVersion", PolicyArn=arn, VersionId="v4")
+    # Authorization reads the default version only.
+    assert _aws_allows("AmazonS3ReadOnlyAccess", "s3:DescribeJob")
+
+
+def test_aws_managed_policy_versions_page_like_aws(call):
+    arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    default = call("GetPolicy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    listed, marker = [], None
+    while True:
+        page = call("ListPolicyVersions", PolicyArn=arn, **({"Marker": marker} if marker else {}))
+        listed += page["Versions"]
+        if not page["IsTruncated"]:
+            break
+        marker = page["Marker"]
+    numbers = [int(v["VersionId"][1:]) for v in listed]
+    assert (
+        len(listed) > 100 and numbers == sorted(numbers, reverse=True) and len(set(numbers)) == len(numbers)
+    )
+    assert listed[0]["VersionId"] == default and [v["IsDefaultVersion"] for v in listed].count(True) == 1
+    oldest = call("GetPolicyVersion", PolicyArn=arn, VersionId=listed[-1]["VersionId"])["PolicyVersion"]
+    newest = call("GetPolicyVersion", PolicyArn=arn, VersionId=default)["PolicyVersion"]
+    assert json.loads(decoded(oldest["Document"])) != json.loads(decoded(newest["Document"]))
+    # GetAccountAuthorizationDetails keeps to the default version of an AWS managed policy.
+    call("CreateUser", UserName="reader")
+    call("AttachUserPolicy", UserName="reader", PolicyArn=arn)
+    (detail,) = call("GetAccountAuthorizationDetails", Filter=["AWSManagedPolicy"])["Policies"]
+    assert [(v["VersionId"], v["IsDefaultVersion"]) for v in detail["PolicyVersionList"]] == [(default, True)]
+
+
+def test_every_aws_managed_policy_version_is_a_policy_document():
+    total = 0
+    for record in list_aws_managed_policies():
+        versions = aws_managed_policy_versions(record["Arn"])
+        assert versions[0]["VersionId"] == record["DefaultVersionId"]
+        assert versions[0]["Document"] == aws_managed_policy(record["Arn"])["Document"]
+        numbers = [int(v["VersionId"][1:]) for v in versions]
+        assert numbers == sorted(numbers, reverse=True) and len(set(numbers)) == len(numbers)
+        dates = [v["CreateDate"] for v in versions]
+        assert dates == sorted(dates, reverse=True) and dates[0] == record["UpdateDate"]
+        for version in versions:
+            document = json.loads(version["Document"])
+            assert list(document)[0] == "Version" and document["Statement"]
+        total += len(versions)
+    assert total > 2 * len(list_aws_managed_policies())  # older versions are there, not just defaults
 
 
 def test_aws_managed_policies_are_read_only(call):

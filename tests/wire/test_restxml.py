@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from botocore import handlers, parsers
 from botocore.response import StreamingBody
-from rolecall.services.s3.errors import S3Error
 from urllib3 import HTTPHeaderDict
 
 from rolecall.errors import AwsError, InvalidClientTokenId
+from rolecall.services.s3.errors import S3Error
 from rolecall.wire import HttpRequest, HttpResponse, codec_for
 from rolecall.wire.dispatch import virtual_host_bucket
 from rolecall.wire.models import service_model

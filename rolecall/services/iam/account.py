@@ -24,10 +24,10 @@ from rolecall.services.iam.groups import GROUPS_PER_USER
 from rolecall.services.iam.managed_policies import (
     Usage,
     boundary_shape,
+    detail_versions,
     listing_key,
     policy_shape,
     version_shape,
-    versions,
 )
 from rolecall.services.iam.roles import TRUST_POLICY_QUOTA
 
@@ -112,7 +112,9 @@ class AccountOperations(Family):
             if "Document" not in record and "Versions" not in record:
                 record = managed_policy_record(tx, account, record["Arn"]) or record
             detail = policy_shape(record, usage, description=True, tags=False)
-            detail["PolicyVersionList"] = [version_shape(record, v, document=True) for v in versions(record)]
+            detail["PolicyVersionList"] = [
+                version_shape(record, v, document=True) for v in detail_versions(record)
+            ]
             items.append(("Policies", detail))
         page = paginate(items, params, "_items")
         out: dict[str, Any] = {

@@ -8,7 +8,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from rolecall import ids
-from rolecall.authz.managed import is_aws_managed_arn, list_aws_managed_policies
+from rolecall.authz.managed import aws_managed_policy_versions, is_aws_managed_arn, list_aws_managed_policies
 from rolecall.authz.principals import (
     managed_policy_record,
     parse_policy_arn,
@@ -127,7 +127,15 @@ def policy_shape(record: dict[str, Any], usage: Usage, *, description: bool, tag
 
 
 def versions(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every version of a managed policy (an AWS managed policy shows only its default version)."""
+    """Every version of a managed policy: a stored one carries its own, AWS's come from the snapshot."""
+    if "Versions" in record:
+        return record["Versions"]
+    return aws_managed_policy_versions(record["Arn"]) or []
+
+
+def detail_versions(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """GetAccountAuthorizationDetails' versions: an AWS managed policy shows its default one alone (as it
+    did before the snapshot had older ones: ReadOnlyAccess alone has over a hundred)."""
     if "Versions" in record:
         return record["Versions"]
     return [

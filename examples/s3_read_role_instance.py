@@ -114,7 +114,7 @@ class Owned:
 
     def delete_all(self) -> None:
         if not self.undo:
-            print("cleaned up: nothing of this example's was left")
+            print("cleaned up: nothing to delete")
             return
         print("cleaned up (only what this example created):")
         for what, delete in self.undo:

@@ -110,6 +110,7 @@ def assert_readme_instance_role_intact(srv: Server, iid: str) -> None:
     assert instance["IamInstanceProfile"]["Arn"] == profile["Arn"]
     # The instance still gets its role's credentials from its metadata endpoint.
     check = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
-    ran = srv.rolecall("ec2", "exec", iid, "--endpoint-url", srv.url, "--", sys.executable, "-c", check)
+    where = ("--endpoint-url", srv.url, "--data-dir", str(srv.data_dir))
+    ran = srv.rolecall("ec2", "exec", iid, *where, "--", sys.executable, "-c", check)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert ran.stdout == f"arn:aws:sts::{srv.account}:assumed-role/{README_ROLE}/{iid}\n"

@@ -12,16 +12,14 @@ import botocore.session
 import pytest
 
 from rolecall.core.operations import Caller
-from rolecall.errors import (
-    AwsError,
+from rolecall.errors import AwsError, MalformedPolicyDocument, ValidationError
+from rolecall.services.iam.errors import (
     DeleteConflict,
     EntityAlreadyExists,
     InvalidInput,
     LimitExceeded,
-    MalformedPolicyDocument,
     NoSuchEntity,
     UnmodifiableEntity,
-    ValidationError,
 )
 from rolecall.services.iam.users import verify_password
 from rolecall.store import GLOBAL

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from rolecall.errors import InvalidInput, NoSuchEntity
 from rolecall.services.iam import IAM
+from rolecall.services.iam.errors import InvalidInput, NoSuchEntity
 
 from .conftest import ACCOUNT
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from rolecall import ids
 from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import LimitExceeded, NoSuchEntity
 from rolecall.services.iam.common import caller_user_arn, entity_context, get_user, iso_now, paginate, touched
+from rolecall.services.iam.errors import LimitExceeded, NoSuchEntity
 from rolecall.services.iam.users import target_user_name
 
 ACCESS_KEYS_PER_USER = 2

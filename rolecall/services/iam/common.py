@@ -14,13 +14,13 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from rolecall.errors import (
+from rolecall.errors import ValidationError
+from rolecall.services.iam.errors import (
     EntityAlreadyExists,
     InvalidInput,
     LimitExceeded,
     NoSuchEntity,
     UnmodifiableEntity,
-    ValidationError,
 )
 from rolecall.store import Conflict
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from rolecall import ids
 from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
@@ -23,6 +22,7 @@ from rolecall.services.iam.common import (
     touched,
     user_shape,
 )
+from rolecall.services.iam.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 
 GROUPS_PER_USER = 10
 

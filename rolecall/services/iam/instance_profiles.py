@@ -6,7 +6,6 @@ from typing import Any
 
 from rolecall import ids
 from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import DeleteConflict, LimitExceeded, NoSuchEntity
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
@@ -25,6 +24,7 @@ from rolecall.services.iam.common import (
     touched,
     validate_tags,
 )
+from rolecall.services.iam.errors import DeleteConflict, LimitExceeded, NoSuchEntity
 from rolecall.services.iam.roles import instance_profiles_of
 
 ROLES_PER_INSTANCE_PROFILE = 1

@@ -14,14 +14,7 @@ from rolecall.authz.principals import (
     parse_policy_arn,
 )
 from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import (
-    AccessDenied,
-    AwsError,
-    DeleteConflict,
-    InvalidInput,
-    LimitExceeded,
-    NoSuchEntity,
-)
+from rolecall.errors import AccessDenied
 from rolecall.services.iam.common import (
     arn_of,
     check_modifiable,
@@ -40,6 +33,13 @@ from rolecall.services.iam.common import (
     url_encode_document,
     validate_tags,
 )
+from rolecall.services.iam.errors import (
+    DeleteConflict,
+    InvalidInput,
+    LimitExceeded,
+    NoSuchEntity,
+    PolicyNotAttachable,
+)
 
 if TYPE_CHECKING:
     from rolecall.store import Tx
@@ -54,7 +54,6 @@ MAX_VERSIONS = 5
 MAX_ATTACHED = 10  # managed policies per user, group or role (AWS's default quota)
 ATTACH_QUOTA_NAME = {"user": "PoliciesPerUser", "group": "PoliciesPerGroup", "role": "PoliciesPerRole"}
 
-PolicyNotAttachable = type("PolicyNotAttachable", (AwsError,), {"code": "PolicyNotAttachable", "status": 400})
 
 
 # ---------------------------------------------------------------- @operation resolvers

@@ -9,13 +9,7 @@ from typing import Any
 
 from rolecall import ids
 from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import (
-    DeleteConflict,
-    InvalidInput,
-    LimitExceeded,
-    MalformedPolicyDocument,
-    NoSuchEntity,
-)
+from rolecall.errors import MalformedPolicyDocument
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
@@ -33,6 +27,7 @@ from rolecall.services.iam.common import (
     touched,
     validate_tags,
 )
+from rolecall.services.iam.errors import DeleteConflict, InvalidInput, LimitExceeded, NoSuchEntity
 from rolecall.services.iam.trust_principals import bind_principals, forget_principal
 from rolecall.services.iam.users import check_boundary
 

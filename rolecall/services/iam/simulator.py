@@ -21,10 +21,10 @@ from rolecall.authz.principals import (
     sources_for_user,
 )
 from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import InvalidInput, NoSuchEntity
 from rolecall.policy import Decision, MalformedPolicy, Request, evaluate
 from rolecall.policy.inspect import context_keys, statement_positions
 from rolecall.services.iam.common import NOT_FOUND, get_entity, paginate
+from rolecall.services.iam.errors import InvalidInput, NoSuchEntity
 
 _ENTITY_ARN = re.compile(
     r"^arn:aws:iam::(?P<account>\d{12}):(?P<kind>user|group|role)(?P<path>/(?:[^/]+/)*)(?P<name>[^/]+)$"

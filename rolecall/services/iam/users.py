@@ -10,12 +10,7 @@ from typing import Any
 
 from rolecall import ids
 from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import (
-    DeleteConflict,
-    EntityAlreadyExists,
-    NoSuchEntity,
-    ValidationError,
-)
+from rolecall.errors import ValidationError
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
@@ -33,6 +28,7 @@ from rolecall.services.iam.common import (
     user_shape,
     validate_tags,
 )
+from rolecall.services.iam.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
 from rolecall.services.iam.trust_principals import forget_principal
 from rolecall.store import GLOBAL
 

@@ -25,7 +25,7 @@ from rolecall.services.lambda_.functions import (
     ROLE_CANNOT_BE_ASSUMED,
     ExecutionRoleUnusable,
     FunctionRef,
-    TooManyRequests,
+    TooManyRequestsException,
 )
 from rolecall.services.lambda_.logs import write_function_logs
 from rolecall.services.lambda_.runtime import Invocation, Outcome, invoke
@@ -88,7 +88,7 @@ class Runner:
     def run_now(self, job: Job) -> dict[str, Any]:
         """A RequestResponse invocation: Invoke's output members."""
         if not self._slots.acquire(blocking=False):
-            raise TooManyRequests("Rate Exceeded.")
+            raise TooManyRequestsException("Rate Exceeded.")
         try:
             outcome = self._run(job, raise_on_role=True)
         finally:

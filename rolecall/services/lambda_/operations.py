@@ -18,11 +18,11 @@ from rolecall.services.lambda_.code_url import code_url
 from rolecall.services.lambda_.functions import (
     KIND,
     RUNNABLE_RUNTIME,
-    InvalidParameterValue,
-    InvalidRequestContent,
-    InvalidRuntime,
-    RequestTooLarge,
-    ResourceConflict,
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    InvalidRuntimeException,
+    RequestTooLargeException,
+    ResourceConflictException,
     as_reported,
     check_environment,
     check_execution_role,
@@ -51,12 +51,12 @@ def _read_package(code: dict[str, Any]) -> tuple[bytes, Any]:
     data = code.get("ZipFile")
     if data is None:
         if code.get("S3Bucket") or code.get("S3Key") or code.get("ImageUri"):
-            raise InvalidParameterValue("rolecall accepts function code as Code.ZipFile only.")
-        raise InvalidParameterValue("Please provide a source for function code.")
+            raise InvalidParameterValueException("rolecall accepts function code as Code.ZipFile only.")
+        raise InvalidParameterValueException("Please provide a source for function code.")
     try:
         return data, inspect_zip(data)
     except BadZip:
-        raise InvalidParameterValue(UNZIP_FAILED) from None
+        raise InvalidParameterValueException(UNZIP_FAILED) from None
 
 
 def _marker(name: str) -> str:
@@ -67,7 +67,7 @@ def _unmarker(marker: str) -> str:
     try:
         return base64.urlsafe_b64decode(marker.encode()).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidParameterValue(f"Invalid marker: {marker}") from None
+        raise InvalidParameterValueException(f"Invalid marker: {marker}") from None
 
 
 class FunctionOperations(Family["Lambda"]):
@@ -79,13 +79,13 @@ class FunctionOperations(Family["Lambda"]):
     def CreateFunction(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
         if ref.qualifier is not None:
-            raise InvalidParameterValue(
+            raise InvalidParameterValueException(
                 "Unsupported Qualifier: Qualifiers are not allowed when creating a function."
             )
         if params.get("PackageType", "Zip") != "Zip":
-            raise InvalidParameterValue("rolecall runs .zip deployment packages only (PackageType Zip).")
+            raise InvalidParameterValueException("rolecall runs .zip deployment packages only (PackageType Zip).")
         if not params.get("Runtime") or not params.get("Handler"):
-            raise InvalidParameterValue(
+            raise InvalidParameterValueException(
                 "Runtime and Handler are mandatory parameters for functions created with deployment packages."
             )
         check_runtime(params["Runtime"])
@@ -94,7 +94,7 @@ class FunctionOperations(Family["Lambda"]):
         data, info = _read_package(params["Code"])
         check_execution_role(ctx, params["Role"], ref)
         if ctx.tx.get(ref.account, KIND, ref.key) is not None:
-            raise ResourceConflict(f"Function already exist: {ref.name}")
+            raise ResourceConflictException(f"Function already exist: {ref.name}")
         config = new_configuration(ctx, ref, params)
         config.update(CodeSize=info.size, CodeSha256=info.sha256_b64)
         touch(ctx, config)
@@ -107,7 +107,7 @@ class FunctionOperations(Family["Lambda"]):
         try:
             ctx.tx.insert(ref.account, KIND, ref.key, doc)
         except Conflict:
-            raise ResourceConflict(f"Function already exist: {ref.name}") from None
+            raise ResourceConflictException(f"Function already exist: {ref.name}") from None
         return as_reported(config, "Pending")
 
     @operation("lambda:GetFunction", resource=function_arn, resource_policy=function_owner)
@@ -153,7 +153,7 @@ class FunctionOperations(Family["Lambda"]):
     def DeleteFunction(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
         if ref.qualifier == "$LATEST":
-            raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
+            raise InvalidParameterValueException("$LATEST version cannot be deleted without deleting the function.")
         load(ctx, ref)
         ctx.tx.delete(ref.account, KIND, ref.key)
         store = self.service.code_store()
@@ -238,14 +238,14 @@ class InvokeOperations(Family["Lambda"]):
         payload = params.get("Payload", b"")
         limit = MAX_EVENT_PAYLOAD if kind == "Event" else MAX_SYNC_PAYLOAD
         if len(payload) > limit:
-            raise RequestTooLarge(
+            raise RequestTooLargeException(
                 f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
             )
         if payload.strip():
             try:
                 json.loads(payload)
             except (ValueError, UnicodeDecodeError) as exc:
-                raise InvalidRequestContent(
+                raise InvalidRequestContentException(
                     f"Could not parse request body into json: Could not parse payload into json: {exc}"
                 ) from None
         client_context = None
@@ -253,13 +253,13 @@ class InvokeOperations(Family["Lambda"]):
             try:
                 client_context = json.loads(base64.b64decode(params["ClientContext"], validate=True))
             except (binascii.Error, ValueError, UnicodeDecodeError):
-                raise InvalidRequestContent(
+                raise InvalidRequestContentException(
                     "Client context must be a valid Base64-encoded JSON object."
                 ) from None
         if kind == "DryRun":  # authorized and validated: that is all a dry run asks
             return {"StatusCode": 204}
         if not RUNNABLE_RUNTIME.fullmatch(config.get("Runtime") or ""):
-            raise InvalidRuntime(
+            raise InvalidRuntimeException(
                 f"The runtime parameter of {config.get('Runtime')} is not supported: rolecall runs python3.x "
                 "functions only."
             )

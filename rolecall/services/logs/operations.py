@@ -14,8 +14,12 @@ import json
 from typing import Any
 
 from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import AwsError
 from rolecall.services.logs import store
+from rolecall.services.logs.errors import (
+    InvalidParameterException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
 from rolecall.services.logs.filter import BadFilterPattern, parse_filter_pattern
 
 MAX_BATCH_BYTES = 1_048_576  # PutLogEvents: messages in UTF-8 plus 26 bytes per event
@@ -25,18 +29,6 @@ DAY_MS = 86_400_000
 TOO_NEW_MS = 2 * 3600 * 1000
 TOO_OLD_MS = 14 * DAY_MS
 MAX_SPAN_MS = DAY_MS
-
-
-class ResourceNotFound(AwsError):
-    code = "ResourceNotFoundException"
-
-
-class ResourceAlreadyExists(AwsError):
-    code = "ResourceAlreadyExistsException"
-
-
-class InvalidParameter(AwsError):
-    code = "InvalidParameterException"
 
 
 NO_GROUP = "The specified log group does not exist."
@@ -59,16 +51,16 @@ def group_ref(ctx: OpContext, params: dict[str, Any]) -> tuple[str, str, str]:
     """(region, account, name) of the log group named by logGroupName or logGroupIdentifier (name or ARN)."""
     name, ident = params.get("logGroupName"), params.get("logGroupIdentifier")
     if name and ident:
-        raise InvalidParameter("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
+        raise InvalidParameterException("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
     if not name and not ident:
-        raise InvalidParameter("Should provide either logGroupName or logGroupIdentifier.")
+        raise InvalidParameterException("Should provide either logGroupName or logGroupIdentifier.")
     if name:
         return ctx.region, ctx.account, name
     if not ident.startswith("arn:"):
         return ctx.region, ctx.account, ident
     parts = ident.split(":")
     if len(parts) < 7 or parts[2] != "logs" or parts[5] != "log-group" or not parts[6]:
-        raise InvalidParameter(f"Invalid logGroupIdentifier: {ident}")
+        raise InvalidParameterException(f"Invalid logGroupIdentifier: {ident}")
     return parts[3] or ctx.region, parts[4] or ctx.account, parts[6]
 
 
@@ -115,7 +107,7 @@ def decode_token(token: str) -> Any:
     try:
         return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError):
-        raise InvalidParameter(BAD_TOKEN) from None
+        raise InvalidParameterException(BAD_TOKEN) from None
 
 
 def _position_token(direction: str, position: tuple[int, int]) -> str:
@@ -126,7 +118,7 @@ def _position_token(direction: str, position: tuple[int, int]) -> str:
 def _parse_position_token(token: str) -> tuple[str, tuple[int, int]]:
     direction, _, digits = token.partition("/")
     if direction not in ("f", "b") or len(digits) != 56 or not digits.isdigit():
-        raise InvalidParameter(BAD_TOKEN)
+        raise InvalidParameterException(BAD_TOKEN)
     return direction, (int(digits[:28]) - 1, int(digits[28:]) - 1)
 
 
@@ -190,14 +182,14 @@ class LogsOperations(Family):
     def _group(ctx: OpContext, region: str, account: str, name: str) -> dict[str, Any]:
         group = store.get_group(ctx.tx, account, region, name) if account == ctx.account else None
         if group is None:
-            raise ResourceNotFound(NO_GROUP)
+            raise ResourceNotFoundException(NO_GROUP)
         return group
 
     @staticmethod
     def _stream(ctx: OpContext, region: str, account: str, group: str, name: str) -> dict[str, Any]:
         stream = store.get_stream(ctx.tx, account, region, group, name)
         if stream is None:
-            raise ResourceNotFound(NO_STREAM)
+            raise ResourceNotFoundException(NO_STREAM)
         return stream
 
     @staticmethod
@@ -210,9 +202,9 @@ class LogsOperations(Family):
     def CreateLogGroup(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["logGroupName"]
         if name.lower().startswith("aws/"):
-            raise InvalidParameter("Log groups starting with AWS/ are reserved for AWS.")
+            raise InvalidParameterException("Log groups starting with AWS/ are reserved for AWS.")
         if store.get_group(ctx.tx, ctx.account, ctx.region, name) is not None:
-            raise ResourceAlreadyExists("The specified log group already exists")
+            raise ResourceAlreadyExistsException("The specified log group already exists")
         group: dict[str, Any] = {
             "region": ctx.region,
             "logGroupName": name,
@@ -233,7 +225,7 @@ class LogsOperations(Family):
         name = params["logGroupName"]
         group = self._group(ctx, ctx.region, ctx.account, name)
         if group.get("deletionProtectionEnabled"):
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "Log group deletion is not allowed because deletion protection is enabled."
             )
         for stream in store.streams(ctx.tx, ctx.account, ctx.region, name):
@@ -247,11 +239,11 @@ class LogsOperations(Family):
         prefix, pattern = params.get("logGroupNamePrefix"), params.get("logGroupNamePattern")
         identifiers = params.get("logGroupIdentifiers")
         if prefix and pattern:
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
             )
         if identifiers and (prefix or pattern):
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "logGroupIdentifiers cannot be used with logGroupNamePrefix or logGroupNamePattern."
             )
         limit = params.get("limit", 50)
@@ -270,7 +262,7 @@ class LogsOperations(Family):
         if params.get("nextToken"):
             after = decode_token(params["nextToken"])
             if not isinstance(after, str):
-                raise InvalidParameter(BAD_TOKEN)
+                raise InvalidParameterException(BAD_TOKEN)
             selected = [g for g in selected if g["logGroupName"] > after]
         page = selected[:limit]
         stored = store.stored_bytes(ctx.tx, ctx.account, ctx.region)
@@ -288,7 +280,7 @@ class LogsOperations(Family):
         group, name = params["logGroupName"], params["logStreamName"]
         self._group(ctx, ctx.region, ctx.account, group)
         if store.get_stream(ctx.tx, ctx.account, ctx.region, group, name) is not None:
-            raise ResourceAlreadyExists("The specified log stream already exists")
+            raise ResourceAlreadyExistsException("The specified log stream already exists")
         key = store.stream_key(ctx.region, group, name)
         store.create_stream(
             ctx.tx,
@@ -311,7 +303,7 @@ class LogsOperations(Family):
         prefix = params.get("logStreamNamePrefix")
         order = params.get("orderBy", "LogStreamName")
         if order == "LastEventTime" and prefix:
-            raise InvalidParameter("Cannot order by LastEventTime with a logStreamNamePrefix.")
+            raise InvalidParameterException("Cannot order by LastEventTime with a logStreamNamePrefix.")
         limit = params.get("limit", 50)
         states = store.states(ctx.tx, account)
         views = [
@@ -329,7 +321,7 @@ class LogsOperations(Family):
         if params.get("nextToken"):
             offset = decode_token(params["nextToken"])
             if not isinstance(offset, int) or offset < 0:
-                raise InvalidParameter(BAD_TOKEN)
+                raise InvalidParameterException(BAD_TOKEN)
         page = views[offset : offset + limit]
         out: dict[str, Any] = {"logStreams": page}
         if offset + limit < len(views):
@@ -346,14 +338,14 @@ class LogsOperations(Family):
         events = params["logEvents"]
         batch = sum(_size(e["message"]) for e in events)
         if batch > MAX_BATCH_BYTES:
-            raise InvalidParameter(f"Upload too large: {batch} bytes exceeds limit of {MAX_BATCH_BYTES}")
+            raise InvalidParameterException(f"Upload too large: {batch} bytes exceeds limit of {MAX_BATCH_BYTES}")
         stamps = [e["timestamp"] for e in events]
         if any(b < a for a, b in zip(stamps, stamps[1:], strict=False)):
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "Log events in a single PutLogEvents request must be in chronological order."
             )
         if stamps[-1] - stamps[0] > MAX_SPAN_MS:
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "The batch of log events in a single PutLogEvents request cannot span more than 24 hours."
             )
         now = self._now_ms(ctx)
@@ -373,7 +365,7 @@ class LogsOperations(Family):
             else:
                 accepted.append((ts, event["message"]))
         if not store.lock_stream(ctx.tx, ctx.account, stream):
-            raise ResourceNotFound(NO_STREAM)
+            raise ResourceNotFoundException(NO_STREAM)
         seq = store.append_events(ctx.tx, ctx.account, stream, accepted, now)
         out: dict[str, Any] = {"nextSequenceToken": _sequence_token(stream, seq)}
         if rejected:
@@ -420,16 +412,16 @@ class LogsOperations(Family):
         self._group(ctx, region, account, group)
         names, prefix = params.get("logStreamNames"), params.get("logStreamNamePrefix")
         if names and prefix:
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
             )
         try:
             pattern = parse_filter_pattern(params.get("filterPattern"))
         except BadFilterPattern as exc:
-            raise InvalidParameter(str(exc)) from None
+            raise InvalidParameterException(str(exc)) from None
         start, end = params.get("startTime"), params.get("endTime")
         if start is not None and end is not None and end < start:
-            raise InvalidParameter("endTime must be greater than or equal to startTime.")
+            raise InvalidParameterException("endTime must be greater than or equal to startTime.")
         wanted = set(names) if names else None
         matched: list[tuple[int, str, int, int, str, int]] = []
         for stream in store.streams(ctx.tx, account, region, group):
@@ -443,7 +435,7 @@ class LogsOperations(Family):
         if params.get("nextToken"):
             after = decode_token(params["nextToken"])
             if not (isinstance(after, list) and len(after) == 3):
-                raise InvalidParameter(BAD_TOKEN)
+                raise InvalidParameterException(BAD_TOKEN)
             position = (after[0], after[1], after[2])
             matched = [m for m in matched if (m[0], m[1], m[2]) > position]
         limit = params.get("limit", 10000)

@@ -8,8 +8,9 @@ from typing import Any
 from rolecall import ids
 from rolecall.core.operations import Family, OpContext, operation
 from rolecall.credentials.sessions import Session, packed_size, role_session, seal
-from rolecall.errors import AccessDenied, AwsError, MalformedPolicyDocument, ValidationError
+from rolecall.errors import AccessDenied, InvalidParameterValue, MalformedPolicyDocument, ValidationError
 from rolecall.policy import MalformedPolicy, Policy
+from rolecall.services.sts.errors import InvalidAuthorizationMessageException, PackedPolicyTooLarge
 
 # Trusts no principal that can exist: what a missing role (or a role ARN with the wrong path) amounts to.
 NOBODY_TRUST = (
@@ -18,18 +19,6 @@ NOBODY_TRUST = (
 )
 CHAINED_MAX = 3600
 SESSION_POLICY_MAX = 2048
-
-
-class PackedPolicyTooLarge(AwsError):
-    code = "PackedPolicyTooLarge"
-
-
-class InvalidAuthorizationMessage(AwsError):
-    code = "InvalidAuthorizationMessageException"
-
-
-class InvalidParameterValue(AwsError):
-    code = "InvalidParameterValue"
 
 
 def split_role_arn(arn: str) -> tuple[str, str] | None:
@@ -276,5 +265,5 @@ class STSOperations(Family):
         try:
             decoded = decode_authorization_message(ctx.config.token_box, params["EncodedMessage"])
         except ValueError:
-            raise InvalidAuthorizationMessage("The message is invalid.") from None
+            raise InvalidAuthorizationMessageException("The message is invalid.") from None
         return {"DecodedMessage": decoded}

@@ -17,8 +17,8 @@ from rolecall import ids
 from rolecall.audit.records import record
 from rolecall.core.operations import Caller
 from rolecall.credentials.sessions import Session, role_session, seal
-from rolecall.errors import AccessDenied
-from rolecall.policy import Decision, Request, evaluate
+from rolecall.policy import Request, evaluate
+from rolecall.services.sts.errors import ServiceCannotAssumeRole
 
 if TYPE_CHECKING:
     from rolecall.core.host import Host
@@ -36,14 +36,6 @@ class ServiceCredentials:
             "Token": self.token,
             "Expiration": datetime.fromtimestamp(self.session.expires, UTC),
         }
-
-
-class ServiceCannotAssumeRole(AccessDenied):
-    """The role is missing, or its trust policy does not allow the service."""
-
-    def __init__(self, message: str, decision: Decision | None = None):
-        super().__init__(message)
-        self.decision = decision
 
 
 def _role_by_arn(host: Host, role_arn: str) -> tuple[str, dict[str, Any] | None]:

@@ -15,14 +15,16 @@ from typing import Any
 from rolecall.core.operations import Family, OpContext, operation
 from rolecall.services.lambda_.code import BadZip, inspect_zip
 from rolecall.services.lambda_.code_url import code_url
-from rolecall.services.lambda_.functions import (
-    KIND,
-    RUNNABLE_RUNTIME,
+from rolecall.services.lambda_.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     InvalidRuntimeException,
     RequestTooLargeException,
     ResourceConflictException,
+)
+from rolecall.services.lambda_.functions import (
+    KIND,
+    RUNNABLE_RUNTIME,
     as_reported,
     check_environment,
     check_execution_role,

@@ -30,6 +30,7 @@ from rolecall.services.iam_common import (
     path_matches,
     retag,
     role_shape,
+    signin_session_duration,
     touched,
     validate_tags,
 )
@@ -158,6 +159,8 @@ class RoleOperations:
         }
         if params.get("Description") is not None:
             doc["Description"] = params["Description"]
+        if params.get("MaxSigninSessionDuration") is not None:
+            doc["MaxSigninSessionDuration"] = params["MaxSigninSessionDuration"]
         if params.get("PermissionsBoundary"):
             doc["PermissionsBoundary"] = check_boundary(ctx, params["PermissionsBoundary"])
         insert_entity(
@@ -187,9 +190,14 @@ class RoleOperations:
     @operation("iam:UpdateRole", arn_of("role"), entity_context("role"))
     def UpdateRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = get_role(ctx.tx, ctx.account, params["RoleName"])
-        if params.get("MaxSessionDuration") is not None:
+        signin = params.get("MaxSigninSessionDuration") is not None or params.get(
+            "ResetMaxSigninSessionDuration"
+        )
+        if params.get("MaxSessionDuration") is not None or signin:
             check_modifiable(doc)  # a service-linked role's description is all a caller may edit
+        if params.get("MaxSessionDuration") is not None:
             doc["MaxSessionDuration"] = params["MaxSessionDuration"]
+        signin_session_duration(doc, params)
         if params.get("Description") is not None:
             doc["Description"] = params["Description"]
         ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)

@@ -19,6 +19,7 @@ from rolecall.authz import PolicyCache, decide, denial, principal_policies, reso
 from rolecall.clock import Clock
 from rolecall.config import ServerConfig
 from rolecall.errors import AwsError, InternalFailure, InvalidClientTokenId, NotImplementedOperation
+from rolecall.member_guard import MemberGuard
 from rolecall.services.base import Caller, OpContext, Service
 from rolecall.store import Store
 from rolecall.wire import HttpRequest, HttpResponse, codec_for, service_from_request
@@ -142,6 +143,7 @@ class Pipeline:
         self.authn = Authenticator(store, config)
         self.policies = PolicyCache()
         self.trail = TrailWriter(store)
+        self.members = MemberGuard()  # refuses members a handler does not honour
         self._role_use: dict[str, float] = {}
         self.config.extra.setdefault("flush_trail", self.trail.flush)
         self.config.extra.setdefault("pipeline", self)
@@ -202,6 +204,7 @@ class Pipeline:
             handler = service.handler(operation)
             if handler is None:
                 raise NotImplementedOperation(f"rolecall does not implement {service_name}:{operation} yet.")
+            self.members.check(service.model, operation, handler, params)
             event.read_only = handler.read_only
             changes_state = not handler.read_only
             with self._transaction(not changes_state) as tx:

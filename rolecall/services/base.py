@@ -9,7 +9,7 @@ Handlers never parse HTTP, check signatures or decide permissions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,14 +113,20 @@ def operation(
     trail_response: bool | None = None,
     resource_policy: Resolver | None = None,
     extra: Resolver | None = None,
+    unsupported: Mapping[str, Iterable[Any]] | Iterable[str] = (),
 ) -> Callable[[Callable], Callable]:
     """Declare an operation handler and what it needs authorized.
 
     read_only:      changes nothing in the store (runs on a snapshot; CloudTrail's readOnly). Default: by name.
     trail_response: the trail keeps the response elements (CloudTrail omits them for reads). Default: not read_only.
+    unsupported:    input members the handler does not honour, as dotted paths ("Placement.Tenancy"), or a
+                    mapping of such paths to the values that mean what the handler does anyway
+                    ({"Hibernate": (False,)}). A request setting one otherwise is refused before the handler
+                    runs (rolecall.member_guard), as is one setting a member newer than the handler.
     """
 
     def wrap(fn: Callable) -> Callable:
+        fn.unsupported = unsupported  # type: ignore[attr-defined]
         fn.authorization = Authorization(  # type: ignore[attr-defined]
             action or "", resource, context, public, resource_policy, extra
         )

@@ -417,8 +417,12 @@ def _context_key_names(sources: list[PolicySource]) -> list[str]:
 # ---------------------------------------------------------------- the operations
 
 
+# ResourceHandlingOption makes AWS insist on the resources an EC2 scenario needs; rolecall knows no scenarios.
+_UNSUPPORTED = ["ResourceHandlingOption"]
+
+
 class SimulatorOperations:
-    @operation("iam:SimulatePrincipalPolicy", _source_arn)
+    @operation("iam:SimulatePrincipalPolicy", _source_arn, unsupported=_UNSUPPORTED)
     def SimulatePrincipalPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["PolicySourceArn"]
         exclusions = _exclusions(params.get("PolicyExclusionList"))
@@ -434,7 +438,7 @@ class SimulatorOperations:
             boundary = boundaries[0]
         return _run(ctx, params, identity, boundary, arn if kind == "user" else None)
 
-    @operation("iam:SimulateCustomPolicy")
+    @operation("iam:SimulateCustomPolicy", unsupported=_UNSUPPORTED)
     def SimulateCustomPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         for action in params["ActionNames"]:
             if "*" in action or "?" in action:

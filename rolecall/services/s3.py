@@ -249,8 +249,13 @@ def parse_copy_source(value: str) -> tuple[str, str]:
 def _copy_source_extra(ctx: OpContext, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """CopyObject also reads its source: s3:GetObject there, under the source bucket's own policy."""
     bucket, key = parse_copy_source(params["CopySource"])
-    doc = existing_bucket(ctx, {"Bucket": bucket})
+    doc = existing_bucket(ctx, _source_bucket_params(bucket, params))
     return [("s3:GetObject", object_arn(bucket, key), {}, (policy_of(doc), doc["Owner"]))]
+
+
+def _source_bucket_params(bucket: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What existing_bucket needs for CopyObject's source: its name and ExpectedSourceBucketOwner."""
+    return {"Bucket": bucket, "ExpectedBucketOwner": params.get("ExpectedSourceBucketOwner")}
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -365,6 +370,29 @@ def _check_conditions(params: dict[str, Any], info: ObjectInfo, prefix: str = ""
         raise AwsError("Not Modified", code="NotModified", status=304)
 
 
+def check_object_acl(params: dict[str, Any]) -> None:
+    """Buckets here have Object Ownership's default, BucketOwnerEnforced: ACLs are disabled, and a write may
+    carry no ACL or the bucket-owner-full-control one, which changes nothing (S3's rule)."""
+    acl = params.get("ACL")
+    if acl is not None and acl != "bucket-owner-full-control":
+        raise S3Error("The bucket does not allow ACLs", code="AccessControlListNotSupported", status=400)
+
+
+def check_write_conditions(objects: ObjectStore, bucket_id: str, key: str, params: dict[str, Any]) -> None:
+    """A conditional write: If-None-Match (only "*") fails when the key exists, If-Match when its ETag differs
+    (NoSuchKey when there is no object to match)."""
+    if params.get("IfNoneMatch") is None and params.get("IfMatch") is None:
+        return
+    current = objects.head(bucket_id, key)
+    if params.get("IfNoneMatch") is not None and current is not None:
+        raise precondition_failed("If-None-Match")
+    if params.get("IfMatch") is not None:
+        if current is None:
+            raise no_such_key(key)
+        if not _etag_matches(params["IfMatch"], current.etag):
+            raise precondition_failed("If-Match")
+
+
 def _etag_matches(condition: str, etag: str) -> bool:
     wanted = {c.strip().strip('"') for c in condition.split(",")}
     return "*" in wanted or etag.strip('"') in wanted
@@ -432,6 +460,37 @@ def list_page(
             contents.append(info)
         last = entry
     return contents, prefixes, None
+
+
+# -- members not implemented, declared per operation (rolecall.member_guard refuses a request setting one) ----
+# RequestPayer is honoured as S3 honours it for a bucket that is not Requester Pays (none is here): accepted.
+# ACLs follow Object Ownership's BucketOwnerEnforced default (check_object_acl); explicit grants are not kept.
+
+
+def _refused(*names: str, **accepted: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]:
+    """Member path -> the values accepted because they mean what rolecall does anyway (none for `names`)."""
+    return {name: () for name in names} | accepted
+
+
+_GRANTS = ("GrantFullControl", "GrantRead", "GrantReadACP", "GrantWriteACP")
+_SSE_C = ("SSECustomerAlgorithm", "SSECustomerKey", "SSECustomerKeyMD5")
+_SSE_KMS = _refused("SSEKMSKeyId", "SSEKMSEncryptionContext", ServerSideEncryption=("AES256",)) | {
+    "BucketKeyEnabled": (False,)
+}
+_OBJECT_LOCK = (
+    "ObjectLockMode",
+    "ObjectLockRetainUntilDate",
+    "ObjectLockLegalHoldStatus",
+    "ObjectLockEventHold",
+    "ObjectLockEventHoldDurationDays",
+    "ObjectLockEventHoldDurationYears",
+)
+# Checksums rolecall can neither verify nor keep (it keeps CRC32, CRC32C, CRC64NVME, SHA1, SHA256, SHA512).
+_UNKEPT_CHECKSUMS = ("ChecksumMD5", "ChecksumXXHASH64", "ChecksumXXHASH3", "ChecksumXXHASH128")
+# Object writes: tags, encryption other than S3's default, Object Lock, grants.
+_WRITE_REFUSED = _refused(*_GRANTS, *_SSE_C, *_OBJECT_LOCK, "Tagging") | _SSE_KMS
+# Versioning is not implemented: the only version of an object is "null", as in an unversioned bucket.
+_VERSION = {"VersionId": ("null",)}
 
 
 class S3(Service):
@@ -505,12 +564,33 @@ class S3(Service):
 
     # -- buckets -----------------------------------------------------------------------------------------
 
-    @operation("s3:CreateBucket", lambda ctx, p: bucket_arn(p["Bucket"]), _create_bucket_context)
+    @operation(
+        "s3:CreateBucket",
+        lambda ctx, p: bucket_arn(p["Bucket"]),
+        _create_bucket_context,
+        unsupported=_refused(
+            *_GRANTS,
+            "GrantWrite",
+            "BucketNamespace",
+            "CreateBucketConfiguration.Location",
+            "CreateBucketConfiguration.Bucket",
+            "CreateBucketConfiguration.Tags",
+            ObjectLockEnabledForBucket=(False,),
+            ObjectOwnership=("BucketOwnerEnforced",),
+        ),
+    )
     def CreateBucket(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Bucket"]
         if not valid_bucket_name(name):
             raise S3Error(
                 "The specified bucket is not valid.", code="InvalidBucketName", status=400, BucketName=name
+            )
+        acl = params.get("ACL")
+        if acl is not None and acl != "private":  # any other canned ACL grants someone else access
+            raise S3Error(
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+                code="InvalidBucketAclWithObjectOwnership",
+                status=400,
             )
         region = self._bucket_region(ctx, params)
         existing = bucket_record(ctx, name)
@@ -660,6 +740,7 @@ class S3(Service):
         doc = existing_bucket(ctx, params)
         self._owner_only(ctx, doc)
         text = params.get("Policy") or ""
+        verified_checksums({"ContentMD5": params.get("ContentMD5")}, text.encode("utf-8"))
         validate_bucket_policy(text, doc["Name"], ctx.tx)
         doc["Policy"] = text
         ctx.tx.update(GLOBAL, BUCKET_KIND, doc["Name"], doc)
@@ -708,23 +789,22 @@ class S3(Service):
                 MaxSizeAllowed=MAX_KEY_BYTES,
             )
 
-    @operation("s3:PutObject", _object_resource, _write_context, resource_policy=_bucket_policy)
+    @operation(
+        "s3:PutObject",
+        _object_resource,
+        _write_context,
+        resource_policy=_bucket_policy,
+        unsupported=_WRITE_REFUSED | _refused(*_UNKEPT_CHECKSUMS, "WriteOffsetBytes"),
+    )
     def PutObject(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         key = params["Key"]
         self._check_key(key)
+        check_object_acl(params)
         body = params.get("Body") or b""
         checksums = verified_checksums(params, body)
         objects = self.objects(ctx)
-        if params.get("IfNoneMatch") is not None or params.get("IfMatch") is not None:
-            current = objects.head(doc["Id"], key)
-            if params.get("IfNoneMatch") is not None and current is not None:
-                raise precondition_failed("If-None-Match")
-            if params.get("IfMatch") is not None:
-                if current is None:
-                    raise no_such_key(key)
-                if not _etag_matches(params["IfMatch"], current.etag):
-                    raise precondition_failed("If-Match")
+        check_write_conditions(objects, doc["Id"], key, params)
         info = ObjectInfo(
             key=key,
             size=len(body),
@@ -801,23 +881,59 @@ class S3(Service):
             out["Body"] = data
         return out
 
-    @operation("s3:GetObject", _object_resource, _resource_account, resource_policy=_bucket_policy)
+    @operation(
+        "s3:GetObject",
+        _object_resource,
+        _resource_account,
+        resource_policy=_bucket_policy,
+        unsupported=_refused(*_SSE_C, "PartNumber") | _VERSION,
+    )
     def GetObject(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return self._read(ctx, params, with_body=True)
 
-    @operation("s3:GetObject", _object_resource, _resource_account, resource_policy=_bucket_policy)
+    @operation(
+        "s3:GetObject",
+        _object_resource,
+        _resource_account,
+        resource_policy=_bucket_policy,
+        unsupported=_refused(*_SSE_C, "PartNumber") | _VERSION,
+    )
     def HeadObject(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return self._read(ctx, params, with_body=False)
 
-    @operation("s3:DeleteObject", _object_resource, _resource_account, resource_policy=_bucket_policy)
+    @operation(
+        "s3:DeleteObject",
+        _object_resource,
+        _resource_account,
+        resource_policy=_bucket_policy,
+        # MFA delete and governance retention belong to versioning and Object Lock; the last two conditions
+        # are for directory buckets.
+        unsupported=_refused(
+            "MFA", "IfMatchLastModifiedTime", "IfMatchSize", BypassGovernanceRetention=(False,)
+        )
+        | _VERSION,
+    )
     def DeleteObject(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
-        self.objects(ctx).delete(doc["Id"], params["Key"])
+        objects = self.objects(ctx)
+        check_write_conditions(objects, doc["Id"], params["Key"], {"IfMatch": params.get("IfMatch")})
+        objects.delete(doc["Id"], params["Key"])
         self._touch(ctx, doc, params["Key"])
         return {}
 
     # Authorized key by key in the handler: S3 reports each key it may not delete instead of refusing all.
-    @operation(public=True, read_only=False)
+    @operation(
+        public=True,
+        read_only=False,
+        unsupported=_refused(
+            "MFA",
+            "Delete.Objects.ETag",
+            "Delete.Objects.LastModifiedTime",
+            "Delete.Objects.Size",
+            BypassGovernanceRetention=(False,),
+        )
+        | {"Delete.Objects.VersionId": ("null",)},
+    )
     def DeleteObjects(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         request = params["Delete"]
@@ -849,14 +965,23 @@ class S3(Service):
         _write_context,
         resource_policy=_bucket_policy,
         extra=_copy_source_extra,
+        unsupported=_WRITE_REFUSED
+        | _refused(
+            *(f"CopySource{name}" for name in _SSE_C),
+            "ChecksumAlgorithm",
+            "AnnotationDirective",
+            TaggingDirective=("COPY",),
+        ),
     )
     def CopyObject(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         key = params["Key"]
         self._check_key(key)
+        check_object_acl(params)
         source_bucket, source_key = parse_copy_source(params["CopySource"])
-        source_doc = existing_bucket(ctx, {"Bucket": source_bucket})
+        source_doc = existing_bucket(ctx, _source_bucket_params(source_bucket, params))
         objects = self.objects(ctx)
+        check_write_conditions(objects, doc["Id"], key, params)
         found = objects.get(source_doc["Id"], source_key, lambda info: (0, info.size))
         if found is None:
             raise no_such_key(source_key)
@@ -912,11 +1037,18 @@ class S3(Service):
     def _initiator(upload: UploadInfo) -> dict[str, Any]:
         return {"ID": upload.initiator_arn, "DisplayName": upload.initiator_arn.rsplit("/", 1)[-1]}
 
-    @operation("s3:PutObject", _object_resource, _write_context, resource_policy=_bucket_policy)
+    @operation(
+        "s3:PutObject",
+        _object_resource,
+        _write_context,
+        resource_policy=_bucket_policy,
+        unsupported=_WRITE_REFUSED,
+    )
     def CreateMultipartUpload(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         key = params["Key"]
         self._check_key(key)
+        check_object_acl(params)
         algorithm = params.get("ChecksumAlgorithm")
         checksum_type = params.get("ChecksumType")
         if algorithm is None and checksum_type is not None:
@@ -962,7 +1094,13 @@ class S3(Service):
             "ChecksumType": checksum_type,
         }
 
-    @operation("s3:PutObject", _object_resource, _write_context, resource_policy=_bucket_policy)
+    @operation(
+        "s3:PutObject",
+        _object_resource,
+        _write_context,
+        resource_policy=_bucket_policy,
+        unsupported=_refused(*_SSE_C, *_UNKEPT_CHECKSUMS),
+    )
     def UploadPart(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         number = params["PartNumber"]
@@ -992,7 +1130,13 @@ class S3(Service):
         self._touch(ctx, doc, upload.key)
         return {"ETag": part.etag, "ServerSideEncryption": "AES256", **checksums}
 
-    @operation("s3:PutObject", _object_resource, _write_context, resource_policy=_bucket_policy)
+    @operation(
+        "s3:PutObject",
+        _object_resource,
+        _write_context,
+        resource_policy=_bucket_policy,
+        unsupported=_refused(*_SSE_C, *_UNKEPT_CHECKSUMS),
+    )
     def CompleteMultipartUpload(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         upload = self._upload(ctx, doc, params)
@@ -1003,6 +1147,15 @@ class S3(Service):
                 code="MalformedXML",
                 status=400,
             )
+        sent_type = params.get("ChecksumType")
+        if sent_type is not None and sent_type != upload.checksum_type:
+            raise S3Error(
+                f"The upload was created with the {upload.checksum_type or 'no'} checksum type; "
+                f"the complete request names {sent_type}.",
+                code="InvalidRequest",
+                status=400,
+            )
+        check_write_conditions(self.objects(ctx), doc["Id"], upload.key, params)
         store = self.uploads(ctx)
         uploaded = store.parts(doc["Id"], upload.upload_id)
         chosen = self._chosen_parts(upload, requested, uploaded)
@@ -1130,7 +1283,13 @@ class S3(Service):
             return {member: computed}
         return {member: sent} if sent is not None else {}
 
-    @operation("s3:AbortMultipartUpload", _object_resource, _resource_account, resource_policy=_bucket_policy)
+    @operation(
+        "s3:AbortMultipartUpload",
+        _object_resource,
+        _resource_account,
+        resource_policy=_bucket_policy,
+        unsupported=_refused("IfMatchInitiatedTime"),  # directory buckets
+    )
     def AbortMultipartUpload(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         upload = self._upload(ctx, doc, params)
@@ -1140,7 +1299,11 @@ class S3(Service):
         return {}
 
     @operation(
-        "s3:ListMultipartUploadParts", _object_resource, _resource_account, resource_policy=_bucket_policy
+        "s3:ListMultipartUploadParts",
+        _object_resource,
+        _resource_account,
+        resource_policy=_bucket_policy,
+        unsupported=_refused(*_SSE_C),
     )
     def ListParts(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
@@ -1294,7 +1457,13 @@ class S3(Service):
             out.append(item)
         return out
 
-    @operation("s3:ListBucket", _bucket_resource, _list_context, resource_policy=_bucket_policy)
+    @operation(
+        "s3:ListBucket",
+        _bucket_resource,
+        _list_context,
+        resource_policy=_bucket_policy,
+        unsupported=_refused("OptionalObjectAttributes"),
+    )
     def ListObjectsV2(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         token = params.get("ContinuationToken")
         after = _decode_token(token) if token else params.get("StartAfter")
@@ -1316,7 +1485,13 @@ class S3(Service):
         }
         return out
 
-    @operation("s3:ListBucket", _bucket_resource, _list_context, resource_policy=_bucket_policy)
+    @operation(
+        "s3:ListBucket",
+        _bucket_resource,
+        _list_context,
+        resource_policy=_bucket_policy,
+        unsupported=_refused("OptionalObjectAttributes"),
+    )
     def ListObjects(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         marker = params.get("Marker")
         doc, contents, prefixes, last, max_keys = self._list(ctx, params, marker)

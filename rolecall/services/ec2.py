@@ -199,6 +199,65 @@ def _change(doc: dict[str, Any], previous: str, shown: str) -> dict[str, Any]:
     return {"InstanceId": doc["InstanceId"], "CurrentState": state(shown), "PreviousState": state(previous)}
 
 
+# RunInstances members rolecall's instances do not have -- storage, networking, CPU and market options, launch
+# templates, placement beyond the zone -- refused (rolecall.member_guard) unless given the value that describes
+# the instance DescribeInstances shows anyway (Monitoring disabled, not EBS-optimized, default tenancy, ...).
+_RUN_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    name: ()
+    for name in (
+        "BlockDeviceMappings",
+        "Ipv6AddressCount",
+        "Ipv6Addresses",
+        "KernelId",
+        "RamdiskId",
+        "SecurityGroupIds",
+        "SecurityGroups",
+        "SubnetId",
+        "ElasticGpuSpecification",
+        "ElasticInferenceAccelerators",
+        "LaunchTemplate",
+        "InstanceMarketOptions",
+        "CreditSpecification",
+        "CpuOptions",
+        "CapacityReservationSpecification",
+        "HibernationOptions",
+        "LicenseSpecifications",
+        "EnclaveOptions",
+        "PrivateDnsNameOptions",
+        "MaintenanceOptions",
+        "EnablePrimaryIpv6",
+        "NetworkPerformanceOptions",
+        "Operator",
+        "SecondaryInterfaces",
+        "AdditionalInfo",
+        "NetworkInterfaces",
+        "PrivateIpAddress",
+        "Monitoring.MetricCategoryIds",
+        "Placement.AvailabilityZoneId",
+        "Placement.Affinity",
+        "Placement.PartitionNumber",
+        "Placement.HostId",
+        "Placement.SpreadDomain",
+        "Placement.HostResourceGroupArn",
+        "Placement.GroupId",
+    )
+} | {
+    "Monitoring.Enabled": (False,),
+    "EbsOptimized": (False,),
+    "DisableApiTermination": (False,),  # TerminateInstances would have to refuse
+    "DisableApiStop": (False,),  # StopInstances would have to refuse
+    "InstanceInitiatedShutdownBehavior": ("stop",),
+    "Placement.GroupName": ("",),
+    "Placement.Tenancy": ("default",),
+}
+# Stopping and terminating are immediate here: there is no OS to skip, hibernate or force.
+_SHUTDOWN_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    "Hibernate": (False,),
+    "SkipOsShutdown": (False,),
+    "Force": (False,),
+}
+
+
 class EC2(Service):
     name = "ec2"
     model = "ec2"
@@ -214,7 +273,9 @@ class EC2(Service):
 
     # -- instances ---------------------------------------------------------------------------------------
 
-    @operation("ec2:RunInstances", _run_resources, _run_context, extra=_run_extra)
+    @operation(
+        "ec2:RunInstances", _run_resources, _run_context, extra=_run_extra, unsupported=_RUN_UNSUPPORTED
+    )
     def RunInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         image_id = params.get("ImageId")
         if not image_id:
@@ -322,7 +383,7 @@ class EC2(Service):
             out["NextToken"] = next_token
         return out
 
-    @operation("ec2:StartInstances", _instance_arns)
+    @operation("ec2:StartInstances", _instance_arns, unsupported=["AdditionalInfo"])
     def StartInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
         for doc in docs:
@@ -367,7 +428,7 @@ class EC2(Service):
         ctx.tx.update(ctx.account, INSTANCE, doc["InstanceId"], doc)
         return _change(doc, previous, transition)
 
-    @operation("ec2:StopInstances", _instance_arns)
+    @operation("ec2:StopInstances", _instance_arns, unsupported=_SHUTDOWN_UNSUPPORTED)
     def StopInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
         for doc in docs:
@@ -379,7 +440,11 @@ class EC2(Service):
         changes = [self._shut_down(ctx, doc, "stopped", "stopping") for doc in docs]
         return {"StoppingInstances": changes}
 
-    @operation("ec2:TerminateInstances", _instance_arns)
+    @operation(
+        "ec2:TerminateInstances",
+        _instance_arns,
+        unsupported={k: v for k, v in _SHUTDOWN_UNSUPPORTED.items() if k != "Hibernate"},
+    )
     def TerminateInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
         check_dry_run(params)

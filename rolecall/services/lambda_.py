@@ -77,6 +77,36 @@ def _unmarker(marker: str) -> str:
         raise InvalidParameterValue(f"Invalid marker: {marker}") from None
 
 
+# Function settings rolecall does not implement: publishing versions, VPCs, dead-letter queues, KMS, layers,
+# file systems, code signing, container images, SnapStart, tenancy, capacity providers, durable functions,
+# accelerators; X-Ray tracing and JSON or filtered logs (LoggingConfig's LogGroup is honoured). The values
+# that describe what rolecall does anyway are accepted.
+_CONFIG_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    name: ()
+    for name in (
+        "VpcConfig",
+        "DeadLetterConfig",
+        "KMSKeyArn",
+        "Layers",
+        "FileSystemConfigs",
+        "ImageConfig",
+        "CapacityProviderConfig",
+        "DurableConfig",
+        "RuntimeConfig",
+        "AcceleratorConfig",
+        "LoggingConfig.ApplicationLogLevel",
+        "LoggingConfig.SystemLogLevel",
+    )
+} | {
+    "SnapStart": ({"ApplyOn": "None"},),
+    "TracingConfig.Mode": ("PassThrough",),
+    "LoggingConfig.LogFormat": ("Text",),
+}
+_PUBLISH_UNSUPPORTED: dict[str, tuple[Any, ...]] = {"Publish": (False,), "PublishTo": ()}
+# Code from S3 or an image is refused by _read_package; these would be ignored beside a ZipFile.
+_CODE_UNSUPPORTED = ("S3ObjectVersion", "S3ObjectStorageMode", "SourceKMSKeyArn")
+
+
 class Lambda(Service):
     name = "lambda"
     model = "lambda"
@@ -91,7 +121,14 @@ class Lambda(Service):
     # -- functions -----------------------------------------------------------------------------------------
 
     @operation(
-        "lambda:CreateFunction", resource=function_arn, resource_policy=function_owner, extra=pass_role
+        "lambda:CreateFunction",
+        resource=function_arn,
+        resource_policy=function_owner,
+        extra=pass_role,
+        unsupported=_CONFIG_UNSUPPORTED
+        | _PUBLISH_UNSUPPORTED
+        | {"CodeSigningConfigArn": (), "TenancyConfig": ()}
+        | {f"Code.{name}": () for name in _CODE_UNSUPPORTED},
     )
     def CreateFunction(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
@@ -149,7 +186,8 @@ class Lambda(Service):
     def GetFunctionConfiguration(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return load(ctx, function_ref(ctx, params))["Configuration"]
 
-    @operation("lambda:ListFunctions")
+    # FunctionVersion=ALL lists every version: with no published versions here, the same list.
+    @operation("lambda:ListFunctions", unsupported=["MasterRegion"])  # Lambda@Edge replicas
     def ListFunctions(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         prefix = f"{ctx.region}/"
         names = sorted(
@@ -180,7 +218,12 @@ class Lambda(Service):
         ctx.after_commit(lambda: store.delete(ref.account, ref.region, ref.name))
         return {"StatusCode": 204}
 
-    @operation("lambda:UpdateFunctionCode", resource=function_arn, resource_policy=function_owner)
+    @operation(
+        "lambda:UpdateFunctionCode",
+        resource=function_arn,
+        resource_policy=function_owner,
+        unsupported=_PUBLISH_UNSUPPORTED | {name: () for name in _CODE_UNSUPPORTED},
+    )
     def UpdateFunctionCode(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
         doc = load(ctx, ref)
@@ -205,6 +248,7 @@ class Lambda(Service):
         resource=function_arn,
         resource_policy=function_owner,
         extra=pass_role,
+        unsupported=_CONFIG_UNSUPPORTED,
     )
     def UpdateFunctionConfiguration(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
@@ -249,6 +293,7 @@ class Lambda(Service):
         resource_policy=function_owner,
         read_only=False,
         trail_response=False,
+        unsupported=["DurableExecutionName", "TenantId"],  # durable functions, tenant isolation
     )
     def Invoke(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)

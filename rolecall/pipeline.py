@@ -29,6 +29,7 @@ from rolecall.internal_client import call_json_api
 from rolecall.store import Store, Tx
 from rolecall.wire import codec_for
 from rolecall.wire.dispatch import service_from_request
+from rolecall.wire.member_guard import MemberGuard
 from rolecall.wire.sigv4 import parse_signature
 
 log = logging.getLogger("rolecall")
@@ -53,6 +54,7 @@ class Pipeline:
         self.authn = Authenticator(store, config)
         self.authorizer = Authorizer(config.auth_mode)
         self.trail = TrailWriter(store)
+        self.members = MemberGuard()  # refuses members a handler does not honour
         self._role_use: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -134,6 +136,7 @@ class Pipeline:
             spec = service.handler(operation)
             if spec is None:
                 raise NotImplementedOperation(f"rolecall does not implement {service_name}:{operation} yet.")
+            self.members.check(service.model, operation, spec.unsupported, params)
             event.read_only = spec.read_only
             ctx, output = self._run(spec, service, caller, params, event, generation)
             if caller.type == "AssumedRole":

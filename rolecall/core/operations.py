@@ -20,8 +20,8 @@ when it stops, `reset()` when its state is emptied; `internal_routes()` names th
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from rolecall.core.context import Caller, Check, OpContext, Output, Params
@@ -79,6 +79,9 @@ class OperationSpec:
     read_only: bool  # changes nothing in the store (runs on a snapshot; CloudTrail's readOnly)
     trail_response: bool  # the trail keeps the response elements (CloudTrail omits them for reads)
     source: tuple[str, int]  # (file, line) of the handler, for the operations index
+    # Input members the handler does not honour: dotted path -> the values that mean what it does anyway
+    # (none: any value is refused). See rolecall.wire.member_guard.
+    unsupported: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def __call__(self, ctx: OpContext, params: Params) -> Output | None:
         return self.handler(ctx, params)
@@ -91,10 +94,19 @@ class Declared(Generic[F]):
     """A method declared with @operation: the method itself (bound as usual on access) plus its declaration."""
 
     def __init__(
-        self, fn: F, authorization: Authorization, read_only: bool | None, trail_response: bool | None
+        self,
+        fn: F,
+        authorization: Authorization,
+        read_only: bool | None,
+        trail_response: bool | None,
+        unsupported: Mapping[str, Iterable[Any]] | Iterable[str],
     ) -> None:
         self.fn = fn
         self.authorization = authorization
+        if isinstance(unsupported, Mapping):
+            self.unsupported = {path: tuple(values) for path, values in unsupported.items()}
+        else:
+            self.unsupported = {path: () for path in unsupported}
         self.read_only = read_only if read_only is not None else fn.__name__.startswith(_READ_PREFIXES)
         self.trail_response = trail_response if trail_response is not None else not self.read_only
 
@@ -111,6 +123,7 @@ class Declared(Generic[F]):
             read_only=self.read_only,
             trail_response=self.trail_response,
             source=(code.co_filename, code.co_firstlineno),
+            unsupported=self.unsupported,
         )
 
 
@@ -124,16 +137,21 @@ def operation(
     trail_response: bool | None = None,
     resource_policy: Resolver | None = None,
     extra: Resolver | None = None,
+    unsupported: Mapping[str, Iterable[Any]] | Iterable[str] = (),
 ) -> Callable[[F], Declared[F]]:
     """Declare an operation handler and what it needs authorized (see Authorization for the arguments).
 
     read_only:      changes nothing in the store. Default: by name (Get*, List*, Describe*, ...).
     trail_response: the trail keeps the response elements. Default: not read_only.
+    unsupported:    input members the handler does not honour, as dotted paths ("Placement.Tenancy"), or a
+                    mapping of such paths to the values that mean what the handler does anyway
+                    ({"Hibernate": (False,)}). A request setting one otherwise is refused before the handler
+                    runs (rolecall.wire.member_guard), as is one setting a member newer than the handler.
     """
 
     def wrap(fn: F) -> Declared[F]:
         auth = Authorization(action or "", resource, context, public, resource_policy, extra)
-        return Declared(fn, auth, read_only, trail_response)
+        return Declared(fn, auth, read_only, trail_response, unsupported)
 
     return wrap
 

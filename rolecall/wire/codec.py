@@ -27,6 +27,13 @@ REDACTED_SHAPES: dict[str, frozenset[str]] = {
     "iam": frozenset({"tagKeyType", "tagValueType"}),
 }
 
+# Shapes whose model pattern AWS's documentation contradicts, so it is not enforced here: IAM documents `*` and
+# `?` wildcards in InlinePolicyIdentifier.AttachmentName (SimulatePrincipalPolicy's PolicyExclusionList), which
+# its pattern [\w+=,.@-]+ would refuse. The handler checks such a value's syntax itself.
+UNENFORCED_PATTERNS: dict[str, frozenset[str]] = {
+    "iam": frozenset({"AttachmentName"}),
+}
+
 
 class BadValue(Exception):
     """A wire value that cannot be read as its shape's type. `parts` collects the member path, innermost first."""
@@ -107,7 +114,10 @@ class Codec(ABC):
         self.model = model
         self.service_name: str = model.service_name
         self.operation_names = frozenset(model.operation_names)
-        self._validators = ValidatorCompiler(REDACTED_SHAPES.get(self.service_name, frozenset()))
+        self._validators = ValidatorCompiler(
+            REDACTED_SHAPES.get(self.service_name, frozenset()),
+            UNENFORCED_PATTERNS.get(self.service_name, frozenset()),
+        )
         self._plans: dict[str, OperationPlan] = {}
         self._compiling = threading.Lock()  # compilers' caches are not safe to fill from two threads
 

@@ -43,6 +43,7 @@ from rolecall.wire.routing import Route, compile_route, parse_query
 from rolecall.wire.sigv4 import open_payload
 from rolecall.wire.text_values import text_readers, text_to_timestamp
 from rolecall.wire.timestamps import to_datetime
+from rolecall.wire.validation import UNION_CONSTRAINT
 from rolecall.wire.xmlout import XmlWriterCompiler, escape, member_tag
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -357,9 +358,14 @@ class RestXmlCodec(Codec):
         return routes
 
     def validate(self, operation: str, params: dict[str, Any]) -> None:
-        """Only required members: S3 is not a Coral service and answers bad values with its own errors
-        (InvalidLocationConstraint, InvalidStorageClass, ...) rather than Coral's length/pattern/enum messages."""
-        missing = [m for m in self.violations(operation, params) if m.endswith("Member must not be null")]
+        """Only required members and tagged unions: S3 is not a Coral service and answers bad values with its
+        own errors (InvalidLocationConstraint, InvalidStorageClass, ...) rather than Coral's length/pattern/enum
+        messages, but a union with no member or several set cannot mean anything and is refused."""
+        missing = [
+            m
+            for m in self.violations(operation, params)
+            if m.endswith("Member must not be null") or UNION_CONSTRAINT in m
+        ]
         if not missing:
             return
         shape = self.plan(operation).model.input_shape

@@ -7,6 +7,12 @@ length (min/max), patterns, enums, and numeric ranges. Failures are collected an
     satisfy regular expression pattern: [\\w+=,.@-]+; Value null at 'assumeRolePolicyDocument' failed to
     satisfy constraint: Member must not be null
 
+A tagged union (a structure the model marks `union`) must have exactly one member set; with none or several
+it is one violation at the union, naming its members (the value, a structure, is not echoed):
+
+    Value at 'policyExclusionList.1.member' failed to satisfy constraint: Member must have exactly one of
+    the following members set: [policyType, policyArn, inlinePolicyIdentifier]
+
 Member paths use the lower-camel member name; list elements are "<list>.<n>.member" (1-based). A list of
 scalars whose elements break their constraints is one violation at the list, listing the element
 constraints ("Member must satisfy constraint: [...]"), as AWS reports it. Values of sensitive shapes (and of
@@ -28,6 +34,9 @@ from rolecall.wire.patterns import compile_pattern
 
 # (value, path, messages) -> None; appends one message per violation.
 Check = Callable[[Any, str, list[str]], None]
+
+# How a tagged union with no member or several members set is reported (followed by its member names).
+UNION_CONSTRAINT = "Member must have exactly one of the following members set:"
 
 _NUMERIC = {"integer", "long", "float", "double", "bigInteger", "bigDecimal"}
 
@@ -70,8 +79,11 @@ def summarize(messages: list[str]) -> str:
 class ValidatorCompiler:
     """Compiles shapes of one service model into Check closures (cached by shape name)."""
 
-    def __init__(self, redacted_shapes: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, redacted_shapes: frozenset[str] = frozenset(), unpatterned_shapes: frozenset[str] = frozenset()
+    ) -> None:
         self._redacted = redacted_shapes
+        self._unpatterned = unpatterned_shapes  # shapes whose pattern is not checked
         self._done: dict[str, Check | None] = {}
         self._in_progress: set[str] = set()
 
@@ -140,7 +152,7 @@ class ValidatorCompiler:
                         f"Member must have length less than or equal to {high}",
                     )
                 )
-            pattern = meta.get("pattern")
+            pattern = meta.get("pattern") if shape.name not in self._unpatterned else None
             regex = compile_pattern(pattern) if kind == "string" and pattern else None
             if regex is not None:
                 rules.append(
@@ -183,6 +195,7 @@ class ValidatorCompiler:
         return rules
 
     def _structure(self, shape: Shape) -> Check | None:
+        union_check = self._union(shape) if shape.is_tagged_union else None
         required = set(shape.required_members)
         members: list[tuple[str, str, bool, Check | None, bool]] = []
         for member_name, member_shape in shape.members.items():
@@ -199,11 +212,13 @@ class ValidatorCompiler:
                     )
                 )
         if not members:
-            return None
+            return union_check
 
         def check_structure(value: Any, path: str, out: list[str]) -> None:
             if not isinstance(value, dict):
                 return
+            if union_check is not None:
+                union_check(value, path, out)
             for member_name, segment, is_required, check, redacted in members:
                 item = value.get(member_name)
                 member_path = f"{path}.{segment}" if path else segment
@@ -214,6 +229,19 @@ class ValidatorCompiler:
                     check(item, member_path, out)
 
         return check_structure
+
+    @staticmethod
+    def _union(shape: Shape) -> Check:
+        """Exactly one member set. rolecall has no record of AWS's wording for this rule; the message keeps the
+        form of the other constraint messages, so clients that match on "failed to satisfy constraint" still do."""
+        names = list(shape.members)
+        constraint = UNION_CONSTRAINT + " [" + ", ".join(lower_first(name) for name in names) + "]"
+
+        def check_union(value: Any, path: str, out: list[str]) -> None:
+            if isinstance(value, dict) and sum(1 for name in names if value.get(name) is not None) != 1:
+                out.append(violation(value, path, constraint, redacted=True))
+
+        return check_union
 
     def _list(self, shape: Shape) -> Check | None:
         length_rules = self._length_rules(shape)

@@ -82,8 +82,67 @@ def _change(doc: dict[str, Any], previous: str, shown: str) -> dict[str, Any]:
     return {"InstanceId": doc["InstanceId"], "CurrentState": state(shown), "PreviousState": state(previous)}
 
 
+# RunInstances members rolecall's instances do not have -- storage, networking, CPU and market options, launch
+# templates, placement beyond the zone -- refused (rolecall.wire.member_guard) unless given the value that describes
+# the instance DescribeInstances shows anyway (Monitoring disabled, not EBS-optimized, default tenancy, ...).
+RUN_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    name: ()
+    for name in (
+        "BlockDeviceMappings",
+        "Ipv6AddressCount",
+        "Ipv6Addresses",
+        "KernelId",
+        "RamdiskId",
+        "SecurityGroupIds",
+        "SecurityGroups",
+        "SubnetId",
+        "ElasticGpuSpecification",
+        "ElasticInferenceAccelerators",
+        "LaunchTemplate",
+        "InstanceMarketOptions",
+        "CreditSpecification",
+        "CpuOptions",
+        "CapacityReservationSpecification",
+        "HibernationOptions",
+        "LicenseSpecifications",
+        "EnclaveOptions",
+        "PrivateDnsNameOptions",
+        "MaintenanceOptions",
+        "EnablePrimaryIpv6",
+        "NetworkPerformanceOptions",
+        "Operator",
+        "SecondaryInterfaces",
+        "AdditionalInfo",
+        "NetworkInterfaces",
+        "PrivateIpAddress",
+        "Monitoring.MetricCategoryIds",
+        "Placement.AvailabilityZoneId",
+        "Placement.Affinity",
+        "Placement.PartitionNumber",
+        "Placement.HostId",
+        "Placement.SpreadDomain",
+        "Placement.HostResourceGroupArn",
+        "Placement.GroupId",
+    )
+} | {
+    "Monitoring.Enabled": (False,),
+    "EbsOptimized": (False,),
+    "DisableApiTermination": (False,),  # TerminateInstances would have to refuse
+    "DisableApiStop": (False,),  # StopInstances would have to refuse
+    "InstanceInitiatedShutdownBehavior": ("stop",),
+    "Placement.GroupName": ("",),
+    "Placement.Tenancy": ("default",),
+}
+# Stopping and terminating are immediate here: there is no OS to skip, hibernate or force.
+SHUTDOWN_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    "Hibernate": (False,),
+    "SkipOsShutdown": (False,),
+    "Force": (False,),
+}
+
+
 class InstanceOperations(Family["EC2"]):
-    @operation("ec2:RunInstances", run_resources, run_context, extra=run_extra)
+    @operation("ec2:RunInstances", run_resources, run_context, extra=run_extra, unsupported=RUN_UNSUPPORTED)
     def RunInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         image_id = params.get("ImageId")
         if not image_id:
@@ -191,7 +250,7 @@ class InstanceOperations(Family["EC2"]):
             out["NextToken"] = next_token
         return out
 
-    @operation("ec2:StartInstances", instance_arns)
+    @operation("ec2:StartInstances", instance_arns, unsupported=["AdditionalInfo"])
     def StartInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
         for doc in docs:
@@ -236,7 +295,7 @@ class InstanceOperations(Family["EC2"]):
         ctx.tx.update(ctx.account, INSTANCE, doc["InstanceId"], doc)
         return _change(doc, previous, transition)
 
-    @operation("ec2:StopInstances", instance_arns)
+    @operation("ec2:StopInstances", instance_arns, unsupported=SHUTDOWN_UNSUPPORTED)
     def StopInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
         for doc in docs:
@@ -248,7 +307,11 @@ class InstanceOperations(Family["EC2"]):
         changes = [self._shut_down(ctx, doc, "stopped", "stopping") for doc in docs]
         return {"StoppingInstances": changes}
 
-    @operation("ec2:TerminateInstances", instance_arns)
+    @operation(
+        "ec2:TerminateInstances",
+        instance_arns,
+        unsupported={k: v for k, v in SHUTDOWN_UNSUPPORTED.items() if k != "Hibernate"},
+    )
     def TerminateInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
         check_dry_run(params)

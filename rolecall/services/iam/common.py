@@ -366,6 +366,20 @@ def group_shape(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: doc[k] for k in ("Path", "GroupName", "GroupId", "Arn", "CreateDate")}
 
 
+def signin_session_duration(target: dict[str, Any], params: dict[str, Any]) -> None:
+    """Apply UpdateRole's / UpdateLoginProfile's MaxSigninSessionDuration or ResetMaxSigninSessionDuration
+    to `target` (a role, or a user's login profile): set, cleared, or left as it is."""
+    if params.get("ResetMaxSigninSessionDuration"):
+        if params.get("MaxSigninSessionDuration") is not None:
+            raise InvalidInput(
+                "You cannot specify MaxSigninSessionDuration and set ResetMaxSigninSessionDuration to true "
+                "in the same request."
+            )
+        target.pop("MaxSigninSessionDuration", None)
+    elif params.get("MaxSigninSessionDuration") is not None:
+        target["MaxSigninSessionDuration"] = params["MaxSigninSessionDuration"]
+
+
 def role_shape(doc: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     """`Role`: full=True for GetRole (tags, boundary, RoleLastUsed); otherwise the listing subset."""
     out = {k: doc[k] for k in ("Path", "RoleName", "RoleId", "Arn", "CreateDate")}
@@ -373,6 +387,8 @@ def role_shape(doc: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     if doc.get("Description") is not None:
         out["Description"] = doc["Description"]
     out["MaxSessionDuration"] = doc.get("MaxSessionDuration", 3600)
+    if doc.get("MaxSigninSessionDuration") is not None:  # left out while unset
+        out["MaxSigninSessionDuration"] = doc["MaxSigninSessionDuration"]
     if full:
         _with_tags_and_boundary(out, doc)
         out["RoleLastUsed"] = dict(doc.get("RoleLastUsed") or {})

@@ -55,7 +55,6 @@ MAX_ATTACHED = 10  # managed policies per user, group or role (AWS's default quo
 ATTACH_QUOTA_NAME = {"user": "PoliciesPerUser", "group": "PoliciesPerGroup", "role": "PoliciesPerRole"}
 
 
-
 # ---------------------------------------------------------------- @operation resolvers
 
 

@@ -24,6 +24,7 @@ from rolecall.services.iam.common import (
     path_matches,
     retag,
     role_shape,
+    signin_session_duration,
     touched,
     validate_tags,
 )
@@ -153,6 +154,8 @@ class RoleOperations(Family):
         }
         if params.get("Description") is not None:
             doc["Description"] = params["Description"]
+        if params.get("MaxSigninSessionDuration") is not None:
+            doc["MaxSigninSessionDuration"] = params["MaxSigninSessionDuration"]
         if params.get("PermissionsBoundary"):
             doc["PermissionsBoundary"] = check_boundary(ctx, params["PermissionsBoundary"])
         insert_entity(
@@ -182,9 +185,14 @@ class RoleOperations(Family):
     @operation("iam:UpdateRole", arn_of("role"), entity_context("role"))
     def UpdateRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = get_role(ctx.tx, ctx.account, params["RoleName"])
-        if params.get("MaxSessionDuration") is not None:
+        signin = params.get("MaxSigninSessionDuration") is not None or params.get(
+            "ResetMaxSigninSessionDuration"
+        )
+        if params.get("MaxSessionDuration") is not None or signin:
             check_modifiable(doc)  # a service-linked role's description is all a caller may edit
+        if params.get("MaxSessionDuration") is not None:
             doc["MaxSessionDuration"] = params["MaxSessionDuration"]
+        signin_session_duration(doc, params)
         if params.get("Description") is not None:
             doc["Description"] = params["Description"]
         ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)

@@ -24,6 +24,7 @@ from rolecall.services.iam.common import (
     paginate,
     path_matches,
     retag,
+    signin_session_duration,
     touched,
     user_shape,
     validate_tags,
@@ -224,11 +225,14 @@ class UserOperations(Family):
     @staticmethod
     def _login_profile_shape(doc: dict[str, Any]) -> dict[str, Any]:
         profile = doc["LoginProfile"]
-        return {
+        out = {
             "UserName": doc["UserName"],
             "CreateDate": profile["CreateDate"],
             "PasswordResetRequired": bool(profile.get("PasswordResetRequired")),
         }
+        if profile.get("MaxSigninSessionDuration") is not None:  # left out while unset
+            out["MaxSigninSessionDuration"] = profile["MaxSigninSessionDuration"]
+        return out
 
     @operation("iam:CreateLoginProfile", caller_user_arn, entity_context("user"))
     def CreateLoginProfile(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -242,6 +246,8 @@ class UserOperations(Family):
             "PasswordResetRequired": bool(params.get("PasswordResetRequired", False)),
             "PasswordHash": hash_password(params["Password"]),
         }
+        if params.get("MaxSigninSessionDuration") is not None:
+            doc["LoginProfile"]["MaxSigninSessionDuration"] = params["MaxSigninSessionDuration"]
         ctx.tx.update(ctx.account, "user", doc["UserName"], doc)
         touched(ctx, "user", doc["Arn"])
         return {"LoginProfile": self._login_profile_shape(doc)}
@@ -263,6 +269,7 @@ class UserOperations(Family):
             profile["PasswordHash"] = hash_password(params["Password"])
         if params.get("PasswordResetRequired") is not None:
             profile["PasswordResetRequired"] = bool(params["PasswordResetRequired"])
+        signin_session_duration(profile, params)
         ctx.tx.update(ctx.account, "user", doc["UserName"], doc)
         touched(ctx, "user", doc["Arn"])
         return {}

@@ -99,7 +99,9 @@ def function_ref(ctx: OpContext, params: dict[str, Any]) -> FunctionRef:
     text = params.get("FunctionName", "")
     found = _FUNCTION_NAME.fullmatch(text)
     if found is None:
-        raise InvalidParameterValueException(f"Invalid function name: {text}")  # the model's pattern catches most
+        raise InvalidParameterValueException(
+            f"Invalid function name: {text}"
+        )  # the model's pattern catches most
     account = found["account"] or found["short_account"] or ctx.account
     qualifier = found["qualifier"]
     given = params.get("Qualifier")

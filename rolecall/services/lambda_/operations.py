@@ -72,11 +72,48 @@ def _unmarker(marker: str) -> str:
         raise InvalidParameterValueException(f"Invalid marker: {marker}") from None
 
 
+# Function settings rolecall does not implement: publishing versions, VPCs, dead-letter queues, KMS, layers,
+# file systems, code signing, container images, SnapStart, tenancy, capacity providers, durable functions,
+# accelerators; X-Ray tracing and JSON or filtered logs (LoggingConfig's LogGroup is honoured). The values
+# that describe what rolecall does anyway are accepted.
+_CONFIG_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    name: ()
+    for name in (
+        "VpcConfig",
+        "DeadLetterConfig",
+        "KMSKeyArn",
+        "Layers",
+        "FileSystemConfigs",
+        "ImageConfig",
+        "CapacityProviderConfig",
+        "DurableConfig",
+        "RuntimeConfig",
+        "AcceleratorConfig",
+        "LoggingConfig.ApplicationLogLevel",
+        "LoggingConfig.SystemLogLevel",
+    )
+} | {
+    "SnapStart": ({"ApplyOn": "None"},),
+    "TracingConfig.Mode": ("PassThrough",),
+    "LoggingConfig.LogFormat": ("Text",),
+}
+_PUBLISH_UNSUPPORTED: dict[str, tuple[Any, ...]] = {"Publish": (False,), "PublishTo": ()}
+# Code from S3 or an image is refused by _read_package; these would be ignored beside a ZipFile.
+_CODE_UNSUPPORTED = ("S3ObjectVersion", "S3ObjectStorageMode", "SourceKMSKeyArn")
+
+
 class FunctionOperations(Family["Lambda"]):
     # -- functions -----------------------------------------------------------------------------------------
 
     @operation(
-        "lambda:CreateFunction", resource=function_arn, resource_policy=function_owner, extra=pass_role
+        "lambda:CreateFunction",
+        resource=function_arn,
+        resource_policy=function_owner,
+        extra=pass_role,
+        unsupported=_CONFIG_UNSUPPORTED
+        | _PUBLISH_UNSUPPORTED
+        | {"CodeSigningConfigArn": (), "TenancyConfig": ()}
+        | {f"Code.{name}": () for name in _CODE_UNSUPPORTED},
     )
     def CreateFunction(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
@@ -85,7 +122,9 @@ class FunctionOperations(Family["Lambda"]):
                 "Unsupported Qualifier: Qualifiers are not allowed when creating a function."
             )
         if params.get("PackageType", "Zip") != "Zip":
-            raise InvalidParameterValueException("rolecall runs .zip deployment packages only (PackageType Zip).")
+            raise InvalidParameterValueException(
+                "rolecall runs .zip deployment packages only (PackageType Zip)."
+            )
         if not params.get("Runtime") or not params.get("Handler"):
             raise InvalidParameterValueException(
                 "Runtime and Handler are mandatory parameters for functions created with deployment packages."
@@ -131,7 +170,8 @@ class FunctionOperations(Family["Lambda"]):
     def GetFunctionConfiguration(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return load(ctx, function_ref(ctx, params))["Configuration"]
 
-    @operation("lambda:ListFunctions")
+    # FunctionVersion=ALL lists every version: with no published versions here, the same list.
+    @operation("lambda:ListFunctions", unsupported=["MasterRegion"])  # Lambda@Edge replicas
     def ListFunctions(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         prefix = f"{ctx.region}/"
         names = sorted(
@@ -155,14 +195,21 @@ class FunctionOperations(Family["Lambda"]):
     def DeleteFunction(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
         if ref.qualifier == "$LATEST":
-            raise InvalidParameterValueException("$LATEST version cannot be deleted without deleting the function.")
+            raise InvalidParameterValueException(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
         load(ctx, ref)
         ctx.tx.delete(ref.account, KIND, ref.key)
         store = self.service.code_store()
         ctx.after_commit(lambda: store.delete(ref.account, ref.region, ref.name))
         return {"StatusCode": 204}
 
-    @operation("lambda:UpdateFunctionCode", resource=function_arn, resource_policy=function_owner)
+    @operation(
+        "lambda:UpdateFunctionCode",
+        resource=function_arn,
+        resource_policy=function_owner,
+        unsupported=_PUBLISH_UNSUPPORTED | {name: () for name in _CODE_UNSUPPORTED},
+    )
     def UpdateFunctionCode(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
         doc = load(ctx, ref)
@@ -187,6 +234,7 @@ class FunctionOperations(Family["Lambda"]):
         resource=function_arn,
         resource_policy=function_owner,
         extra=pass_role,
+        unsupported=_CONFIG_UNSUPPORTED,
     )
     def UpdateFunctionConfiguration(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
@@ -231,6 +279,7 @@ class InvokeOperations(Family["Lambda"]):
         resource_policy=function_owner,
         read_only=False,
         trail_response=False,
+        unsupported=["DurableExecutionName", "TenantId"],  # durable functions, tenant isolation
     )
     def Invoke(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)

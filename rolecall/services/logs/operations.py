@@ -34,6 +34,7 @@ MAX_SPAN_MS = DAY_MS
 NO_GROUP = "The specified log group does not exist."
 NO_STREAM = "The specified log stream does not exist."
 BAD_TOKEN = "The specified nextToken is invalid."
+LATEST_FIRST_SINCE = 1_704_067_200_000  # FilterLogEvents reads latest first only from 2024-01-01T00:00:00Z
 
 
 # --- names and ARNs ---------------------------------------------------------------------------------------
@@ -74,6 +75,14 @@ def _group_ref_resource(ctx: OpContext, params: dict[str, Any]) -> str:
 
 def _stream_resource(ctx: OpContext, params: dict[str, Any]) -> str:
     return stream_arn(*group_ref(ctx, params), params["logStreamName"])
+
+
+def _unmask_permission(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """unmask=true also needs logs:Unmask on the log group. rolecall masks nothing (it has no data protection
+    policies), so the events come back the same; the permission is what the member changes."""
+    if not params.get("unmask"):
+        return []
+    return [("logs:Unmask", group_arn(*group_ref(ctx, params)), {})]
 
 
 def _all_groups_resource(ctx: OpContext, params: dict[str, Any]) -> str:
@@ -234,7 +243,12 @@ class LogsOperations(Family):
         self._note(ctx, group_arn(ctx.region, ctx.account, name))
         return {}
 
-    @operation("logs:DescribeLogGroups", resource=_all_groups_resource)
+    # Cross-account observability: rolecall links no source accounts to a monitoring account.
+    @operation(
+        "logs:DescribeLogGroups",
+        resource=_all_groups_resource,
+        unsupported={"includeLinkedAccounts": (False,), "accountIdentifiers": ()},
+    )
     def DescribeLogGroups(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         prefix, pattern = params.get("logGroupNamePrefix"), params.get("logGroupNamePattern")
         identifiers = params.get("logGroupIdentifiers")
@@ -330,7 +344,9 @@ class LogsOperations(Family):
 
     # --- events -----------------------------------------------------------------------------------------
 
-    @operation("logs:PutLogEvents", resource=_stream_resource)
+    # sequenceToken is ignored, as AWS has ignored it since 2023. An entity is neither kept nor checked, so
+    # the rejectedEntityInfo AWS gives for a bad one could not be given: refused.
+    @operation("logs:PutLogEvents", resource=_stream_resource, unsupported=["entity"])
     def PutLogEvents(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         group_name, stream_name = params["logGroupName"], params["logStreamName"]
         group = self._group(ctx, ctx.region, ctx.account, group_name)
@@ -338,7 +354,9 @@ class LogsOperations(Family):
         events = params["logEvents"]
         batch = sum(_size(e["message"]) for e in events)
         if batch > MAX_BATCH_BYTES:
-            raise InvalidParameterException(f"Upload too large: {batch} bytes exceeds limit of {MAX_BATCH_BYTES}")
+            raise InvalidParameterException(
+                f"Upload too large: {batch} bytes exceeds limit of {MAX_BATCH_BYTES}"
+            )
         stamps = [e["timestamp"] for e in events]
         if any(b < a for a, b in zip(stamps, stamps[1:], strict=False)):
             raise InvalidParameterException(
@@ -373,7 +391,7 @@ class LogsOperations(Family):
         self._note(ctx, group_arn(ctx.region, ctx.account, group_name))
         return out
 
-    @operation("logs:GetLogEvents", resource=_stream_resource)
+    @operation("logs:GetLogEvents", resource=_stream_resource, extra=_unmask_permission)
     def GetLogEvents(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         region, account, group = group_ref(ctx, params)
         self._group(ctx, region, account, group)
@@ -406,7 +424,8 @@ class LogsOperations(Family):
             "nextBackwardToken": _position_token("b", backward),
         }
 
-    @operation("logs:FilterLogEvents", resource=_group_ref_resource, read_only=True)
+    # interleaved is ignored by AWS since 2019 (events are always interleaved), as here.
+    @operation("logs:FilterLogEvents", resource=_group_ref_resource, extra=_unmask_permission, read_only=True)
     def FilterLogEvents(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         region, account, group = group_ref(ctx, params)
         self._group(ctx, region, account, group)
@@ -422,6 +441,12 @@ class LogsOperations(Family):
         start, end = params.get("startTime"), params.get("endTime")
         if start is not None and end is not None and end < start:
             raise InvalidParameterException("endTime must be greater than or equal to startTime.")
+        latest_first = params.get("startFromHead") is False
+        if latest_first and start is not None and start < LATEST_FIRST_SINCE:
+            raise InvalidParameterException(
+                "startFromHead set to false is supported only when startTime is on or after "
+                "Jan 1, 2024 00:00:00 UTC."
+            )
         wanted = set(names) if names else None
         matched: list[tuple[int, str, int, int, str, int]] = []
         for stream in store.streams(ctx.tx, account, region, group):
@@ -431,13 +456,21 @@ class LogsOperations(Family):
             for ts, ingested, seq, message in store.read_events(ctx.tx, account, stream):
                 if (start is None or ts >= start) and (end is None or ts <= end) and pattern.matches(message):
                     matched.append((ts, name, seq, ingested, message, stream["serial"]))
-        matched.sort(key=lambda m: (m[0], m[1], m[2]))
+        matched.sort(key=lambda m: (m[0], m[1], m[2]), reverse=latest_first)
         if params.get("nextToken"):
+            # [timestamp, stream, sequence] going forward; a fourth item "b" going backward. The token's
+            # direction wins over startFromHead, as AWS documents.
             after = decode_token(params["nextToken"])
-            if not (isinstance(after, list) and len(after) == 3):
+            if not (isinstance(after, list) and (len(after) == 3 or after[3:] == ["b"])):
                 raise InvalidParameterException(BAD_TOKEN)
             position = (after[0], after[1], after[2])
-            matched = [m for m in matched if (m[0], m[1], m[2]) > position]
+            if latest_first != (len(after) == 4):
+                latest_first = not latest_first
+                matched.reverse()
+            if latest_first:
+                matched = [m for m in matched if (m[0], m[1], m[2]) < position]
+            else:
+                matched = [m for m in matched if (m[0], m[1], m[2]) > position]
         limit = params.get("limit", 10000)
         page = _within_bytes(matched[:limit], message_at=4)
         out: dict[str, Any] = {
@@ -455,7 +488,7 @@ class LogsOperations(Family):
         }
         if len(page) < len(matched):
             last = page[-1]
-            out["nextToken"] = encode_token([last[0], last[1], last[2]])
+            out["nextToken"] = encode_token([last[0], last[1], last[2], *(["b"] if latest_first else [])])
         return out
 
 

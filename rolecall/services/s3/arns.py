@@ -141,8 +141,13 @@ def parse_copy_source(value: str) -> tuple[str, str]:
     return bucket, key
 
 
+def source_bucket_params(bucket: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What existing_bucket needs for CopyObject's source: its name and ExpectedSourceBucketOwner."""
+    return {"Bucket": bucket, "ExpectedBucketOwner": params.get("ExpectedSourceBucketOwner")}
+
+
 def copy_source_extra(ctx: OpContext, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """CopyObject also reads its source: s3:GetObject there, under the source bucket's own policy."""
     bucket, key = parse_copy_source(params["CopySource"])
-    doc = existing_bucket(ctx, {"Bucket": bucket})
+    doc = existing_bucket(ctx, source_bucket_params(bucket, params))
     return [("s3:GetObject", object_arn(bucket, key), {}, (policy_of(doc), doc["Owner"]))]

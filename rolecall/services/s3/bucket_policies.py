@@ -6,6 +6,7 @@ from typing import Any
 
 from rolecall.core.operations import OpContext, operation
 from rolecall.services.s3.arns import bucket_resource, existing_bucket, policy_admin_policy, resource_account
+from rolecall.services.s3.checksums import verified_checksums
 from rolecall.services.s3.errors import S3Error
 from rolecall.services.s3.family import S3Family
 from rolecall.services.s3.limits import BUCKET_KIND
@@ -31,6 +32,7 @@ class BucketPolicyOperations(S3Family):
         doc = existing_bucket(ctx, params)
         self._owner_only(ctx, doc)
         text = params.get("Policy") or ""
+        verified_checksums({"ContentMD5": params.get("ContentMD5")}, text.encode("utf-8"))
         validate_bucket_policy(text, doc["Name"], ctx.tx)
         doc["Policy"] = text
         ctx.tx.update(GLOBAL, BUCKET_KIND, doc["Name"], doc)

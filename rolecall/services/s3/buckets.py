@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from rolecall.core.operations import OpContext, operation
+from rolecall.services.s3 import unsupported
 from rolecall.services.s3.arns import (
     bucket_arn,
     bucket_policy,
@@ -28,12 +29,24 @@ from rolecall.store import GLOBAL, Conflict
 
 
 class BucketOperations(S3Family):
-    @operation("s3:CreateBucket", lambda ctx, p: bucket_arn(p["Bucket"]), create_bucket_context)
+    @operation(
+        "s3:CreateBucket",
+        lambda ctx, p: bucket_arn(p["Bucket"]),
+        create_bucket_context,
+        unsupported=unsupported.CREATE_BUCKET,
+    )
     def CreateBucket(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Bucket"]
         if not valid_bucket_name(name):
             raise S3Error(
                 "The specified bucket is not valid.", code="InvalidBucketName", status=400, BucketName=name
+            )
+        acl = params.get("ACL")
+        if acl is not None and acl != "private":  # any other canned ACL grants someone else access
+            raise S3Error(
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+                code="InvalidBucketAclWithObjectOwnership",
+                status=400,
             )
         region = self._bucket_region(ctx, params)
         existing = bucket_record(ctx, name)

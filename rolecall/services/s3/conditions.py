@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall.errors import AwsError
-from rolecall.services.s3.errors import S3Error, precondition_failed
+from rolecall.services.s3.errors import S3Error, no_such_key, precondition_failed
 from rolecall.services.s3.limits import RANGE
-from rolecall.services.s3.storage.objects import ObjectInfo
+from rolecall.services.s3.storage.objects import ObjectInfo, ObjectStore
 
 
 def resolve_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -70,3 +70,26 @@ def check_conditions(params: dict[str, Any], info: ObjectInfo, prefix: str = "")
 def etag_matches(condition: str, etag: str) -> bool:
     wanted = {c.strip().strip('"') for c in condition.split(",")}
     return "*" in wanted or etag.strip('"') in wanted
+
+
+def check_object_acl(params: dict[str, Any]) -> None:
+    """Buckets here have Object Ownership's default, BucketOwnerEnforced: ACLs are disabled, and a write may
+    carry no ACL or the bucket-owner-full-control one, which changes nothing (S3's rule)."""
+    acl = params.get("ACL")
+    if acl is not None and acl != "bucket-owner-full-control":
+        raise S3Error("The bucket does not allow ACLs", code="AccessControlListNotSupported", status=400)
+
+
+def check_write_conditions(objects: ObjectStore, bucket_id: str, key: str, params: dict[str, Any]) -> None:
+    """A conditional write: If-None-Match (only "*") fails when the key exists, If-Match when its ETag differs
+    (NoSuchKey when there is no object to match)."""
+    if params.get("IfNoneMatch") is None and params.get("IfMatch") is None:
+        return
+    current = objects.head(bucket_id, key)
+    if params.get("IfNoneMatch") is not None and current is not None:
+        raise precondition_failed("If-None-Match")
+    if params.get("IfMatch") is not None:
+        if current is None:
+            raise no_such_key(key)
+        if not etag_matches(params["IfMatch"], current.etag):
+            raise precondition_failed("If-Match")

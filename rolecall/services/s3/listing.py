@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from rolecall.core.operations import OpContext, operation
+from rolecall.services.s3 import unsupported
 from rolecall.services.s3.arns import (
     bucket_policy,
     bucket_resource,
@@ -126,7 +127,13 @@ class ListingOperations(S3Family):
             out.append(item)
         return out
 
-    @operation("s3:ListBucket", bucket_resource, list_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:ListBucket",
+        bucket_resource,
+        list_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused("OptionalObjectAttributes"),
+    )
     def ListObjectsV2(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         token = params.get("ContinuationToken")
         after = decode_token(token) if token else params.get("StartAfter")
@@ -148,7 +155,13 @@ class ListingOperations(S3Family):
         }
         return out
 
-    @operation("s3:ListBucket", bucket_resource, list_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:ListBucket",
+        bucket_resource,
+        list_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused("OptionalObjectAttributes"),
+    )
     def ListObjects(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         marker = params.get("Marker")
         doc, contents, prefixes, last, max_keys = self._list(ctx, params, marker)

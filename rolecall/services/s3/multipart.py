@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from rolecall.core.operations import OpContext, operation
+from rolecall.services.s3 import unsupported
 from rolecall.services.s3.arns import (
     bucket_policy,
     bucket_resource,
@@ -20,6 +21,7 @@ from rolecall.services.s3.arns import (
     write_context,
 )
 from rolecall.services.s3.checksums import CHECKSUMS, b64, md5_etag, verified_checksums
+from rolecall.services.s3.conditions import check_object_acl, check_write_conditions
 from rolecall.services.s3.errors import S3Error, invalid_part, no_such_upload
 from rolecall.services.s3.family import S3Family
 from rolecall.services.s3.limits import (
@@ -48,11 +50,18 @@ class MultipartOperations(S3Family):
     def _initiator(upload: UploadInfo) -> dict[str, Any]:
         return {"ID": upload.initiator_arn, "DisplayName": upload.initiator_arn.rsplit("/", 1)[-1]}
 
-    @operation("s3:PutObject", object_resource, write_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:PutObject",
+        object_resource,
+        write_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.WRITE_REFUSED,
+    )
     def CreateMultipartUpload(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         key = params["Key"]
         check_key(key)
+        check_object_acl(params)
         algorithm = params.get("ChecksumAlgorithm")
         checksum_type = params.get("ChecksumType")
         if algorithm is None and checksum_type is not None:
@@ -98,7 +107,13 @@ class MultipartOperations(S3Family):
             "ChecksumType": checksum_type,
         }
 
-    @operation("s3:PutObject", object_resource, write_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:PutObject",
+        object_resource,
+        write_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused(*unsupported.SSE_C, *unsupported.UNKEPT_CHECKSUMS),
+    )
     def UploadPart(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         number = params["PartNumber"]
@@ -128,7 +143,13 @@ class MultipartOperations(S3Family):
         self._touch(ctx, doc, upload.key)
         return {"ETag": part.etag, "ServerSideEncryption": "AES256", **checksums}
 
-    @operation("s3:PutObject", object_resource, write_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:PutObject",
+        object_resource,
+        write_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused(*unsupported.SSE_C, *unsupported.UNKEPT_CHECKSUMS),
+    )
     def CompleteMultipartUpload(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         upload = self._upload(ctx, doc, params)
@@ -139,6 +160,15 @@ class MultipartOperations(S3Family):
                 code="MalformedXML",
                 status=400,
             )
+        sent_type = params.get("ChecksumType")
+        if sent_type is not None and sent_type != upload.checksum_type:
+            raise S3Error(
+                f"The upload was created with the {upload.checksum_type or 'no'} checksum type; "
+                f"the complete request names {sent_type}.",
+                code="InvalidRequest",
+                status=400,
+            )
+        check_write_conditions(self.objects(ctx), doc["Id"], upload.key, params)
         store = self.uploads(ctx)
         uploaded = store.parts(doc["Id"], upload.upload_id)
         chosen = self._chosen_parts(upload, requested, uploaded)
@@ -266,7 +296,13 @@ class MultipartOperations(S3Family):
             return {member: computed}
         return {member: sent} if sent is not None else {}
 
-    @operation("s3:AbortMultipartUpload", object_resource, resource_account, resource_policy=bucket_policy)
+    @operation(
+        "s3:AbortMultipartUpload",
+        object_resource,
+        resource_account,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused("IfMatchInitiatedTime"),  # directory buckets,
+    )
     def AbortMultipartUpload(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         upload = self._upload(ctx, doc, params)
@@ -276,7 +312,11 @@ class MultipartOperations(S3Family):
         return {}
 
     @operation(
-        "s3:ListMultipartUploadParts", object_resource, resource_account, resource_policy=bucket_policy
+        "s3:ListMultipartUploadParts",
+        object_resource,
+        resource_account,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused(*unsupported.SSE_C),
     )
     def ListParts(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)

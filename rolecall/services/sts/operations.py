@@ -101,6 +101,9 @@ class STSOperations(Family):
         extra=assume_role_extra,
         read_only=True,
         trail_response=True,
+        # Trusted context assertions come from IAM Identity Center, which rolecall does not have; tokens are
+        # as long as their content (0 asks for no padding).
+        unsupported={"ProvidedContexts": (), "MinimumSessionTokenSize": (0,)},
     )
     def AssumeRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         account, role = target_role(ctx, params)
@@ -221,7 +224,13 @@ class STSOperations(Family):
         return tags, transitive
 
     # Needs no permission: policies cannot control authentication operations (AWS STS API reference).
-    @operation("sts:GetSessionToken", public=True, read_only=True, trail_response=True)
+    @operation(
+        "sts:GetSessionToken",
+        public=True,
+        read_only=True,
+        trail_response=True,
+        unsupported={"MinimumSessionTokenSize": (0,)},
+    )
     def GetSessionToken(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         caller = ctx.caller
         if caller.session is not None:

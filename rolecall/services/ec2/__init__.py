@@ -13,10 +13,10 @@ from rolecall.core.context import Check, OpContext
 from rolecall.core.host import Host, InternalRoute
 from rolecall.core.operations import Service, access_denied
 from rolecall.errors import AwsError
+from rolecall.services.ec2.errors import UnauthorizedOperation
 from rolecall.services.ec2.imds.endpoint import LOOKUP_PREFIX, ImdsManager
 from rolecall.services.ec2.instances import InstanceOperations
 from rolecall.services.ec2.profile_associations import ProfileAssociationOperations
-from rolecall.services.ec2.records import UnauthorizedOperation
 
 
 class EC2(Service):

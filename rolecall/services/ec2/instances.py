@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import AwsError, InvalidParameterValue, MissingParameter
+from rolecall.errors import InvalidParameterValue, MissingParameter
 from rolecall.services.ec2.arns import (
     AMI_ID,
     DEFAULT_METADATA_OPTIONS,
@@ -22,15 +22,18 @@ from rolecall.services.ec2.arns import (
     run_extra,
     run_resources,
 )
+from rolecall.services.ec2.errors import (
+    IncorrectInstanceState,
+    InstanceLimitExceeded,
+    InvalidAMIIDMalformed,
+    InvalidParameterCombination,
+    TagLimitExceeded,
+)
 from rolecall.services.ec2.records import (
     DEFAULT_INSTANCE_TYPE,
     INSTANCE,
     INSTANCE_FILTERS,
     MAX_INSTANCES_PER_LAUNCH,
-    IncorrectInstanceState,
-    InstanceLimitExceeded,
-    InvalidAMIIDMalformed,
-    InvalidParameterCombination,
     check_dry_run,
     decode_user_data,
     end_association,
@@ -65,7 +68,7 @@ def _metadata_options(requested: dict[str, Any] | None, base: dict[str, Any]) ->
 
 def _validated_tags(tags: list[dict[str, str]]) -> list[dict[str, str]]:
     if len(tags) > 50:
-        raise AwsError("The maximum number of tags for a resource is 50.", code="TagLimitExceeded")
+        raise TagLimitExceeded("The maximum number of tags for a resource is 50.")
     for t in tags:
         if t["Key"].lower().startswith("aws:"):
             raise InvalidParameterValue("Tag keys starting with 'aws:' are reserved for internal use")

@@ -10,14 +10,16 @@ from typing import Any
 
 from rolecall.core.operations import Family, OpContext, operation
 from rolecall.services.ec2.arns import association_instance, one_instance, pass_role, profile_context
-from rolecall.services.ec2.records import (
-    ASSOCIATION,
-    ASSOCIATION_FILTERS,
-    INSTANCE,
+from rolecall.services.ec2.errors import (
     IncorrectInstanceState,
     IncorrectState,
     InvalidAssociationIDNotFound,
     InvalidParameterCombination,
+)
+from rolecall.services.ec2.records import (
+    ASSOCIATION,
+    ASSOCIATION_FILTERS,
+    INSTANCE,
     association_shape,
     association_visible,
     end_association,

@@ -16,7 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rolecall.core.operations import OpContext
-from rolecall.errors import AwsError, InvalidParameterValue, MissingParameter
+from rolecall.errors import InvalidParameterValue, MissingParameter
+from rolecall.services.ec2.errors import (
+    DryRunOperation,
+    InvalidAssociationIDNotFound,
+    InvalidInstanceIDMalformed,
+    InvalidInstanceIDNotFound,
+)
 from rolecall.store import Tx
 
 INSTANCE = "instance"
@@ -36,22 +42,6 @@ GONE_VISIBLE_FOR = 3600
 MAX_INSTANCES_PER_LAUNCH = 20
 USER_DATA_MAX = 16 * 1024
 DEFAULT_INSTANCE_TYPE = "m1.small"
-
-
-def _error(name: str, code: str, status: int = 400) -> type[AwsError]:
-    return type(name, (AwsError,), {"code": code, "status": status})
-
-
-InvalidInstanceIDNotFound = _error("InvalidInstanceIDNotFound", "InvalidInstanceID.NotFound")
-InvalidInstanceIDMalformed = _error("InvalidInstanceIDMalformed", "InvalidInstanceID.Malformed")
-InvalidAMIIDMalformed = _error("InvalidAMIIDMalformed", "InvalidAMIID.Malformed")
-IncorrectState = _error("IncorrectState", "IncorrectState")
-IncorrectInstanceState = _error("IncorrectInstanceState", "IncorrectInstanceState")
-InvalidAssociationIDNotFound = _error("InvalidAssociationIDNotFound", "InvalidAssociationID.NotFound")
-InvalidParameterCombination = _error("InvalidParameterCombination", "InvalidParameterCombination")
-InstanceLimitExceeded = _error("InstanceLimitExceeded", "InstanceLimitExceeded")
-UnauthorizedOperation = _error("UnauthorizedOperation", "UnauthorizedOperation", 403)
-DryRunOperation = _error("DryRunOperation", "DryRunOperation", 412)
 
 
 def _hex_id(prefix: str) -> str:

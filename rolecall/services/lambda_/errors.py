@@ -55,3 +55,7 @@ class ExecutionRoleUnusable(AwsError):
 
     code = "AccessDeniedException"
     status = 502
+
+
+class ValidationException(AwsError):
+    code = "ValidationException"

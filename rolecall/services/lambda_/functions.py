@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rolecall.core.operations import OpContext
-from rolecall.errors import AwsError
 from rolecall.policy import Request, evaluate
 from rolecall.services.lambda_.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceNotFoundException,
+    ValidationException,
 )
 from rolecall.wire.validation import summarize, violation
 
@@ -215,7 +215,7 @@ def check_limits(params: dict[str, Any]) -> None:
             )
         )
     if problems:
-        raise AwsError(summarize(problems), code="ValidationException", status=400)
+        raise ValidationException(summarize(problems))
 
 
 def check_runtime(runtime: str | None) -> None:

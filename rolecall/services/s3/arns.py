@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from rolecall.core.operations import OpContext
 from rolecall.errors import AccessDenied
 from rolecall.policy import Policy
-from rolecall.services.s3.errors import S3Error, no_such_bucket
+from rolecall.services.s3.errors import InvalidArgument, no_such_bucket
 from rolecall.services.s3.limits import BUCKET_KIND, BUCKET_NAME, IP_ADDRESS
 from rolecall.store import GLOBAL
 
@@ -131,10 +131,8 @@ def parse_copy_source(value: str) -> tuple[str, str]:
     raw = value.split("?versionId=", 1)[0]
     bucket, slash, key = unquote(raw).lstrip("/").partition("/")
     if not bucket or not slash or not key:
-        raise S3Error(
+        raise InvalidArgument(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-            code="InvalidArgument",
-            status=400,
             ArgumentName="x-amz-copy-source",
             ArgumentValue=value,
         )

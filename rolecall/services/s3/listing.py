@@ -17,7 +17,7 @@ from rolecall.services.s3.arns import (
     existing_bucket,
     list_context,
 )
-from rolecall.services.s3.errors import S3Error
+from rolecall.services.s3.errors import InvalidArgument
 from rolecall.services.s3.family import S3Family
 from rolecall.services.s3.limits import MAX_LIST_KEYS
 from rolecall.services.s3.storage.objects import ObjectInfo, key_order
@@ -38,12 +38,7 @@ def decode_token(token: str) -> str:
             return after
     except (ValueError, KeyError, TypeError, binascii.Error):
         pass
-    raise S3Error(
-        "The continuation token provided is incorrect",
-        code="InvalidArgument",
-        status=400,
-        ArgumentName="continuation-token",
-    )
+    raise InvalidArgument("The continuation token provided is incorrect", ArgumentName="continuation-token")
 
 
 def list_page(
@@ -92,10 +87,8 @@ class ListingOperations(S3Family):
         doc = existing_bucket(ctx, params)
         max_keys = params.get("MaxKeys", MAX_LIST_KEYS)
         if max_keys < 0:
-            raise S3Error(
+            raise InvalidArgument(
                 "Argument maxKeys must be an integer between 0 and 2147483647",
-                code="InvalidArgument",
-                status=400,
                 ArgumentName="maxKeys",
                 ArgumentValue=max_keys,
             )

@@ -25,7 +25,7 @@ from rolecall.services.s3.conditions import (
     check_write_conditions,
     resolve_range,
 )
-from rolecall.services.s3.errors import S3Error, no_such_key
+from rolecall.services.s3.errors import InvalidRequest, KeyTooLongError, MalformedXML, no_such_key
 from rolecall.services.s3.family import S3Family
 from rolecall.services.s3.limits import MAX_DELETE_KEYS, MAX_KEY_BYTES, RESPONSE_OVERRIDES, STORED_HEADERS
 from rolecall.services.s3.storage.objects import ObjectInfo
@@ -34,13 +34,7 @@ from rolecall.services.s3.storage.objects import ObjectInfo
 def check_key(key: str) -> None:
     size = len(key.encode("utf-8", "surrogatepass"))
     if size > MAX_KEY_BYTES:
-        raise S3Error(
-            "Your key is too long",
-            code="KeyTooLongError",
-            status=400,
-            Size=size,
-            MaxSizeAllowed=MAX_KEY_BYTES,
-        )
+        raise KeyTooLongError("Your key is too long", Size=size, MaxSizeAllowed=MAX_KEY_BYTES)
 
 
 def stored_headers(params: dict[str, Any]) -> dict[str, str]:
@@ -179,10 +173,8 @@ class ObjectOperations(S3Family):
         request = params["Delete"]
         entries = request.get("Objects") or []
         if not entries or len(entries) > MAX_DELETE_KEYS:
-            raise S3Error(
-                "The XML you provided was not well-formed or did not validate against our published schema",
-                code="MalformedXML",
-                status=400,
+            raise MalformedXML(
+                "The XML you provided was not well-formed or did not validate against our published schema"
             )
         quiet = bool(request.get("Quiet"))
         objects = self.objects(ctx)
@@ -229,11 +221,8 @@ class ObjectOperations(S3Family):
             and not params.get("StorageClass")
             and not params.get("WebsiteRedirectLocation")
         ):
-            raise S3Error(
-                "This copy request is illegal because it is trying to copy an object to itself without changing "
-                "the object's metadata, storage class, website redirect location or encryption attributes.",
-                code="InvalidRequest",
-                status=400,
+            raise InvalidRequest(
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             )
         info = ObjectInfo(
             key=key,

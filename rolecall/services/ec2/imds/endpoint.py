@@ -34,13 +34,14 @@ from rolecall.core.context import Caller, OpContext
 from rolecall.core.operations import access_denied
 from rolecall.errors import AwsError
 from rolecall.http import HttpRequest, HttpResponse
-from rolecall.services.ec2.imds.content import InstanceCredentials, lookup, metadata_tree, read_snapshot
-from rolecall.services.ec2.records import (
-    INSTANCE,
+from rolecall.services.ec2.errors import (
     IncorrectInstanceState,
     InvalidInstanceIDNotFound,
+    InvalidRequest,
     UnauthorizedOperation,
 )
+from rolecall.services.ec2.imds.content import InstanceCredentials, lookup, metadata_tree, read_snapshot
+from rolecall.services.ec2.records import INSTANCE
 from rolecall.store import GLOBAL, Tx
 
 if TYPE_CHECKING:
@@ -336,7 +337,7 @@ class ImdsManager:
     def _endpoint(self, req: HttpRequest) -> dict[str, Any]:
         instance_id = req.path[len(LOOKUP_PREFIX) :].strip("/")
         if req.method != "GET" or not instance_id:
-            raise AwsError("Use GET /_rolecall/imds/<instance-id>.", code="InvalidRequest")
+            raise InvalidRequest("Use GET /_rolecall/imds/<instance-id>.")
         caller = self.host.authenticate(req)
         with read_snapshot(self.host) as tx:
             doc = tx.get(caller.account, INSTANCE, instance_id)

@@ -8,6 +8,8 @@ named after the code. tests/test_errors.py checks codes and statuses against bot
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AwsError(Exception):
     code: str = "InternalFailure"
@@ -85,3 +87,34 @@ class NotImplementedOperation(AwsError):
 class InternalFailure(AwsError):
     code = "InternalFailure"
     status = 500
+
+
+# -- validation messages, in AWS's (Coral's) words: `N validation errors detected: Value 'x' at 'path' ...`
+
+
+def value_text(value: Any) -> str:
+    """How a value is shown in a message (Java's toString inside quotes; null unquoted)."""
+    if value is None:
+        return "null"
+    return f"'{_java_str(value)}'"
+
+
+def _java_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_java_str(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_java_str(k)}={_java_str(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def violation(value: Any, path: str, constraint: str, *, redacted: bool = False) -> str:
+    shown = " " if redacted or isinstance(value, bytes | bytearray) else f" {value_text(value)} "
+    return f"Value{shown}at '{path}' failed to satisfy constraint: {constraint}"
+
+
+def summarize(messages: list[str]) -> str:
+    count = len(messages)
+    noun = "error" if count == 1 else "errors"
+    return f"{count} validation {noun} detected: " + "; ".join(messages)

@@ -24,48 +24,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from rolecall.core.authorization import Authorization, Resolver
 from rolecall.core.context import Caller, Check, OpContext, Output, Params
 from rolecall.errors import AccessDenied, AwsError
 
 if TYPE_CHECKING:
     from rolecall.core.host import Host, InternalRoute
 
-Resolver = Callable[[OpContext, Params], Any]
 Handler = Callable[[OpContext, Params], "Output | None"]
 
 _READ_PREFIXES = ("Get", "List", "Describe", "Lookup", "Simulate", "Decode", "Head")
-
-
-@dataclass(frozen=True)
-class Authorization:
-    """What one operation asks the policy engine.
-
-    action:   the IAM action, e.g. "iam:CreateRole".
-    resource: an ARN, or a function (ctx, params) -> ARN or list of ARNs ("*" for account-wide actions).
-    context:  a function (ctx, params) -> extra request context keys (aws:RequestTag/..., iam:PassedToService, ...).
-    public:   needs no permission at all (sts:GetCallerIdentity).
-    resource_policy: a function (ctx, params) -> (Policy or None, owning account or None): the resource's own
-              policy (a role's trust policy for sts:AssumeRole, a bucket policy), evaluated with the identity's.
-    extra:    a function (ctx, params) -> [(action, resource, context)]: further permissions the same call needs
-              (sts:TagSession when tags are passed, iam:PassRole on a role handed to a service), each checked
-              with the same principal, the request context plus `context`, and the resource policy -- or,
-              given as a fourth item (policy, owning account), that other resource's own policy
-              (s3:GetObject on CopyObject's source object, under the source bucket's policy).
-    """
-
-    action: str
-    resource: str | Resolver = "*"
-    context: Resolver | None = None
-    public: bool = False
-    resource_policy: Resolver | None = None
-    extra: Resolver | None = None
-
-    def resources(self, ctx: OpContext, params: Params) -> list[str]:
-        """The ARNs the action is authorized on for this request."""
-        found = self.resource(ctx, params) if callable(self.resource) else self.resource
-        if isinstance(found, str):
-            return [found]
-        return list(found) or ["*"]
 
 
 @dataclass(frozen=True)
@@ -156,17 +124,17 @@ def operation(
     return wrap
 
 
-S = TypeVar("S", bound="Service")
-
-
-class Family(Generic[S]):
+class Family:
     """A group of a service's operations on one kind of resource (users, roles, buckets, objects...).
 
     `self.service` is the service it belongs to, for the state a service keeps (S3's object storage,
-    Lambda's runner); most families keep none.
+    Lambda's runner); most families keep none. A family of a stateful service narrows its type
+    (`service: EC2`).
     """
 
-    def __init__(self, service: S) -> None:
+    service: Service
+
+    def __init__(self, service: Service) -> None:
         self.service = service
 
 
@@ -176,7 +144,7 @@ class Service:
 
     name: ClassVar[str] = ""
     model: ClassVar[str] = ""
-    families: ClassVar[tuple[type[Family[Any]], ...]] = ()
+    families: ClassVar[tuple[type[Family], ...]] = ()
 
     def __init__(self) -> None:
         self.host: Host | None = None

@@ -17,9 +17,9 @@ from typing import Any, TypeVar, cast
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from rolecall.errors import AwsError
+from rolecall.errors import AwsError, summarize, violation
 from rolecall.http import HttpRequest, HttpResponse
-from rolecall.wire.validation import Check, ValidatorCompiler, summarize, violation
+from rolecall.wire.validation import Check, ValidatorCompiler
 
 # Shapes whose values AWS leaves out of validation messages although the model does not mark them
 # sensitive (observed: IAM's TagUser/TagRole errors read "Value at 'tags.1.member.key' ...").

@@ -83,7 +83,7 @@ def snapshot_operation(shape: Shape | None, shapes: dict[str, dict[str, str | No
             if below is not None:
                 pending.append(below)
         shapes[current.name] = members
-    return shape.name
+    return str(shape.name)
 
 
 def build_snapshot(services: Iterable[Any]) -> dict[str, Any]:
@@ -111,7 +111,8 @@ def build_snapshot(services: Iterable[Any]) -> dict[str, Any]:
 
 @cache
 def load_snapshot(path: Path = SNAPSHOT_PATH) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    snapshot: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return snapshot
 
 
 # ---------------------------------------------------------------- compiling the check
@@ -144,16 +145,16 @@ class _Compiler:
     def value(self, shape: Shape, known: str | None, declared: _Tree | None) -> Check | None:
         """A check for a member's value: a structure, or lists and maps of them (scalars have no members)."""
         if shape.type_name == "list":
-            each = self.value(shape.member, known, declared)
-            if each is None:
+            element = self.value(shape.member, known, declared)
+            if element is None:
                 return None
-            return lambda items: next((found for item in items if (found := each(item)) is not None), None)
+            return lambda items: next((found for item in items if (found := element(item)) is not None), None)
         if shape.type_name == "map":
-            each = self.value(shape.value, known, declared)
-            if each is None:
+            entry = self.value(shape.value, known, declared)
+            if entry is None:
                 return None
             return lambda items: next(
-                (found for item in items.values() if (found := each(item)) is not None), None
+                (found for item in items.values() if (found := entry(item)) is not None), None
             )
         if shape.type_name != "structure" or getattr(shape, "is_document_type", False):
             return None

@@ -316,11 +316,11 @@ def _payload_hash(req: HttpRequest, info: SignatureInfo) -> str:
     if declared is None:
         return actual
     if declared == UNSIGNED_PAYLOAD or declared.startswith("STREAMING-"):
-        return declared
+        return str(declared)
     if declared.lower() != actual:
         # The header is what was signed; a body that does not hash to it was not.
         raise SignatureDoesNotMatch(SIGNATURE_MISMATCH)
-    return declared
+    return str(declared)
 
 
 def _s3_payload_hash(declared: str | None, info: SignatureInfo) -> str:

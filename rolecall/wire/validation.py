@@ -24,11 +24,14 @@ costs nothing per request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from botocore.model import Shape
 
+from rolecall.errors import violation
 from rolecall.wire.models import lower_first
 from rolecall.wire.patterns import compile_pattern
 
@@ -48,32 +51,27 @@ def java_length(text: str) -> int:
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
-def value_text(value: Any) -> str:
-    """How a value is shown in a message (Java's toString inside quotes; null unquoted)."""
-    if value is None:
-        return "null"
-    return f"'{_java_str(value)}'"
+# The constraint tests, bound to their limits with functools.partial.
 
 
-def _java_str(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_java_str(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_java_str(k)}={_java_str(v)}" for k, v in value.items()) + "}"
-    return str(value)
+def _size_at_least(size: Callable[[Any], int], low: int, value: Any) -> bool:
+    return size(value) >= low
 
 
-def violation(value: Any, path: str, constraint: str, *, redacted: bool = False) -> str:
-    shown = " " if redacted or isinstance(value, bytes | bytearray) else f" {value_text(value)} "
-    return f"Value{shown}at '{path}' failed to satisfy constraint: {constraint}"
+def _size_at_most(size: Callable[[Any], int], high: int, value: Any) -> bool:
+    return size(value) <= high
 
 
-def summarize(messages: list[str]) -> str:
-    count = len(messages)
-    noun = "error" if count == 1 else "errors"
-    return f"{count} validation {noun} detected: " + "; ".join(messages)
+def _matches(regex: re.Pattern[str], value: Any) -> bool:
+    return regex.fullmatch(value) is not None
+
+
+def _at_least(low: Any, value: Any) -> bool:
+    return bool(value >= low)
+
+
+def _at_most(high: Any, value: Any) -> bool:
+    return bool(value <= high)
 
 
 class ValidatorCompiler:
@@ -141,14 +139,14 @@ class ValidatorCompiler:
             if low is not None and low > 0:
                 rules.append(
                     (
-                        lambda v, lo=low: size(v) >= lo,
+                        partial(_size_at_least, size, low),
                         f"Member must have length greater than or equal to {low}",
                     )
                 )
             if high is not None:
                 rules.append(
                     (
-                        lambda v, hi=high: size(v) <= hi,
+                        partial(_size_at_most, size, high),
                         f"Member must have length less than or equal to {high}",
                     )
                 )
@@ -157,7 +155,7 @@ class ValidatorCompiler:
             if regex is not None:
                 rules.append(
                     (
-                        lambda v, rx=regex: rx.fullmatch(v) is not None,
+                        partial(_matches, regex),
                         f"Member must satisfy regular expression pattern: {pattern}",
                     )
                 )
@@ -166,18 +164,18 @@ class ValidatorCompiler:
                 allowed = frozenset(enum)
                 rules.append(
                     (
-                        lambda v, ok=allowed: v in ok,
+                        allowed.__contains__,
                         "Member must satisfy enum value set: [" + ", ".join(enum) + "]",
                     )
                 )
         elif kind in _NUMERIC:
             if low is not None:
                 rules.append(
-                    (lambda v, lo=low: v >= lo, f"Member must have value greater than or equal to {low}")
+                    (partial(_at_least, low), f"Member must have value greater than or equal to {low}")
                 )
             if high is not None:
                 rules.append(
-                    (lambda v, hi=high: v <= hi, f"Member must have value less than or equal to {high}")
+                    (partial(_at_most, high), f"Member must have value less than or equal to {high}")
                 )
         return rules
 
@@ -186,11 +184,11 @@ class ValidatorCompiler:
         rules: list[tuple[Callable[[Any], bool], str]] = []
         if low is not None and low > 0:
             rules.append(
-                (lambda v, lo=low: len(v) >= lo, f"Member must have length greater than or equal to {low}")
+                (partial(_size_at_least, len, low), f"Member must have length greater than or equal to {low}")
             )
         if high is not None:
             rules.append(
-                (lambda v, hi=high: len(v) <= hi, f"Member must have length less than or equal to {high}")
+                (partial(_size_at_most, len, high), f"Member must have length less than or equal to {high}")
             )
         return rules
 

@@ -11,7 +11,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from rolecall.core.operations import Caller
+from rolecall.core.context import Caller
 from rolecall.errors import AwsError, MalformedPolicyDocument, ValidationError
 from rolecall.services.iam.errors import (
     DeleteConflict,

@@ -7,9 +7,10 @@ its own (rolecall.services.ec2.imds), opened and closed with it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.errors import InvalidParameterValue, MissingParameter
 from rolecall.services.ec2.arns import (
     AMI_ID,
@@ -53,6 +54,11 @@ from rolecall.services.ec2.records import (
     trail_resource,
     visible,
 )
+
+if TYPE_CHECKING:
+    from rolecall.services.ec2 import EC2
+
+    pass
 
 
 def _metadata_options(requested: dict[str, Any] | None, base: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +150,9 @@ SHUTDOWN_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
 }
 
 
-class InstanceOperations(Family["EC2"]):
+class InstanceOperations(Family):
+    service: EC2
+
     @operation("ec2:RunInstances", run_resources, run_context, extra=run_extra, unsupported=RUN_UNSUPPORTED)
     def RunInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         image_id = params.get("ImageId")
@@ -211,7 +219,7 @@ class InstanceOperations(Family["EC2"]):
                 instances.append(doc)
         except BaseException:
             for instance_id in opened:
-                imds.close_instance(instance_id)
+                self.service.close_endpoint(instance_id)
             raise
         ctx.trail_resources = [trail_resource(ctx, d) for d in instances]
         return {

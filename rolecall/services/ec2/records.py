@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from rolecall.core.operations import OpContext
+from rolecall.core.context import OpContext
 from rolecall.errors import InvalidParameterValue, MissingParameter
 from rolecall.services.ec2.errors import (
     DryRunOperation,
@@ -340,7 +341,7 @@ def matcher(
         name = f.get("Name") or ""
         if name.startswith("tag:") and table is INSTANCE_FILTERS:
             key = name[4:]
-            extract: Extractor = lambda d, key=key: _tag_values(d, key)  # noqa: E731
+            extract: Extractor = functools.partial(_tag_values, key=key)
         elif name in table:
             extract = table[name]
         else:

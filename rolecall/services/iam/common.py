@@ -1,7 +1,7 @@
 """Pieces every IAM operation shares: ARNs, timestamps, pagination, tags, lookups with AWS's errors,
 and the resolvers that feed @operation declarations (resource ARNs and request context keys).
 
-Both halves of the IAM API (entities and policies) build on this module; it imports nothing from them.
+Every IAM family builds on this module; it imports none of them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from rolecall.authz.authorizer import resource_tag_context
 from rolecall.errors import ValidationError
 from rolecall.services.iam.errors import (
     EntityAlreadyExists,
@@ -25,7 +26,8 @@ from rolecall.services.iam.errors import (
 from rolecall.store import Conflict
 
 if TYPE_CHECKING:
-    from rolecall.core.operations import OpContext, Resolver
+    from rolecall.core.authorization import Resolver
+    from rolecall.core.context import OpContext
     from rolecall.store import Tx
 
 # Store kind -> the word IAM uses in ARNs.
@@ -295,10 +297,6 @@ def request_tag_context(params: dict[str, Any]) -> dict[str, Any]:
     elif params.get("TagKeys"):
         context["aws:TagKeys"] = list(params["TagKeys"])
     return context
-
-
-def resource_tag_context(doc: dict[str, Any] | None) -> dict[str, Any]:
-    return {f"aws:ResourceTag/{t['Key']}": t["Value"] for t in (doc or {}).get("Tags") or []}
 
 
 def entity_context(kind: str, name_param: str | None = None) -> Resolver:

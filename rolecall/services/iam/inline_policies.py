@@ -7,7 +7,8 @@ from typing import Any
 from rolecall.authz.principals import (
     inline_label,
 )
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.iam.common import (
     arn_of,
     check_modifiable,

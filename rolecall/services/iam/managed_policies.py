@@ -13,7 +13,8 @@ from rolecall.authz.principals import (
     managed_policy_record,
     parse_policy_arn,
 )
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.errors import AccessDenied
 from rolecall.services.iam.common import (
     arn_of,

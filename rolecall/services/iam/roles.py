@@ -8,7 +8,8 @@ import uuid
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.errors import MalformedPolicyDocument
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,

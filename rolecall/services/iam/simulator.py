@@ -27,7 +27,8 @@ from rolecall.authz.principals import (
     sources_for_role,
     sources_for_user,
 )
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.policy import Decision, MalformedPolicy, Policy, Request, evaluate
 from rolecall.policy.inspect import context_keys, statement_positions
 from rolecall.services.iam.common import NOT_FOUND, get_entity, paginate
@@ -259,7 +260,7 @@ class _Simulation:
         self.resource_account = resource_account
         self.context = context
         self.scps: list[list[Policy]] = [[s.policy for s in level] for level in organization]
-        self.by_label: dict[str, PolicySource] = {s.policy.name: s for s in identity}
+        self.by_label: dict[str | None, PolicySource] = {s.policy.name: s for s in identity}
         if boundary is not None:
             self.by_label.setdefault(boundary.policy.name, boundary)
         if resource_policy is not None:

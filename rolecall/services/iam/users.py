@@ -9,7 +9,8 @@ import os
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.errors import ValidationError
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rolecall.core.operations import OpContext
+from rolecall.core.context import OpContext
+from rolecall.errors import summarize, violation
 from rolecall.policy import Request, evaluate
 from rolecall.services.lambda_.errors import (
     InvalidParameterValueException,
@@ -22,7 +23,6 @@ from rolecall.services.lambda_.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from rolecall.wire.validation import summarize, violation
 
 KIND = "lambda:function"
 LAMBDA_SERVICE = "lambda.amazonaws.com"

@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.lambda_.code import BadZip, inspect_zip
 from rolecall.services.lambda_.code_url import code_url
 from rolecall.services.lambda_.errors import (
@@ -42,6 +43,11 @@ from rolecall.services.lambda_.functions import (
 )
 from rolecall.services.lambda_.invoke import Job, endpoint_url
 from rolecall.store import Conflict
+
+if TYPE_CHECKING:
+    from rolecall.services.lambda_ import Lambda
+
+    pass
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_EVENT_PAYLOAD = 1024 * 1024
@@ -102,7 +108,9 @@ _PUBLISH_UNSUPPORTED: dict[str, tuple[Any, ...]] = {"Publish": (False,), "Publis
 _CODE_UNSUPPORTED = ("S3ObjectVersion", "S3ObjectStorageMode", "SourceKMSKeyArn")
 
 
-class FunctionOperations(Family["Lambda"]):
+class FunctionOperations(Family):
+    service: Lambda
+
     # -- functions -----------------------------------------------------------------------------------------
 
     @operation(
@@ -185,7 +193,8 @@ class FunctionOperations(Family["Lambda"]):
             start = next((i for i, n in enumerate(names) if n >= after), len(names))
         limit = min(params.get("MaxItems") or MAX_LIST_ITEMS, MAX_LIST_ITEMS)
         page = names[start : start + limit]
-        functions = [ctx.tx.get(ctx.account, KIND, prefix + n)["Configuration"] for n in page]
+        docs = [ctx.tx.get(ctx.account, KIND, prefix + n) for n in page]
+        functions = [doc["Configuration"] for doc in docs if doc is not None]
         out: dict[str, Any] = {"Functions": functions}
         if start + limit < len(names):
             out["NextMarker"] = _marker(names[start + limit])
@@ -272,7 +281,9 @@ class FunctionOperations(Family["Lambda"]):
         return as_reported(config, "InProgress")
 
 
-class InvokeOperations(Family["Lambda"]):
+class InvokeOperations(Family):
+    service: Lambda
+
     @operation(
         "lambda:InvokeFunction",
         resource=function_arn,

@@ -13,7 +13,8 @@ import binascii
 import json
 from typing import Any
 
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.logs import store
 from rolecall.services.logs.errors import (
     InvalidParameterException,
@@ -50,7 +51,8 @@ def stream_arn(region: str, account: str, group: str, stream: str) -> str:
 
 def group_ref(ctx: OpContext, params: dict[str, Any]) -> tuple[str, str, str]:
     """(region, account, name) of the log group named by logGroupName or logGroupIdentifier (name or ARN)."""
-    name, ident = params.get("logGroupName"), params.get("logGroupIdentifier")
+    name: str | None = params.get("logGroupName")
+    ident: str = params.get("logGroupIdentifier") or ""
     if name and ident:
         raise InvalidParameterException("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
     if not name and not ident:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from rolecall.core.operations import OpContext
+from rolecall.core.context import OpContext
 from rolecall.errors import AccessDenied
 from rolecall.policy import Policy
 from rolecall.services.s3.errors import InvalidArgument, no_such_bucket

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import operation
 from rolecall.services.s3.arns import bucket_resource, existing_bucket, policy_admin_policy, resource_account
 from rolecall.services.s3.checksums import verified_checksums
 from rolecall.services.s3.errors import MethodNotAllowed, NoSuchBucketPolicy

@@ -7,7 +7,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import operation
 from rolecall.services.s3 import unsupported
 from rolecall.services.s3.arns import (
     bucket_arn,

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import operation
 from rolecall.services.s3 import unsupported
 from rolecall.services.s3.arns import (
     bucket_policy,

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.credentials.sessions import Session, packed_size, role_session, seal
 from rolecall.errors import AccessDenied, InvalidParameterValue, MalformedPolicyDocument, ValidationError
 from rolecall.policy import MalformedPolicy, Policy
@@ -67,7 +68,7 @@ def assume_role_context(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any
 
 
 def assume_role_extra(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    more = []
+    more: list[tuple[str, str, dict[str, Any]]] = []
     if params.get("Tags") or params.get("TransitiveTagKeys"):
         more.append(("sts:TagSession", params["RoleArn"], {}))
     if params.get("SourceIdentity") is not None:
@@ -156,6 +157,7 @@ class STSOperations(Family):
             source_identity=source_identity,
             chained=chained,
         )
+        assert ctx.config.token_box is not None
         token = seal(ctx.config.token_box, session)
         out: dict[str, Any] = {
             "Credentials": credentials_of(session, token),
@@ -254,6 +256,7 @@ class STSOperations(Family):
             user_id=caller.principal_id,
             tags={},
         )
+        assert ctx.config.token_box is not None
         return {"Credentials": credentials_of(session, seal(ctx.config.token_box, session))}
 
     @operation("sts:GetAccessKeyInfo")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rolecall import ids
 from rolecall.audit.records import record
-from rolecall.core.operations import Caller
+from rolecall.core.context import Caller
 from rolecall.credentials.sessions import Session, role_session, seal
 from rolecall.policy import Request, evaluate
 from rolecall.services.sts.errors import ServiceCannotAssumeRole
@@ -121,6 +121,7 @@ def assume_role_for_service(
         )
         host.record(account or config.default_account, _aws_service_identity(rec, service))
         raise err
+    assert role is not None and config.token_box is not None
     session = role_session(
         role, account, session_name, now, duration, context=dict(session_context or {}), invoked_by=service
     )

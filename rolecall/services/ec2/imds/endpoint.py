@@ -119,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = do_PATCH = _serve
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the base class's name
-        log.debug("imds %s: " + format, self.server.server_address[1], *args)  # type: ignore[attr-defined]
+        log.debug("imds %s: " + format, self.server.server_address[1], *args)  # type: ignore[index]
 
 
 class _Listener(ThreadingHTTPServer):

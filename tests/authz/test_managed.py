@@ -17,7 +17,7 @@ import pytest
 from rolecall.authz import managed as aws_managed
 from rolecall.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Everything the package reads from rolecall/data at run time.
 DATA_FILES = (aws_managed.POLICIES_FILE, aws_managed.VERSIONS_FILE, "README.md", "known_members.json")
 

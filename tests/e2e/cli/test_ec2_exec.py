@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.ec2_helpers import EC2_TRUST, doc, imds, launch, make_profile
+from tests.e2e.ec2.helpers import EC2_TRUST, doc, imds, launch, make_profile
 from tests.servers import Server
 
 ACCOUNT = "123456789012"

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.ec2_helpers import AMI, EC2_TRUST, code, doc, launch, make_profile, message
+from tests.e2e.ec2.helpers import AMI, EC2_TRUST, code, doc, launch, make_profile, message
 from tests.servers import InProcessServer, create_pg_database, drop_pg_database, postgres_available
 
 ACCOUNT = "123456789012"

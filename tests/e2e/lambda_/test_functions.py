@@ -6,7 +6,7 @@ import pytest
 import urllib3
 from botocore.exceptions import ClientError
 
-from tests.e2e.lambda_helpers import (
+from tests.e2e.lambda_.helpers import (
     ACCOUNT,
     allow,
     create_function,

@@ -13,7 +13,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.lambda_helpers import (
+from tests.e2e.lambda_.helpers import (
     ACCOUNT,
     allow,
     create_function,

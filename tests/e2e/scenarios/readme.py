@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.servers import Server
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
 
 

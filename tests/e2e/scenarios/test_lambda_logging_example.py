@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.readme import (
+from tests.e2e.scenarios.readme import (
     assert_readme_instance_role_intact,
     console_sample,
     create_readme_instance_role,
@@ -19,7 +19,7 @@ from tests.e2e.readme import (
 )
 from tests.servers import Server
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lambda_logging_role.py"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lambda_logging_role.py"
 ROLE = "rolecall-example-Lambda-Logging-Role"
 FUNCTION = "rolecall-example-lambda-logging"
 GROUP = f"/aws/lambda/{FUNCTION}"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.readme import README, ROOT, assert_readme_instance_role_intact, code_blocks
+from tests.e2e.scenarios.readme import README, ROOT, assert_readme_instance_role_intact, code_blocks
 from tests.servers import Server
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4577"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.readme import (
+from tests.e2e.scenarios.readme import (
     assert_readme_instance_role_intact,
     console_sample,
     create_readme_instance_role,
@@ -18,7 +18,7 @@ from tests.e2e.readme import (
 )
 from tests.servers import Server
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "s3_read_role_instance.py"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "s3_read_role_instance.py"
 ACCOUNT = "123456789012"
 ROLE = "rolecall-example-S3-Read-Role"
 REPORTS, PAYROLL = f"rolecall-example-reports-{ACCOUNT}", f"rolecall-example-payroll-{ACCOUNT}"

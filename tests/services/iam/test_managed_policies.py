@@ -32,8 +32,7 @@ from rolecall.services.iam.errors import (
     UnmodifiableEntity,
 )
 from rolecall.services.iam.policy_documents import document_size
-
-from .conftest import ACCOUNT
+from tests.services.conftest import ACCOUNT
 
 TRUST = json.dumps(
     {

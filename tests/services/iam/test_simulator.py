@@ -9,8 +9,7 @@ import pytest
 
 from rolecall.services.iam import IAM
 from rolecall.services.iam.errors import InvalidInput, NoSuchEntity
-
-from .conftest import ACCOUNT
+from tests.services.conftest import ACCOUNT
 
 # The AWS CLI's documented example (awscli/examples/iam/simulate-custom-policy.rst).
 CLI_EXAMPLE = (

@@ -23,7 +23,7 @@ from rolecall.services.iam.errors import (
 )
 from rolecall.services.iam.users import verify_password
 from rolecall.store import GLOBAL
-from tests.iam.conftest import ACCOUNT
+from tests.services.conftest import ACCOUNT
 
 TRUST_EC2 = json.dumps(
     {

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rolecall.app import build_pipeline
-from tests.e2e.ec2_helpers import (
+from tests.e2e.ec2.helpers import (
     AMI,
     client_with,
     code,

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rolecall.services.ec2.imds.content import needs_rotation
-from tests.e2e.ec2_helpers import client_with, code, instance_credentials, launch, make_profile
+from tests.e2e.ec2.helpers import client_with, code, instance_credentials, launch, make_profile
 from tests.servers import InProcessServer
 
 

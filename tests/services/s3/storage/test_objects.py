@@ -82,7 +82,7 @@ def test_a_killed_writer_leaves_the_old_object(tmp_path):
     store.put(BUCKET, info("k", b"the old object"), b"the old object")
     child = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(tmp_path), BUCKET],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[4],
     )
     try:
         deadline = time.time() + 20

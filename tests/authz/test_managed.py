@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from rolecall.authz import managed as aws_managed
+from rolecall.authz.managed import aws_managed_policy, aws_managed_policy_versions, list_aws_managed_policies
+from rolecall.authz.principals import compiled
 from rolecall.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,3 +134,26 @@ def test_the_copied_snapshot_passes_the_check(data_dir):
     aws_managed.check_data()
     versions = aws_managed.aws_managed_policy_versions("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
     assert [v["VersionId"] for v in versions] == ["v3", "v2", "v1"]
+
+
+def test_every_aws_managed_policy_compiles():
+    for record in list_aws_managed_policies():
+        full = aws_managed_policy(record["Arn"])
+        compiled(full["Document"], "identity", record["Arn"])
+
+
+def test_every_aws_managed_policy_version_is_a_policy_document():
+    total = 0
+    for record in list_aws_managed_policies():
+        versions = aws_managed_policy_versions(record["Arn"])
+        assert versions[0]["VersionId"] == record["DefaultVersionId"]
+        assert versions[0]["Document"] == aws_managed_policy(record["Arn"])["Document"]
+        numbers = [int(v["VersionId"][1:]) for v in versions]
+        assert numbers == sorted(numbers, reverse=True) and len(set(numbers)) == len(numbers)
+        dates = [v["CreateDate"] for v in versions]
+        assert dates == sorted(dates, reverse=True) and dates[0] == record["UpdateDate"]
+        for version in versions:
+            document = json.loads(version["Document"])
+            assert list(document)[0] == "Version" and document["Statement"]
+        total += len(versions)
+    assert total > 2 * len(list_aws_managed_policies())  # older versions are there, not just defaults

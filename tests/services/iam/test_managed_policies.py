@@ -4,7 +4,6 @@ attachments, AWS managed policies and the account authorization snapshot."""
 from __future__ import annotations
 
 import json
-import urllib.parse
 
 import pytest
 
@@ -16,10 +15,7 @@ from rolecall.authz.managed import (
 )
 from rolecall.authz.principals import (
     compiled,
-    managed_policy_document,
-    managed_policy_exists,
     policies_for_role,
-    policies_for_user,
 )
 from rolecall.errors import AccessDenied, AwsError, MalformedPolicyDocument
 from rolecall.policy import Request, evaluate
@@ -29,164 +25,9 @@ from rolecall.services.iam.errors import (
     InvalidInput,
     LimitExceeded,
     NoSuchEntity,
-    UnmodifiableEntity,
 )
-from rolecall.services.iam.policy_documents import document_size
 from tests.services.conftest import ACCOUNT
-
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
-
-
-def doc(*statements: dict) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def allow(action: str = "s3:GetObject", resource: str = "*", **extra) -> dict:
-    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
-
-
-def decoded(text: str) -> str:
-    return urllib.parse.unquote(text)
-
-
-def policy_arn(name: str, path: str = "/") -> str:
-    return f"arn:aws:iam::{ACCOUNT}:policy{path}{name}"
-
-
-def padded(size: int) -> str:
-    """A valid document of exactly `size` non-whitespace characters."""
-    base = doc(allow(resource="arn:aws:s3:::"))
-    filler = size - document_size(base)
-    assert filler >= 0
-    return doc(allow(resource="arn:aws:s3:::" + "x" * filler))
-
-
-@pytest.fixture
-def role(call):
-    call("CreateRole", RoleName="app", AssumeRolePolicyDocument=TRUST)
-    return "app"
-
-
-@pytest.fixture
-def user(call):
-    call("CreateUser", UserName="alice")
-    return "alice"
-
-
-# ---------------------------------------------------------------- inline policies
-
-
-@pytest.mark.parametrize(
-    ("kind", "create"),
-    [
-        ("User", {"op": "CreateUser", "UserName": "e1"}),
-        ("Group", {"op": "CreateGroup", "GroupName": "e1"}),
-        ("Role", {"op": "CreateRole", "RoleName": "e1", "AssumeRolePolicyDocument": TRUST}),
-    ],
-)
-def test_inline_policy_lifecycle(call, kind, create):
-    create = dict(create)
-    call(create.pop("op"), **create)
-    name_member = f"{kind}Name"
-    text = doc(allow("s3:GetObject", "arn:aws:s3:::bucket/*"))
-    call(f"Put{kind}Policy", **{name_member: "e1"}, PolicyName="read", PolicyDocument=text)
-    call(f"Put{kind}Policy", **{name_member: "e1"}, PolicyName="another", PolicyDocument=doc(allow()))
-
-    got = call(f"Get{kind}Policy", **{name_member: "e1"}, PolicyName="read")
-    assert got[name_member] == "e1" and got["PolicyName"] == "read"
-    assert got["PolicyDocument"] != text  # leaves URL-encoded, as IAM sends it
-    assert json.loads(decoded(got["PolicyDocument"])) == json.loads(text)
-
-    listed = call(f"List{kind}Policies", **{name_member: "e1"})
-    assert listed["PolicyNames"] == ["another", "read"] and listed["IsTruncated"] is False
-    page = call(f"List{kind}Policies", **{name_member: "e1"}, MaxItems=1)
-    assert page["PolicyNames"] == ["another"] and page["IsTruncated"] is True
-    rest = call(f"List{kind}Policies", **{name_member: "e1"}, MaxItems=1, Marker=page["Marker"])
-    assert rest["PolicyNames"] == ["read"] and rest["IsTruncated"] is False
-
-    # Putting again under the same name replaces the document.
-    call(
-        f"Put{kind}Policy",
-        **{name_member: "e1"},
-        PolicyName="read",
-        PolicyDocument=doc(allow("s3:PutObject")),
-    )
-    again = call(f"Get{kind}Policy", **{name_member: "e1"}, PolicyName="read")
-    assert "s3:PutObject" in decoded(again["PolicyDocument"])
-
-    call(f"Delete{kind}Policy", **{name_member: "e1"}, PolicyName="read")
-    with pytest.raises(NoSuchEntity, match=f"The {kind.lower()} policy with name read cannot be found."):
-        call(f"Get{kind}Policy", **{name_member: "e1"}, PolicyName="read")
-    with pytest.raises(NoSuchEntity):
-        call(f"Delete{kind}Policy", **{name_member: "e1"}, PolicyName="read")
-    assert call(f"List{kind}Policies", **{name_member: "e1"})["PolicyNames"] == ["another"]
-
-
-def test_inline_policy_on_missing_entity(call):
-    with pytest.raises(NoSuchEntity, match="The role with name ghost cannot be found."):
-        call("PutRolePolicy", RoleName="ghost", PolicyName="p", PolicyDocument=doc(allow()))
-    with pytest.raises(NoSuchEntity, match="The user with name ghost cannot be found."):
-        call("ListUserPolicies", UserName="ghost")
-
-
-def test_malformed_inline_policy_uses_the_engines_message(call, role):
-    with pytest.raises(MalformedPolicyDocument) as err:
-        call("PutRolePolicy", RoleName=role, PolicyName="p", PolicyDocument='{"Version": "2012-10-17"')
-    assert err.value.message == "Syntax errors in policy."
-    with pytest.raises(MalformedPolicyDocument):
-        call(
-            "PutRolePolicy",
-            RoleName=role,
-            PolicyName="p",
-            PolicyDocument=json.dumps(
-                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]}
-            ),
-        )
-    assert call("ListRolePolicies", RoleName=role)["PolicyNames"] == []
-
-
-@pytest.mark.parametrize(
-    ("kind", "quota", "create"),
-    [
-        ("role", 10240, {"op": "CreateRole", "RoleName": "big", "AssumeRolePolicyDocument": TRUST}),
-        ("user", 2048, {"op": "CreateUser", "UserName": "big"}),
-        ("group", 5120, {"op": "CreateGroup", "GroupName": "big"}),
-    ],
-)
-def test_inline_policies_share_one_size_quota(call, kind, quota, create):
-    create = dict(create)
-    call(create.pop("op"), **create)
-    put = f"Put{kind.capitalize()}Policy"
-    name = {f"{kind.capitalize()}Name": "big"}
-    half = quota // 2
-    call(put, **name, PolicyName="first", PolicyDocument=padded(half))
-    # Whitespace does not count: the same document pretty-printed still fits exactly.
-    exact = json.dumps(json.loads(padded(quota - half)), indent=4)
-    call(put, **name, PolicyName="second", PolicyDocument=exact)
-    with pytest.raises(LimitExceeded) as err:
-        call(put, **name, PolicyName="third", PolicyDocument=doc(allow()))
-    assert err.value.message == f"Maximum policy size of {quota} bytes exceeded for {kind} big"
-    # Replacing a policy counts its new size, not old + new.
-    call(put, **name, PolicyName="second", PolicyDocument=padded(quota - half))
-
-
-def test_service_linked_role_policies_are_unmodifiable(call):
-    out = call("CreateServiceLinkedRole", AWSServiceName="autoscaling.amazonaws.com")
-    name = out["Role"]["RoleName"]
-    with pytest.raises(UnmodifiableEntity):
-        call("PutRolePolicy", RoleName=name, PolicyName="p", PolicyDocument=doc(allow()))
-    with pytest.raises(UnmodifiableEntity):
-        call("AttachRolePolicy", RoleName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
-    with pytest.raises(UnmodifiableEntity):
-        call("DetachRolePolicy", RoleName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
-
+from tests.services.iam.helpers import allow, decoded, doc, padded, policy_arn
 
 # ---------------------------------------------------------------- customer managed policies
 
@@ -488,12 +329,6 @@ def test_aws_managed_documents_are_the_real_ones():
     assert not _aws_allows("ReadOnlyAccess", "ec2:TerminateInstances")
 
 
-def test_every_aws_managed_policy_compiles():
-    for record in list_aws_managed_policies():
-        full = aws_managed_policy(record["Arn"])
-        compiled(full["Document"], "identity", record["Arn"])
-
-
 def test_aws_managed_policies_answer_for_their_older_versions(call):
     arn = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
     policy = call("GetPolicy", PolicyArn=arn)["Policy"]
@@ -550,23 +385,6 @@ def test_aws_managed_policy_versions_page_like_aws(call):
     assert [(v["VersionId"], v["IsDefaultVersion"]) for v in detail["PolicyVersionList"]] == [(default, True)]
 
 
-def test_every_aws_managed_policy_version_is_a_policy_document():
-    total = 0
-    for record in list_aws_managed_policies():
-        versions = aws_managed_policy_versions(record["Arn"])
-        assert versions[0]["VersionId"] == record["DefaultVersionId"]
-        assert versions[0]["Document"] == aws_managed_policy(record["Arn"])["Document"]
-        numbers = [int(v["VersionId"][1:]) for v in versions]
-        assert numbers == sorted(numbers, reverse=True) and len(set(numbers)) == len(numbers)
-        dates = [v["CreateDate"] for v in versions]
-        assert dates == sorted(dates, reverse=True) and dates[0] == record["UpdateDate"]
-        for version in versions:
-            document = json.loads(version["Document"])
-            assert list(document)[0] == "Version" and document["Statement"]
-        total += len(versions)
-    assert total > 2 * len(list_aws_managed_policies())  # older versions are there, not just defaults
-
-
 def test_aws_managed_policies_are_read_only(call):
     arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
     for op, extra in (
@@ -577,89 +395,3 @@ def test_aws_managed_policies_are_read_only(call):
         with pytest.raises(AccessDenied):
             call(op, PolicyArn=arn, **extra)
     assert aws_managed_policy("arn:aws:iam::aws:policy/NoSuchPolicyAtAll") is None
-
-
-# ---------------------------------------------------------------- what the pipeline reads
-
-
-def test_policies_for_user_gathers_user_and_group_policies(call, iam_env, user):
-    call("PutUserPolicy", UserName=user, PolicyName="own", PolicyDocument=doc(allow("s3:GetObject")))
-    call("CreateGroup", GroupName="devs")
-    call("AddUserToGroup", GroupName="devs", UserName=user)
-    call("PutGroupPolicy", GroupName="devs", PolicyName="grp", PolicyDocument=doc(allow("sqs:SendMessage")))
-    call("AttachGroupPolicy", GroupName="devs", PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
-    call("AttachUserPolicy", UserName=user, PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
-    fence = call("CreatePolicy", PolicyName="fence", PolicyDocument=doc(allow("s3:*"), allow("ec2:*")))[
-        "Policy"
-    ]
-    call("PutUserPermissionsBoundary", UserName=user, PermissionsBoundary=fence["Arn"])
-
-    with iam_env.store.transaction() as tx:
-        identity, boundary = policies_for_user(tx, ACCOUNT, tx.get(ACCOUNT, "user", user))
-        assert managed_policy_exists(tx, ACCOUNT, fence["Arn"])
-        assert not managed_policy_exists(tx, ACCOUNT, policy_arn("nope"))
-        assert managed_policy_exists(tx, ACCOUNT, "arn:aws:iam::aws:policy/AdministratorAccess")
-        assert '"s3:*"' in managed_policy_document(tx, ACCOUNT, fence["Arn"])
-    names = [p.name for p in identity]
-    assert names == [
-        "user/alice inline policy own",
-        "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess",
-        "group/devs inline policy grp",
-    ]  # the managed policy reached twice counts once
-    assert boundary is not None and boundary.name == fence["Arn"]
-
-    def decide(action: str):
-        return evaluate(Request(action=action, resource="*"), identity=identity, boundary=boundary)
-
-    assert decide("s3:GetObject").allowed and decide("ec2:DescribeInstances").allowed
-    sqs = decide("sqs:SendMessage")  # granted by the group, outside the boundary
-    assert not sqs.allowed and sqs.denied_by == "boundary"
-
-
-# ---------------------------------------------------------------- the account snapshot
-
-
-def test_get_account_authorization_details(call, role, user):
-    arn = call("CreatePolicy", PolicyName="mine", PolicyDocument=doc(allow()))["Policy"]["Arn"]
-    call("CreatePolicyVersion", PolicyArn=arn, PolicyDocument=doc(allow("s3:PutObject")), SetAsDefault=True)
-    call("AttachRolePolicy", RoleName=role, PolicyArn=arn)
-    call("AttachUserPolicy", UserName=user, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
-    call("PutRolePolicy", RoleName=role, PolicyName="inline", PolicyDocument=doc(allow()))
-    call("CreateGroup", GroupName="devs")
-    call("AddUserToGroup", GroupName="devs", UserName=user)
-    call("CreateInstanceProfile", InstanceProfileName="prof")
-    call("AddRoleToInstanceProfile", InstanceProfileName="prof", RoleName=role)
-
-    out = call("GetAccountAuthorizationDetails")
-    assert out["IsTruncated"] is False
-    (u,) = out["UserDetailList"]
-    assert u["UserName"] == user and u["GroupList"] == ["devs"]
-    assert u["AttachedManagedPolicies"] == [
-        {"PolicyName": "ReadOnlyAccess", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
-    ]
-    (r,) = out["RoleDetailList"]
-    assert r["RolePolicyList"][0]["PolicyName"] == "inline"
-    assert json.loads(decoded(r["RolePolicyList"][0]["PolicyDocument"])) == json.loads(doc(allow()))
-    assert [p["InstanceProfileName"] for p in r["InstanceProfileList"]] == ["prof"]
-    assert [g["GroupName"] for g in out["GroupDetailList"]] == ["devs"]
-    # Customer policies, and only the AWS managed policies this account uses.
-    names = [p["PolicyName"] for p in out["Policies"]]
-    assert names == ["mine", "ReadOnlyAccess"]
-    mine = out["Policies"][0]
-    assert [v["VersionId"] for v in mine["PolicyVersionList"]] == ["v1", "v2"]
-    assert [v["IsDefaultVersion"] for v in mine["PolicyVersionList"]] == [False, True]
-
-    only_roles = call("GetAccountAuthorizationDetails", Filter=["Role"])
-    assert (
-        only_roles["UserDetailList"] == []
-        and only_roles["Policies"] == []
-        and len(only_roles["RoleDetailList"]) == 1
-    )
-    page = call("GetAccountAuthorizationDetails", MaxItems=2)
-    assert page["IsTruncated"] is True
-    rest = call("GetAccountAuthorizationDetails", MaxItems=100, Marker=page["Marker"])
-    total = sum(
-        len(page[k]) + len(rest[k])
-        for k in ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
-    )
-    assert total == 5

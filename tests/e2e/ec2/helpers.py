@@ -91,3 +91,15 @@ def instance_credentials(srv, instance_id: str) -> dict:
 
 def client_with(srv, service: str, creds: dict):
     return srv.client(service, creds["AccessKeyId"], creds["SecretAccessKey"], creds["Token"])
+
+
+def make_user(srv, policy: str) -> dict:
+    iam = srv.client("iam")
+    name = f"u-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=policy)
+    return iam.create_access_key(UserName=name)["AccessKey"]
+
+
+def as_user(srv, key: dict, service: str = "ec2"):
+    return srv.client(service, key["AccessKeyId"], key["SecretAccessKey"])

@@ -1,5 +1,5 @@
-"""S3 against a real server with boto3: buckets, objects, ranges, listings, copies, bucket policies, virtual-hosted
-addressing, presigned URLs, checksums and the trail."""
+"""S3 objects against a real server with boto3: objects, ranges, conditions, copies, batch deletes,
+virtual-hosted addressing, presigned URLs, checksums and the trail."""
 
 from __future__ import annotations
 
@@ -17,86 +17,7 @@ import pytest
 import urllib3
 from botocore.exceptions import ClientError
 
-from tests.servers import InProcessServer
-
-ACCOUNT = "123456789012"
-
-
-def code(exc) -> str:
-    return exc.value.response["Error"]["Code"]
-
-
-def status(exc) -> int:
-    return exc.value.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    s = InProcessServer(tmp_path_factory.mktemp("s3")).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def s3(srv):
-    return srv.client("s3")
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"b-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-def test_bucket_lifecycle(srv, s3):
-    name = f"life-{uuid.uuid4().hex[:8]}"
-    assert s3.create_bucket(Bucket=name)["Location"] == f"/{name}"
-    assert s3.head_bucket(Bucket=name)["BucketRegion"] == "us-east-1"
-    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] is None
-    listed = s3.list_buckets()
-    assert name in [b["Name"] for b in listed["Buckets"]]
-    assert len(listed["Owner"]["ID"]) == 64
-    # North Virginia's legacy answer: re-creating your own bucket succeeds.
-    s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key="k", Body=b"x")
-    with pytest.raises(ClientError) as exc:
-        s3.delete_bucket(Bucket=name)
-    assert (code(exc), status(exc)) == ("BucketNotEmpty", 409)
-    assert exc.value.response["Error"]["BucketName"] == name
-    s3.delete_object(Bucket=name, Key="k")
-    s3.delete_bucket(Bucket=name)
-    with pytest.raises(ClientError) as exc:
-        s3.head_bucket(Bucket=name)
-    assert status(exc) == 404
-    with pytest.raises(ClientError) as exc:
-        s3.list_objects_v2(Bucket=name)
-    assert (code(exc), exc.value.response["Error"]["BucketName"]) == ("NoSuchBucket", name)
-
-
-def test_bucket_names_and_regions(srv, s3):
-    for bad in ("UpperCase", "ab", "a..b", "192.168.1.1", "-leading", "xn--punycode"):
-        with pytest.raises(ClientError) as exc:
-            s3.create_bucket(Bucket=bad)
-        assert code(exc) == "InvalidBucketName"
-    eu = srv.session().client(
-        "s3",
-        endpoint_url=srv.url,
-        region_name="eu-west-1",
-        config=botocore.config.Config(retries={"max_attempts": 1}),
-    )
-    name = f"eu-{uuid.uuid4().hex[:8]}"
-    eu.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == "eu-west-1"
-    with pytest.raises(ClientError) as exc:
-        eu.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    assert (code(exc), status(exc)) == ("BucketAlreadyOwnedByYou", 409)
-    with pytest.raises(ClientError) as exc:
-        eu.create_bucket(Bucket=f"x-{name}")
-    assert code(exc) == "IllegalLocationConstraintException"
-    with pytest.raises(ClientError) as exc:
-        s3.create_bucket(Bucket=f"y-{name}", CreateBucketConfiguration={"LocationConstraint": "us-east-1"})
-    assert code(exc) == "InvalidLocationConstraint"
+from tests.e2e.s3.helpers import ACCOUNT, code, status
 
 
 def test_objects_round_trip(s3, bucket):
@@ -166,37 +87,6 @@ def test_conditional_requests(s3, bucket):
     assert code(exc) == "PreconditionFailed"
 
 
-def test_listing_with_delimiter_and_continuation(s3, bucket):
-    keys = ["a.txt", "b/1", "b/2", "b/3", "c/x/1", "c/y", "d", "e e+f", "é"]
-    for key in keys:
-        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
-    everything = s3.list_objects_v2(Bucket=bucket)
-    assert [o["Key"] for o in everything["Contents"]] == keys
-    assert everything["KeyCount"] == len(keys) and everything["IsTruncated"] is False
-    top = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
-    assert [o["Key"] for o in top["Contents"]] == ["a.txt", "d", "e e+f", "é"]
-    assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["b/", "c/"]
-    under_c = s3.list_objects_v2(Bucket=bucket, Prefix="c/", Delimiter="/")
-    assert [o["Key"] for o in under_c["Contents"]] == ["c/y"]
-    assert [p["Prefix"] for p in under_c["CommonPrefixes"]] == ["c/x/"]
-    # Pages of two, with common prefixes counted against max-keys and never repeated across pages.
-    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Delimiter="/", MaxKeys=2))
-    assert len(pages) == 3
-    seen = [o["Key"] for p in pages for o in p.get("Contents", [])]
-    seen_prefixes = [c["Prefix"] for p in pages for c in p.get("CommonPrefixes", [])]
-    assert seen == ["a.txt", "d", "e e+f", "é"] and seen_prefixes == ["b/", "c/"]
-    assert all(p["KeyCount"] <= 2 for p in pages) and pages[0]["IsTruncated"]
-    after = s3.list_objects_v2(Bucket=bucket, StartAfter="c/y")
-    assert [o["Key"] for o in after["Contents"]] == ["d", "e e+f", "é"]
-    with pytest.raises(ClientError) as exc:
-        s3.list_objects_v2(Bucket=bucket, ContinuationToken="garbage")
-    assert code(exc) == "InvalidArgument"
-    owner = s3.list_objects_v2(Bucket=bucket, MaxKeys=1, FetchOwner=True)["Contents"][0]["Owner"]
-    assert len(owner["ID"]) == 64
-    v1 = s3.list_objects(Bucket=bucket, Prefix="b/")
-    assert [o["Key"] for o in v1["Contents"]] == ["b/1", "b/2", "b/3"]
-
-
 def test_copy_object(s3, bucket):
     other = f"copy-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=other)
@@ -240,73 +130,6 @@ def test_delete_objects(s3, bucket):
     quiet = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "x3"}], "Quiet": True})
     assert "Deleted" not in quiet and "Errors" not in quiet
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
-
-
-def policy(*statements) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def test_bucket_policy_crud_and_validation(srv, s3, bucket):
-    with pytest.raises(ClientError) as exc:
-        s3.get_bucket_policy(Bucket=bucket)
-    assert (code(exc), status(exc)) == ("NoSuchBucketPolicy", 404)
-    good = policy(
-        {
-            "Effect": "Allow",
-            "Principal": {"AWS": ACCOUNT},
-            "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{bucket}/*",
-        }
-    )
-    s3.put_bucket_policy(Bucket=bucket, Policy=good)
-    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(good)
-    cases = {
-        "Policy has invalid resource": {"Resource": "arn:aws:s3:::some-other-bucket/*"},
-        "Policy has invalid action": {"Action": "iam:CreateUser"},
-        "Action does not apply to any resource(s) in statement": {"Resource": f"arn:aws:s3:::{bucket}"},
-        "Invalid principal in policy": {
-            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/nobody-by-this-name"}
-        },
-        "Missing required field Principal": {"Principal": None},
-    }
-    for message, change in cases.items():
-        statement = {
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{bucket}/*",
-            **change,
-        }
-        statement = {k: v for k, v in statement.items() if v is not None}
-        with pytest.raises(ClientError) as exc:
-            s3.put_bucket_policy(Bucket=bucket, Policy=policy(statement))
-        assert (code(exc), exc.value.response["Error"]["Message"]) == ("MalformedPolicy", message)
-    with pytest.raises(ClientError) as exc:
-        s3.put_bucket_policy(Bucket=bucket, Policy="{not json")
-    assert exc.value.response["Error"]["Message"] == "This policy contains invalid Json"
-    s3.delete_bucket_policy(Bucket=bucket)
-    with pytest.raises(ClientError) as exc:
-        s3.get_bucket_policy(Bucket=bucket)
-    assert code(exc) == "NoSuchBucketPolicy"
-
-
-def test_owner_root_cannot_lock_itself_out(s3, bucket):
-    deny_all = policy(
-        {
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-        }
-    )
-    s3.put_bucket_policy(Bucket=bucket, Policy=deny_all)
-    with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"")
-    assert code(exc) == "AccessDenied"
-    assert "with an explicit deny in a resource-based policy" in exc.value.response["Error"]["Message"]
-    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(deny_all)
-    s3.delete_bucket_policy(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="k", Body=b"")
 
 
 @pytest.fixture
@@ -495,29 +318,6 @@ def test_conditional_delete(s3, bucket):
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket=bucket, Key="k")
     assert status(exc) == 404
-
-
-def test_bucket_policy_content_md5_is_checked(srv, s3, bucket):
-    policy = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                    "Action": "s3:GetObject",
-                    "Resource": f"arn:aws:s3:::{bucket}/*",
-                }
-            ],
-        }
-    )
-    wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
-    with pytest.raises(ClientError) as exc:
-        s3.put_bucket_policy(Bucket=bucket, Policy=policy, ContentMD5=wrong)
-    assert (code(exc), status(exc)) == ("BadDigest", 400)
-    right = base64.b64encode(hashlib.md5(policy.encode()).digest()).decode()
-    s3.put_bucket_policy(Bucket=bucket, Policy=policy, ContentMD5=right)
-    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(policy)
 
 
 @pytest.mark.parametrize(

@@ -401,3 +401,13 @@ def test_a_deleted_principal_is_not_trusted_again_under_the_same_name(srv):
     with pytest.raises(ClientError) as exc:
         sts_as(srv, new_key).assume_role(RoleArn=role["Arn"], RoleSessionName="after")
     assert code(exc) == "AccessDenied"
+
+
+def test_root_identity(server):
+    ident = server.client("sts").get_caller_identity()
+    assert ident == {
+        **ident,
+        "Account": "123456789012",
+        "Arn": "arn:aws:iam::123456789012:root",
+        "UserId": "123456789012",
+    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from rolecall.services.ec2.imds.content import needs_rotation
 from tests.e2e.ec2.helpers import client_with, code, instance_credentials, launch, make_profile
 from tests.servers import InProcessServer
 
@@ -16,16 +15,6 @@ def srv(tmp_path):
     s = InProcessServer(tmp_path).start()
     yield s
     s.stop()
-
-
-def test_rotation_thresholds():
-    hour = 3600
-    assert not needs_rotation(0, 6 * hour, 6 * hour - 300)  # exactly 5 minutes left: still current
-    assert needs_rotation(0, 6 * hour, 6 * hour - 299)
-    assert not needs_rotation(0, 600, 300)  # a 10-minute lifetime is not short: 5 minutes
-    assert needs_rotation(0, 600, 301)
-    assert not needs_rotation(0, 480, 240)  # under 10 minutes: at half-life
-    assert needs_rotation(0, 480, 241)
 
 
 def test_short_lifetime_rotates_at_half_life_and_old_credentials_expire(srv):

@@ -10,7 +10,7 @@ from rolecall.services.iam.errors import (
     NoSuchEntity,
 )
 from tests.services.conftest import ACCOUNT
-from tests.services.iam.helpers import raises
+from tests.services.iam.helpers import allow, raises
 
 
 def test_access_keys(iam_env, checked, call):
@@ -55,7 +55,7 @@ def test_keys_without_user_name_belong_to_the_caller(iam_env, call):
         root_key["AccessKeyId"]
     ]
     call("CreateUser", UserName="self")
-    me = iam_env.user_caller("self")
+    me = iam_env.user_caller("self", allow(["iam:CreateAccessKey", "iam:ListAccessKeys"]))
     mine = call("CreateAccessKey", caller=me)["AccessKey"]
     assert mine["UserName"] == "self"
     assert [k["AccessKeyId"] for k in call("ListAccessKeys", caller=me)["AccessKeyMetadata"]] == [

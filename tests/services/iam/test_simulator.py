@@ -191,23 +191,23 @@ def test_resource_policy_grants_the_caller(call):
     [
         (
             {"ContextKeyValues": ["5"], "ContextKeyType": "numeric"},
-            {"NumericLessThan": {"k:n": "10"}},
+            {"NumericLessThan": {"test:key": "10"}},
             "allowed",
         ),
-        ({"ContextKeyValues": ["TRUE"], "ContextKeyType": "boolean"}, {"Bool": {"k:n": "true"}}, "allowed"),
+        ({"ContextKeyValues": ["TRUE"], "ContextKeyType": "boolean"}, {"Bool": {"test:key": "true"}}, "allowed"),
         (
             {"ContextKeyValues": ["10.0.0.7"], "ContextKeyType": "ip"},
-            {"IpAddress": {"k:n": "10.0.0.0/8"}},
+            {"IpAddress": {"test:key": "10.0.0.0/8"}},
             "allowed",
         ),
         (
             {"ContextKeyValues": ["a", "b"], "ContextKeyType": "stringList"},
-            {"ForAllValues:StringEquals": {"k:n": ["a", "b", "c"]}},
+            {"ForAllValues:StringEquals": {"test:key": ["a", "b", "c"]}},
             "allowed",
         ),
         (
             {"ContextKeyValues": ["a", "z"], "ContextKeyType": "stringList"},
-            {"ForAllValues:StringEquals": {"k:n": ["a", "b", "c"]}},
+            {"ForAllValues:StringEquals": {"test:key": ["a", "b", "c"]}},
             "implicitDeny",
         ),
     ],
@@ -217,7 +217,7 @@ def test_typed_context_entries(call, entry, condition, decision):
         "SimulateCustomPolicy",
         PolicyInputList=[doc(stmt("Allow", "s3:GetObject", Condition=condition))],
         ActionNames=["s3:GetObject"],
-        ContextEntries=[{"ContextKeyName": "k:n", **entry}],
+        ContextEntries=[{"ContextKeyName": "test:key", **entry}],
     )
     assert out["EvaluationResults"][0]["EvalDecision"] == decision
 
@@ -236,7 +236,7 @@ def test_badly_typed_context_values_are_refused(call, entry):
             "SimulateCustomPolicy",
             PolicyInputList=[doc(stmt("Allow", "*"))],
             ActionNames=["s3:GetObject"],
-            ContextEntries=[{"ContextKeyName": "k:n", **entry}],
+            ContextEntries=[{"ContextKeyName": "test:key", **entry}],
         )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 
-from rolecall.core.context import Caller
 from rolecall.errors import ValidationError
 from rolecall.services.iam.errors import (
     DeleteConflict,
@@ -17,7 +16,7 @@ from rolecall.services.iam.errors import (
 )
 from rolecall.services.iam.users import verify_password
 from tests.services.conftest import ACCOUNT
-from tests.services.iam.helpers import TRUST_EC2, raises
+from tests.services.iam.helpers import TRUST_EC2, allow, raises
 
 # ---------------------------------------------------------------- users
 
@@ -59,14 +58,10 @@ def test_get_user_defaults_to_the_caller(iam_env, call):
         "CreateDate": "2027-01-01T00:00:00Z",
     }
     call("CreateUser", UserName="bob", Path="/ops/")
-    me = call("GetUser", caller=iam_env.user_caller("bob"))["User"]
+    # Through the authorizer: asking about yourself needs iam:GetUser too.
+    me = call("GetUser", caller=iam_env.user_caller("bob", allow("iam:GetUser")))["User"]
     assert me["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/ops/bob"
-    session = Caller(
-        account=ACCOUNT,
-        arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s",
-        type="AssumedRole",
-        principal_id="AROAEXAMPLEEXAMPLEEX:s",
-    )
+    session = iam_env.role_session("r", allow("iam:GetUser"), session_name="s")
     err = raises(ValidationError, call, "GetUser", caller=session)
     assert err.message == "Must specify userName when calling with non-User credentials"
 

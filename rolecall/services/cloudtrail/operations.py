@@ -70,8 +70,6 @@ class EventHistoryOperations(Family):
         if params.get("EventCategory") == "insight":
             # Only Insights events are looked up then, and rolecall has no CloudTrail Insights.
             return {"Events": []}
-        # Records of reads are written in batches; make sure this caller sees its own history.
-        ctx.host.flush_trail()
         try:
             records, token = ctx.store.lookup_events(
                 ctx.account,

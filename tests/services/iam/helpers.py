@@ -123,3 +123,11 @@ def resolve(iam_env, op: str, **params: Any) -> tuple[list[tuple[str, Any, dict[
         if auth.extra:
             out.extend(auth.extra(ctx, params))
     return out, handler.read_only
+
+
+def no_allow(user: str, action: str, resource: str) -> str:
+    """IAM's AccessDenied message when no identity-based policy of the user allows the action."""
+    return (
+        f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized to perform: {action} on resource: "
+        f"{resource} because no identity-based policy allows the {action} action"
+    )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 
+from rolecall.errors import AccessDenied
 from rolecall.services.iam.errors import (
     LimitExceeded,
     NoSuchEntity,
 )
 from tests.services.conftest import ACCOUNT
-from tests.services.iam.helpers import allow, raises
+from tests.services.iam.helpers import allow, no_allow, raises
 
 
 def test_access_keys(iam_env, checked, call):
@@ -63,3 +64,22 @@ def test_keys_without_user_name_belong_to_the_caller(iam_env, call):
     ]
     summary = call("GetAccountSummary")["SummaryMap"]
     assert summary["AccountAccessKeysPresent"] == 1 and summary["Users"] == 1
+
+
+def test_users_may_manage_their_own_keys_only(iam_env, call):
+    # The usual self-service policy: ${aws:username} is the caller's own name.
+    own = f"arn:aws:iam::{ACCOUNT}:user/${{aws:username}}"
+    me = iam_env.user("me", allow(["iam:CreateAccessKey", "iam:ListAccessKeys", "iam:DeleteAccessKey"], own))
+    call("CreateUser", UserName="other")
+    key = call("CreateAccessKey", caller=me, UserName="me")["AccessKey"]["AccessKeyId"]
+    for op, params in (
+        ("CreateAccessKey", {}),
+        ("ListAccessKeys", {}),
+        ("DeleteAccessKey", {"AccessKeyId": key}),
+    ):
+        err = iam_env.denied(me, "iam", op, UserName="other", **params)
+        assert isinstance(err, AccessDenied)
+        assert err.message == no_allow("me", f"iam:{op}", f"arn:aws:iam::{ACCOUNT}:user/other")
+    assert call("ListAccessKeys", UserName="other")["AccessKeyMetadata"] == []
+    err = iam_env.denied(me, "iam", "UpdateAccessKey", AccessKeyId=key, Status="Inactive")
+    assert err.message == no_allow("me", "iam:UpdateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/me")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.services.iam.helpers import TRUST_EC2, allow, decoded, doc
+from rolecall.errors import AccessDenied
+from tests.services.iam.helpers import TRUST_EC2, allow, decoded, doc, no_allow
 
 
 def test_account_summary(checked, call):
@@ -66,3 +67,13 @@ def test_get_account_authorization_details(call, role, user):
         for k in ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
     )
     assert total == 5
+
+
+def test_reading_the_account_needs_its_actions(iam_env, call):
+    auditor = iam_env.user("auditor", allow("iam:GetAccountSummary"))
+    assert call("GetAccountSummary", caller=auditor)["SummaryMap"]["Users"] == 1
+    err = iam_env.denied(auditor, "iam", "GetAccountAuthorizationDetails")
+    assert isinstance(err, AccessDenied)
+    assert err.message == no_allow("auditor", "iam:GetAccountAuthorizationDetails", "*")
+    err = iam_env.denied(iam_env.user("nobody"), "iam", "GetAccountSummary")
+    assert err.message == no_allow("nobody", "iam:GetAccountSummary", "*")

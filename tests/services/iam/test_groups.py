@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rolecall.errors import AccessDenied
 from rolecall.services.iam.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -9,7 +10,7 @@ from rolecall.services.iam.errors import (
     NoSuchEntity,
 )
 from tests.services.conftest import ACCOUNT
-from tests.services.iam.helpers import raises
+from tests.services.iam.helpers import allow, no_allow, raises
 
 
 def test_groups_and_membership(checked, call):
@@ -50,3 +51,17 @@ def test_groups_per_user_quota(call):
     call("CreateGroup", GroupName="g10")
     err = raises(LimitExceeded, call, "AddUserToGroup", GroupName="g10", UserName="joiner")
     assert err.message == "Cannot exceed quota for GroupsPerUser: 10"
+
+
+def test_adding_users_to_a_group_is_allowed_group_by_group(iam_env, call):
+    call("CreateGroup", GroupName="devs")
+    call("CreateGroup", GroupName="admins")
+    helpdesk = iam_env.user("helpdesk", allow("iam:AddUserToGroup", f"arn:aws:iam::{ACCOUNT}:group/devs"))
+    call("AddUserToGroup", caller=helpdesk, GroupName="devs", UserName="helpdesk")
+    # Not into the admins: that would be a way to more permissions.
+    err = iam_env.denied(helpdesk, "iam", "AddUserToGroup", GroupName="admins", UserName="helpdesk")
+    assert isinstance(err, AccessDenied)
+    assert err.message == no_allow("helpdesk", "iam:AddUserToGroup", f"arn:aws:iam::{ACCOUNT}:group/admins")
+    assert [g["GroupName"] for g in call("ListGroupsForUser", UserName="helpdesk")["Groups"]] == ["devs"]
+    err = iam_env.denied(helpdesk, "iam", "DeleteGroup", GroupName="admins")
+    assert err.message == no_allow("helpdesk", "iam:DeleteGroup", f"arn:aws:iam::{ACCOUNT}:group/admins")

@@ -6,13 +6,14 @@ import json
 
 import pytest
 
-from rolecall.errors import MalformedPolicyDocument
+from rolecall.errors import AccessDenied, MalformedPolicyDocument
 from rolecall.services.iam.errors import (
     LimitExceeded,
     NoSuchEntity,
     UnmodifiableEntity,
 )
-from tests.services.iam.helpers import TRUST, allow, decoded, doc, padded
+from tests.services.conftest import ACCOUNT
+from tests.services.iam.helpers import TRUST, allow, decoded, doc, no_allow, padded
 
 
 @pytest.mark.parametrize(
@@ -118,3 +119,60 @@ def test_service_linked_role_policies_are_unmodifiable(call):
         call("AttachRolePolicy", RoleName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
     with pytest.raises(UnmodifiableEntity):
         call("DetachRolePolicy", RoleName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+
+
+def test_each_entity_keeps_its_own_inline_policies(call):
+    call("CreateUser", UserName="same")
+    call("CreateGroup", GroupName="same")
+    call("CreateRole", RoleName="same", AssumeRolePolicyDocument=TRUST)
+    texts = {
+        "User": doc(allow("s3:GetObject")),
+        "Group": doc(allow("sqs:SendMessage")),
+        "Role": doc(allow("ec2:*")),
+    }
+    call("PutUserPolicy", UserName="same", PolicyName="p", PolicyDocument=texts["User"])
+    call("PutGroupPolicy", GroupName="same", PolicyName="p", PolicyDocument=texts["Group"])
+    call("PutRolePolicy", RoleName="same", PolicyName="p", PolicyDocument=texts["Role"])
+    # One name, three policies: each entity answers with its own document.
+    assert json.loads(
+        decoded(call("GetUserPolicy", UserName="same", PolicyName="p")["PolicyDocument"])
+    ) == json.loads(texts["User"])
+    assert json.loads(
+        decoded(call("GetGroupPolicy", GroupName="same", PolicyName="p")["PolicyDocument"])
+    ) == json.loads(texts["Group"])
+    assert json.loads(
+        decoded(call("GetRolePolicy", RoleName="same", PolicyName="p")["PolicyDocument"])
+    ) == json.loads(texts["Role"])
+    call("DeleteGroupPolicy", GroupName="same", PolicyName="p")
+    assert call("ListGroupPolicies", GroupName="same")["PolicyNames"] == []
+    assert call("ListUserPolicies", UserName="same")["PolicyNames"] == ["p"]
+    assert call("ListRolePolicies", RoleName="same")["PolicyNames"] == ["p"]
+    call("DeleteUserPolicy", UserName="same", PolicyName="p")
+    call("DeleteRolePolicy", RoleName="same", PolicyName="p")
+    assert (
+        call("ListUserPolicies", UserName="same")["PolicyNames"]
+        == call("ListRolePolicies", RoleName="same")["PolicyNames"]
+        == []
+    )
+
+
+def test_writing_inline_policies_is_allowed_entity_by_entity(iam_env, call):
+    call("CreateRole", RoleName="app-web", AssumeRolePolicyDocument=TRUST)
+    call("CreateRole", RoleName="admin", AssumeRolePolicyDocument=TRUST)
+    call("PutRolePolicy", RoleName="admin", PolicyName="all", PolicyDocument=doc(allow("*")))
+    app_roles = f"arn:aws:iam::{ACCOUNT}:role/app-*"
+    ops = ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"]
+    dev = iam_env.user("dev", allow(ops, app_roles))
+    call("PutRolePolicy", caller=dev, RoleName="app-web", PolicyName="p", PolicyDocument=doc(allow()))
+    admin = f"arn:aws:iam::{ACCOUNT}:role/admin"
+    for op, params in (
+        ("PutRolePolicy", {"PolicyDocument": doc(allow("iam:*"))}),
+        ("GetRolePolicy", {}),
+        ("DeleteRolePolicy", {}),
+    ):
+        err = iam_env.denied(dev, "iam", op, RoleName="admin", PolicyName="all", **params)
+        assert isinstance(err, AccessDenied)
+        assert err.message == no_allow("dev", f"iam:{op}", admin)
+    assert json.loads(
+        decoded(call("GetRolePolicy", RoleName="admin", PolicyName="all")["PolicyDocument"])
+    ) == json.loads(doc(allow("*")))

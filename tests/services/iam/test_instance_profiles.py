@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 
+from rolecall.errors import AccessDenied
 from rolecall.services.iam.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -11,7 +12,7 @@ from rolecall.services.iam.errors import (
     NoSuchEntity,
 )
 from tests.services.conftest import ACCOUNT
-from tests.services.iam.helpers import TRUST_EC2, raises, resolve
+from tests.services.iam.helpers import TRUST_EC2, allow, no_allow, raises, resolve
 
 
 def test_instance_profiles(checked, call):
@@ -68,3 +69,22 @@ def test_add_role_to_instance_profile_also_needs_pass_role(iam_env, call):
     ]
     assert auths[1][2]["iam:PassedToService"] == "ec2.amazonaws.com"
     assert auths[1][2]["iam:AssociatedResourceArn"] == profile_arn
+
+
+def test_putting_a_role_in_a_profile_needs_pass_role(iam_env, call):
+    call("CreateRole", RoleName="admin", AssumeRolePolicyDocument=TRUST_EC2)
+    call("CreateInstanceProfile", InstanceProfileName="box")
+    builder = iam_env.user("builder", allow(["iam:AddRoleToInstanceProfile", "iam:GetInstanceProfile"]))
+    err = iam_env.denied(
+        builder, "iam", "AddRoleToInstanceProfile", InstanceProfileName="box", RoleName="admin"
+    )
+    assert isinstance(err, AccessDenied)
+    assert err.message == no_allow("builder", "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin")
+    assert (
+        call("GetInstanceProfile", caller=builder, InstanceProfileName="box")["InstanceProfile"]["Roles"]
+        == []
+    )
+    err = iam_env.denied(builder, "iam", "DeleteInstanceProfile", InstanceProfileName="box")
+    assert err.message == no_allow(
+        "builder", "iam:DeleteInstanceProfile", f"arn:aws:iam::{ACCOUNT}:instance-profile/box"
+    )

@@ -27,7 +27,7 @@ from rolecall.services.iam.errors import (
     NoSuchEntity,
 )
 from tests.services.conftest import ACCOUNT
-from tests.services.iam.helpers import allow, decoded, doc, padded, policy_arn
+from tests.services.iam.helpers import allow, decoded, doc, no_allow, padded, policy_arn
 
 # ---------------------------------------------------------------- customer managed policies
 
@@ -395,3 +395,39 @@ def test_aws_managed_policies_are_read_only(call):
         with pytest.raises(AccessDenied):
             call(op, PolicyArn=arn, **extra)
     assert aws_managed_policy("arn:aws:iam::aws:policy/NoSuchPolicyAtAll") is None
+
+
+def test_attachments_belong_to_each_entity(call, role, user):
+    call("CreateGroup", GroupName="devs")
+    arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    call("AttachUserPolicy", UserName=user, PolicyArn=arn)
+    call("AttachGroupPolicy", GroupName="devs", PolicyArn=arn)
+    call("AttachRolePolicy", RoleName=role, PolicyArn=arn)
+    expected = [{"PolicyName": "ReadOnlyAccess", "PolicyArn": arn}]
+    assert call("ListAttachedUserPolicies", UserName=user)["AttachedPolicies"] == expected
+    assert call("ListAttachedGroupPolicies", GroupName="devs")["AttachedPolicies"] == expected
+    assert call("ListAttachedRolePolicies", RoleName=role)["AttachedPolicies"] == expected
+    call("DetachUserPolicy", UserName=user, PolicyArn=arn)
+    assert call("ListAttachedUserPolicies", UserName=user)["AttachedPolicies"] == []
+    assert call("GetPolicy", PolicyArn=arn)["Policy"]["AttachmentCount"] == 2
+    call("DetachGroupPolicy", GroupName="devs", PolicyArn=arn)
+    assert call("ListAttachedGroupPolicies", GroupName="devs")["AttachedPolicies"] == []
+    assert call("ListAttachedRolePolicies", RoleName=role)["AttachedPolicies"] == expected
+
+
+def test_attaching_may_be_limited_to_some_policies(iam_env, call, role):
+    # iam:PolicyARN names the policy being attached: this user may hand out read-only access only.
+    read_only = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    only = {"ArnEquals": {"iam:PolicyARN": read_only}}
+    ops = ["iam:AttachRolePolicy", "iam:AttachGroupPolicy"]
+    granter = iam_env.user("granter", allow(ops, "*", Condition=only))
+    call("AttachRolePolicy", caller=granter, RoleName=role, PolicyArn=read_only)
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    err = iam_env.denied(granter, "iam", "AttachRolePolicy", RoleName=role, PolicyArn=admin)
+    assert isinstance(err, AccessDenied)
+    assert err.message == no_allow("granter", "iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/{role}")
+    assert [p["PolicyArn"] for p in call("ListAttachedRolePolicies", RoleName=role)["AttachedPolicies"]] == [
+        read_only
+    ]
+    err = iam_env.denied(granter, "iam", "CreatePolicy", PolicyName="mine", PolicyDocument=doc(allow()))
+    assert err.message == no_allow("granter", "iam:CreatePolicy", policy_arn("mine"))

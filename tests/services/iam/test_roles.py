@@ -6,7 +6,7 @@ import json
 import re
 import urllib.parse
 
-from rolecall.errors import MalformedPolicyDocument
+from rolecall.errors import AccessDenied, MalformedPolicyDocument
 from rolecall.services.iam.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -17,7 +17,7 @@ from rolecall.services.iam.errors import (
 )
 from rolecall.store import GLOBAL
 from tests.services.conftest import ACCOUNT
-from tests.services.iam.helpers import TRUST_EC2, raises, trust_for
+from tests.services.iam.helpers import TRUST_EC2, allow, no_allow, raises, trust_for
 
 
 def test_create_with_duplicate_tags_is_refused(call):
@@ -230,4 +230,31 @@ def test_account_must_be_known_to_check_foreign_principals(iam_env, call):
         "CreateRole",
         RoleName="x",
         AssumeRolePolicyDocument=trust_for({"AWS": missing}),
+    )
+
+
+def test_creating_roles_may_require_a_permissions_boundary(iam_env, call):
+    boundary = "arn:aws:iam::aws:policy/PowerUserAccess"
+    # Delegated role creation: only roles fenced by the boundary.
+    fenced = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
+    creator = iam_env.user(
+        "creator", allow("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/app-*", Condition=fenced)
+    )
+    created = call(
+        "CreateRole",
+        caller=creator,
+        RoleName="app-web",
+        AssumeRolePolicyDocument=TRUST_EC2,
+        PermissionsBoundary=boundary,
+    )["Role"]
+    assert created["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    err = iam_env.denied(
+        creator, "iam", "CreateRole", RoleName="app-free", AssumeRolePolicyDocument=TRUST_EC2
+    )
+    assert isinstance(err, AccessDenied)
+    assert err.message == no_allow("creator", "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/app-free")
+    raises(NoSuchEntity, call, "GetRole", RoleName="app-free")
+    err = iam_env.denied(creator, "iam", "DeleteRolePermissionsBoundary", RoleName="app-web")
+    assert err.message == no_allow(
+        "creator", "iam:DeleteRolePermissionsBoundary", f"arn:aws:iam::{ACCOUNT}:role/app-web"
     )

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from rolecall.errors import AccessDenied
 from rolecall.services.iam import IAM
 from rolecall.services.iam.errors import InvalidInput, NoSuchEntity
 from tests.services.conftest import ACCOUNT
@@ -194,7 +195,11 @@ def test_resource_policy_grants_the_caller(call):
             {"NumericLessThan": {"test:key": "10"}},
             "allowed",
         ),
-        ({"ContextKeyValues": ["TRUE"], "ContextKeyType": "boolean"}, {"Bool": {"test:key": "true"}}, "allowed"),
+        (
+            {"ContextKeyValues": ["TRUE"], "ContextKeyType": "boolean"},
+            {"Bool": {"test:key": "true"}},
+            "allowed",
+        ),
         (
             {"ContextKeyValues": ["10.0.0.7"], "ContextKeyType": "ip"},
             {"IpAddress": {"test:key": "10.0.0.0/8"}},
@@ -715,3 +720,30 @@ def test_context_keys_for_principal_policy(call):
         "aws:RequestedRegion",
         "aws:PrincipalTag/team",
     ]
+
+
+def test_simulating_needs_the_simulator_actions(iam_env, call):
+    call("CreateUser", UserName="alice")
+    alice = user_arn("alice")
+    tester = iam_env.user(
+        "tester", {"Effect": "Allow", "Action": "iam:SimulateCustomPolicy", "Resource": "*"}
+    )
+    out = call(
+        "SimulateCustomPolicy",
+        caller=tester,
+        PolicyInputList=[doc(stmt("Allow", "s3:*"))],
+        ActionNames=["s3:GetObject"],
+    )
+    assert out["EvaluationResults"][0]["EvalDecision"] == "allowed"
+    # Simulating a principal's policies is authorized on that principal.
+    err = iam_env.denied(
+        tester, "iam", "SimulatePrincipalPolicy", PolicySourceArn=alice, ActionNames=["s3:GetObject"]
+    )
+    assert isinstance(err, AccessDenied) and err.message == (
+        f"User: {user_arn('tester')} is not authorized to perform: iam:SimulatePrincipalPolicy on resource: "
+        f"{alice} because no identity-based policy allows the iam:SimulatePrincipalPolicy action"
+    )
+    err = iam_env.denied(tester, "iam", "GetContextKeysForPrincipalPolicy", PolicySourceArn=alice)
+    assert f"iam:GetContextKeysForPrincipalPolicy on resource: {alice} because" in err.message
+    err = iam_env.denied(tester, "iam", "GetContextKeysForCustomPolicy", PolicyInputList=[CLI_EXAMPLE])
+    assert "iam:GetContextKeysForCustomPolicy on resource: * because" in err.message

@@ -1,12 +1,12 @@
-"""The entity half of IAM, in process: users, access keys, login profiles, groups, roles, service-linked
-roles, instance profiles, and what each operation declares for authorization."""
+"""IAM users in process, through the authorizer: the user, its tags, its permissions boundary and its login
+profile, and who may change them."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from rolecall.errors import ValidationError
+from rolecall.errors import AccessDenied, ValidationError
 from rolecall.services.iam.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -16,7 +16,7 @@ from rolecall.services.iam.errors import (
 )
 from rolecall.services.iam.users import verify_password
 from tests.services.conftest import ACCOUNT
-from tests.services.iam.helpers import TRUST_EC2, allow, raises
+from tests.services.iam.helpers import TRUST_EC2, allow, no_allow, raises
 
 # ---------------------------------------------------------------- users
 
@@ -268,3 +268,26 @@ def test_permissions_boundaries(iam_env, call):
     raises(NoSuchEntity, call, "PutRolePermissionsBoundary", RoleName="br", PermissionsBoundary=missing)
     call("DeleteRolePermissionsBoundary", RoleName="br")
     assert "PermissionsBoundary" not in call("GetRole", RoleName="br")["Role"]
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def test_user_operations_are_refused_without_permission(iam_env, call):
+    call("CreateUser", UserName="ann", Path="/team-a/")
+    # May rename and move users of team A, within team A only: a move needs the target ARN allowed too.
+    lead = iam_env.user("lead", allow("iam:UpdateUser", f"arn:aws:iam::{ACCOUNT}:user/team-a/*"))
+    call("UpdateUser", caller=lead, UserName="ann", NewUserName="anne")
+    err = iam_env.denied(lead, "iam", "UpdateUser", UserName="anne", NewPath="/team-b/")
+    assert isinstance(err, AccessDenied)
+    assert err.message == no_allow("lead", "iam:UpdateUser", f"arn:aws:iam::{ACCOUNT}:user/team-b/anne")
+    assert call("GetUser", UserName="anne")["User"]["Path"] == "/team-a/"
+    err = iam_env.denied(lead, "iam", "CreateUser", UserName="eve")
+    assert err.message == no_allow("lead", "iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/eve")
+    # Tagging may be limited to some tag keys (aws:TagKeys).
+    only_team = {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}
+    tagger = iam_env.user("tagger", allow("iam:TagUser", "*", Condition=only_team))
+    call("TagUser", caller=tagger, UserName="anne", Tags=[{"Key": "team", "Value": "a"}])
+    err = iam_env.denied(tagger, "iam", "TagUser", UserName="anne", Tags=[{"Key": "cost", "Value": "1"}])
+    assert err.message == no_allow("tagger", "iam:TagUser", f"arn:aws:iam::{ACCOUNT}:user/team-a/anne")
+    assert call("ListUserTags", UserName="anne")["Tags"] == [{"Key": "team", "Value": "a"}]

@@ -41,3 +41,16 @@ def new_user(srv, iam, policy_json: str | None = None):
         iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=policy_json)
     key = iam.create_access_key(UserName=user)["AccessKey"]
     return user, key
+
+
+def as_key(srv, key: dict, service: str = "iam"):
+    """A client of `service` signing with an access key CreateAccessKey returned."""
+    return srv.client(service, key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def no_allow(user: str, action: str, resource: str) -> str:
+    """IAM's AccessDenied message when no identity-based policy of the user allows the action."""
+    return (
+        f"User: arn:aws:iam::123456789012:user/{user} is not authorized to perform: {action} on resource: "
+        f"{resource} because no identity-based policy allows the {action} action"
+    )

@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.helpers import TRUST_EC2, err, name
+from tests.e2e.helpers import TRUST_EC2, allow, as_key, err, name, new_user, no_allow
 
 
 def test_role_lifecycle(any_server):
@@ -63,3 +63,57 @@ def test_aws_cli(server):
         "5",
     )
     assert "CreateRole" in out.stdout
+
+
+def test_role_settings_tags_and_boundary(server):
+    iam = server.client("iam")
+    role = name("svc")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST_EC2)
+    iam.update_role(RoleName=role, MaxSessionDuration=7200, Description="first")
+    iam.update_role_description(RoleName=role, Description="second")
+    got = iam.get_role(RoleName=role)["Role"]
+    assert (got["MaxSessionDuration"], got["Description"]) == (7200, "second")
+    lambda_trust = TRUST_EC2.replace("ec2.amazonaws.com", "lambda.amazonaws.com")
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=lambda_trust)
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    iam.tag_role(RoleName=role, Tags=[{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "a"}])
+    iam.untag_role(RoleName=role, TagKeys=["env"])
+    assert iam.list_role_tags(RoleName=role)["Tags"] == [{"Key": "team", "Value": "a"}]
+    boundary = "arn:aws:iam::aws:policy/PowerUserAccess"
+    iam.put_role_permissions_boundary(RoleName=role, PermissionsBoundary=boundary)
+    assert iam.get_role(RoleName=role)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    iam.delete_role_permissions_boundary(RoleName=role)
+    assert "PermissionsBoundary" not in iam.get_role(RoleName=role)["Role"]
+
+
+def test_service_linked_role_is_aws_s_to_change(server):
+    iam = server.client("iam")
+    role = iam.create_service_linked_role(
+        AWSServiceName="autoscaling.amazonaws.com", CustomSuffix=name("e2e")
+    )["Role"]
+    assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
+    with pytest.raises(ClientError) as exc:
+        iam.delete_role(RoleName=role["RoleName"])
+    assert err(exc)[0] == "UnmodifiableEntity"
+    task = iam.delete_service_linked_role(RoleName=role["RoleName"])["DeletionTaskId"]
+    assert iam.get_service_linked_role_deletion_status(DeletionTaskId=task)["Status"] == "SUCCEEDED"
+    with pytest.raises(ClientError) as exc:
+        iam.get_role(RoleName=role["RoleName"])
+    assert err(exc)[0] == "NoSuchEntity"
+
+
+def test_changing_a_roles_trust_is_refused_without_permission(server):
+    iam = server.client("iam")
+    role = name("guarded")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST_EC2)
+    user, key = new_user(server, iam, allow("iam:GetRole"))
+    as_user = as_key(server, key)
+    assert as_user.get_role(RoleName=role)["Role"]["RoleName"] == role
+    with pytest.raises(ClientError) as exc:
+        as_user.update_assume_role_policy(RoleName=role, PolicyDocument=TRUST_EC2.replace("ec2", "lambda"))
+    assert err(exc) == (
+        "AccessDenied",
+        no_allow(user, "iam:UpdateAssumeRolePolicy", f"arn:aws:iam::123456789012:role/{role}"),
+        403,
+    )

@@ -152,3 +152,23 @@ def test_a_member_the_simulator_does_not_implement_is_refused(iam, reader):
         "rolecall does not implement the member ResourceHandlingOption of SimulatePrincipalPolicy; "
         "the request changed nothing."
     )
+
+
+def test_context_keys_of_custom_and_principal_policies(server, iam):
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:PrincipalTag/team": "a", "s3:ExistingObjectTag/x": "y"}},
+            }
+        ],
+    }
+    keys = iam.get_context_keys_for_custom_policy(PolicyInputList=[json.dumps(document)])["ContextKeyNames"]
+    assert sorted(keys) == ["aws:PrincipalTag/team", "s3:ExistingObjectTag/x"]
+    user = iam.create_user(UserName=f"ctx-{uuid.uuid4().hex[:8]}")["User"]
+    iam.put_user_policy(UserName=user["UserName"], PolicyName="p", PolicyDocument=json.dumps(document))
+    keys = iam.get_context_keys_for_principal_policy(PolicySourceArn=user["Arn"])["ContextKeyNames"]
+    assert sorted(keys) == ["aws:PrincipalTag/team", "s3:ExistingObjectTag/x"]

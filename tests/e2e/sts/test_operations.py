@@ -403,11 +403,35 @@ def test_a_deleted_principal_is_not_trusted_again_under_the_same_name(srv):
     assert code(exc) == "AccessDenied"
 
 
-def test_root_identity(server):
-    ident = server.client("sts").get_caller_identity()
+def test_root_identity(srv):
+    ident = srv.client("sts").get_caller_identity()
     assert ident == {
         **ident,
         "Account": "123456789012",
         "Arn": "arn:aws:iam::123456789012:root",
         "UserId": "123456789012",
     }
+
+
+def test_decode_authorization_message_explains_an_ec2_refusal(srv):
+    user, key = make_user(srv)  # no permission at all
+    ec2 = srv.client("ec2", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as exc:
+        ec2.run_instances(ImageId="ami-0123456789abcdef0", MinCount=1, MaxCount=1)
+    assert code(exc) == "UnauthorizedOperation"
+    encoded = message(exc).split("Encoded authorization failure message: ")[1]
+    # Decoding needs its own permission, which the user lacks.
+    with pytest.raises(ClientError) as denied:
+        sts_as(srv, key).decode_authorization_message(EncodedMessage=encoded)
+    assert code(denied) == "AccessDenied" and message(denied).endswith(
+        "because no identity-based policy allows the sts:DecodeAuthorizationMessage action"
+    )
+    decoded = json.loads(
+        srv.client("sts").decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"]
+    )
+    assert (decoded["allowed"], decoded["explicitDeny"]) == (False, False)
+    assert decoded["context"]["action"] == "ec2:RunInstances"
+    assert decoded["context"]["principal"]["arn"] == user["Arn"]
+    with pytest.raises(ClientError) as bad:
+        srv.client("sts").decode_authorization_message(EncodedMessage="tampered")
+    assert code(bad) == "InvalidAuthorizationMessageException"

@@ -37,7 +37,15 @@ from botocore.model import OperationModel, ServiceModel, Shape
 
 from rolecall.errors import AwsError
 from rolecall.http import Headers, HttpRequest, HttpResponse
-from rolecall.wire.codec import BadValue, Codec, Step, compile_once, read_labelled, reader_of_steps
+from rolecall.wire.codec import (
+    BadValue,
+    Codec,
+    Step,
+    compile_once,
+    parse_json,
+    read_labelled,
+    reader_of_steps,
+)
 from rolecall.wire.dispatch import virtual_host_bucket
 from rolecall.wire.routing import Route, compile_route, parse_query
 from rolecall.wire.sigv4 import open_payload
@@ -127,7 +135,7 @@ def _to_int(raw: str) -> int:
 
 def _to_json(raw: str) -> Any:
     try:
-        return json.loads(base64.b64decode(raw))
+        return parse_json(base64.b64decode(raw))
     except (binascii.Error, ValueError):
         raise BadValue(raw, "Member must be base64-encoded JSON") from None
 
@@ -376,7 +384,7 @@ class RestXmlCodec(Codec):
 
     # -- decode ------------------------------------------------------------------------------------------
 
-    def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
+    def _decode(self, req: HttpRequest, *, validate: bool) -> tuple[str, dict[str, Any]]:
         if (req.headers.get("x-amz-content-sha256") or "").startswith("STREAMING-"):
             open_payload(req)  # --auth off: nobody verified (or decoded) the streaming body yet
         path = req.path or "/"
@@ -526,7 +534,7 @@ class RestXmlCodec(Codec):
 
             def read_text(parts: RequestParts, out: dict[str, Any]) -> None:
                 if parts.body:
-                    out[name] = parts.body.decode("utf-8", errors="replace")
+                    out[name] = parts.body.decode("utf-8")
 
             return read_text
         read_document = self._xml_readers.reader(shape)

@@ -36,6 +36,9 @@ from rolecall.services.iam.users import check_boundary
 DEFAULT_MAX_SESSION_DURATION = 3600
 TRUST_POLICY_QUOTA = 2048  # AWS's default ACLSizePerRole, characters not counting whitespace
 
+# Where service-linked roles live (arn:aws:iam::ACCOUNT:role/aws-service-role/SERVICE/NAME).
+SERVICE_LINKED_PATH = "/aws-service-role/"
+
 
 # ---------------------------------------------------------------- trust policies
 
@@ -109,7 +112,7 @@ def service_linked_role_name(service: str, suffix: str | None) -> str:
 
 
 def service_linked_role_path(service: str) -> str:
-    return f"/aws-service-role/{service}/"
+    return f"{SERVICE_LINKED_PATH}{service}/"
 
 
 def service_linked_role_arn(ctx: OpContext, params: dict[str, Any]) -> str:
@@ -138,6 +141,13 @@ class RoleOperations(Family):
     @operation("iam:CreateRole", arn_of("role"), entity_context("role"))
     def CreateRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name, path = params["RoleName"], params.get("Path") or "/"
+        if path.startswith(SERVICE_LINKED_PATH):
+            # Only CreateServiceLinkedRole makes roles there: a role under this path would pass for one,
+            # and service-linked roles cannot be edited or deleted by callers (the wording is rolecall's).
+            raise InvalidInput(
+                f"The path {SERVICE_LINKED_PATH} is reserved for service-linked roles; "
+                "use CreateServiceLinkedRole to create one."
+            )
         tags = validate_tags(params.get("Tags"))
         trust_text, trust_ids = validate_trust_policy(ctx, params["AssumeRolePolicyDocument"])
         doc: dict[str, Any] = {

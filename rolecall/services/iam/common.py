@@ -190,6 +190,26 @@ def paginate(
     return out
 
 
+def paginate_computed(
+    total: int, compute: Callable[[int], Any], params: dict[str, Any], key: str
+) -> dict[str, Any]:
+    """paginate() over `total` items that only exist once computed (`compute(i)` makes item i): only the
+    requested page is computed, so the work and memory of one call are bounded by MaxItems."""
+    limit = params.get("MaxItems") or DEFAULT_MAX_ITEMS
+    start = 0
+    marker = params.get("Marker")
+    if marker:
+        state = _decode_marker(marker)
+        if not isinstance(state.get("offset"), int) or state["offset"] < 0:
+            raise ValidationError("Invalid Marker.")
+        start = state["offset"]
+    page = [compute(i) for i in range(start, min(start + limit, total))]
+    out: dict[str, Any] = {key: page, "IsTruncated": start + limit < total}
+    if out["IsTruncated"]:
+        out["Marker"] = _encode_marker({"offset": start + limit})
+    return out
+
+
 def by_name(kind: str) -> Callable[[dict[str, Any]], str]:
     """Cursor for documents listed in the store's order (lower-cased name)."""
     member = NAME_MEMBER[kind]

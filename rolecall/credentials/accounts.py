@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rolecall import ids
@@ -20,7 +22,6 @@ class RootCredentials:
 
 
 def _now_iso() -> str:
-    from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -109,7 +110,6 @@ def write_credentials_file(data_dir: str | Path, creds: RootCredentials, profile
 
 
 def read_credentials_file(data_dir: str | Path, profile: str = "rolecall") -> tuple[str, str] | None:
-    import configparser
 
     path = Path(data_dir) / "credentials"
     if not path.exists():

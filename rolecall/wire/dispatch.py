@@ -13,6 +13,7 @@ from functools import cache
 from urllib.parse import parse_qsl
 
 from rolecall.http import HttpRequest
+from rolecall.wire.models import service_model
 
 
 def query_params(query_string: str) -> dict[str, str]:
@@ -39,7 +40,6 @@ QUERY_SERVICES = ("iam", "sts")
 @cache
 def _target_prefixes() -> dict[str, str]:
     """X-Amz-Target prefix (full and last segment) -> service name."""
-    from rolecall.wire.models import service_model
 
     prefixes: dict[str, str] = {}
     for name in JSON_SERVICES:
@@ -52,7 +52,6 @@ def _target_prefixes() -> dict[str, str]:
 @cache
 def _query_versions() -> dict[str, str]:
     """API Version parameter -> service name (IAM is 2010-05-08, STS 2011-06-15)."""
-    from rolecall.wire.models import service_model
 
     return {service_model(name).api_version: name for name in QUERY_SERVICES}
 

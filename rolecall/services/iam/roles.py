@@ -11,6 +11,7 @@ from rolecall import ids
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.errors import MalformedPolicyDocument
+from rolecall.policy import MalformedPolicy, Policy
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
@@ -48,7 +49,6 @@ def validate_trust_policy(ctx: OpContext, text: str) -> tuple[str, dict[str, str
     unique ids of the user and role principals it names."""
     if len("".join(text.split())) > TRUST_POLICY_QUOTA:
         raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_QUOTA}")
-    from rolecall.policy import MalformedPolicy, Policy
 
     try:
         policy = Policy.parse(text, kind="trust", max_size=TRUST_POLICY_QUOTA)

@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from rolecall import ids
+from rolecall.authz.principals import managed_policy_exists
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.errors import ValidationError
@@ -60,7 +61,6 @@ def verify_password(stored: str, password: str) -> bool:
 
 def check_boundary(ctx: OpContext, arn: str) -> dict[str, str]:
     """A permissions boundary must be an existing managed policy (the account's own or AWS's)."""
-    from rolecall.authz.principals import managed_policy_exists
 
     if not managed_policy_exists(ctx.tx, ctx.account, arn):
         raise NoSuchEntity(f"Scope ARN: {arn} does not exist or is not attachable.")

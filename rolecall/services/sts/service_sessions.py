@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rolecall import ids
 from rolecall.audit.records import record
+from rolecall.authz.principals import compiled
 from rolecall.core.context import Caller
 from rolecall.credentials.sessions import Session, role_session, seal
 from rolecall.policy import Request, evaluate
@@ -63,7 +64,6 @@ def assume_role_for_service(
     region: str | None = None,
 ) -> ServiceCredentials:
     """Credentials of `role_arn` for `service` (e.g. "ec2.amazonaws.com"), or ServiceCannotAssumeRole."""
-    from rolecall.authz.principals import compiled
 
     clock, config = host.clock, host.config
     now = clock.time()

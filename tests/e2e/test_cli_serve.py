@@ -4,6 +4,7 @@ options table, which must list every option the parser has."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import os
 import re
@@ -14,7 +15,9 @@ import sys
 import pytest
 import urllib3
 
+from rolecall.cli import build_parser
 from rolecall.services import SERVICES
+from tests.e2e.readme import section
 from tests.servers import Server, create_pg_database, drop_pg_database, postgres_available
 
 
@@ -130,3 +133,26 @@ def test_serve_help_names_every_service_of_the_registry():
     assert re.split(r", | and ", named) == list(SERVICES)
     top = " ".join(rolecall("--help").stdout.split())
     assert all(name in top.split("serve", 1)[1] for name in SERVICES)
+
+
+def serve_options() -> set[str]:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    serve = sub.choices["serve"]
+    return {o for a in serve._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+
+
+def readme_table_options() -> set[str]:
+    rows = [line for line in section("### Options").splitlines() if line.startswith("| `")]
+    return {opt for row in rows for opt in re.findall(r"`(--[a-z-]+)", row.split("|")[1])}
+
+
+def test_the_readme_options_table_lists_every_serve_option():
+    assert "--threads" in serve_options()  # the parser is read, not a copy of the table
+    assert readme_table_options() == serve_options()
+
+
+def test_health_is_documented_as_served(server):
+    answer = urllib3.PoolManager().request("GET", server.url + "/_rolecall/health")
+    documented = re.search(r"`GET /_rolecall/health` answers `200 (\{.*?\})`", section("## Using it"))
+    assert documented is not None
+    assert answer.status == 200 and answer.data.decode() == documented[1]

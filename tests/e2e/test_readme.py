@@ -58,6 +58,23 @@ WALKTHROUGH = [
             '"errorCode":"AccessDenied"',
         ),
     ),
+    # "Other commands": another account, its root keys saved as a profile
+    Step(
+        "rolecall account create --account-id 210987654321 >/dev/null",
+        shows=(r"^Saved as profile rolecall-210987654321 in \S+/\.rolecall/credentials\. ",),
+    ),
+    Step(
+        "rolecall account list",
+        shows=(
+            r"^ACCOUNT +CREATED +ROOT KEYS +PROFILE$",
+            r"^123456789012 +\d{4}-\d\d-\d\dT[\d:]+Z +AKIA[A-Z2-7]{16} +rolecall$",
+            r"^210987654321 +\d{4}-\d\d-\d\dT[\d:]+Z +AKIA[A-Z2-7]{16} +rolecall-210987654321$",
+        ),
+    ),
+    Step(
+        "aws sts get-caller-identity --profile rolecall-210987654321 --query Arn --output text",
+        shows=(r"^arn:aws:iam::210987654321:root$",),
+    ),
     # "Instance roles"
     Step("cat > ec2-trust.json <<'JSON'"),
     Step("aws iam create-role --role-name S3-Read-Role --assume-role-policy-document file://ec2-trust.json"),

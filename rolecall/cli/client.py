@@ -46,7 +46,8 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--profile",
-        help="sign with this profile of $AWS_SHARED_CREDENTIALS_FILE or DATA_DIR/credentials, e.g. "
+        help="sign with this profile of $AWS_SHARED_CREDENTIALS_FILE (else ~/.aws/credentials) or of "
+        "DATA_DIR/credentials, e.g. "
         "rolecall-ACCOUNTID for an account made by `rolecall account create` (default: "
         "$ROLECALL_ROOT_ACCESS_KEY_ID/_SECRET_ACCESS_KEY, else the exported $AWS_PROFILE of "
         "$AWS_SHARED_CREDENTIALS_FILE, else profile rolecall of DATA_DIR/credentials)",

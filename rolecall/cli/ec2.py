@@ -75,10 +75,10 @@ def _lookup(endpoint_url: str, signer: Signer, instance_id: str) -> tuple[int, d
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
-            answer = json.loads(exc.read())
-            answer["Error"]["Code"]  # noqa: B018 -- the shape rolecall answers errors in
-        except (ValueError, KeyError, TypeError):
-            answer = {"Error": {"Code": f"HTTP {exc.code}", "Message": exc.reason}}
+            error = json.loads(exc.read())["Error"]
+            answer = {"Error": {"Code": str(error["Code"]), "Message": str(error.get("Message", ""))}}
+        except (ValueError, KeyError, TypeError, AttributeError):  # not rolecall's error shape
+            answer = {"Error": {"Code": f"HTTP {exc.code}", "Message": str(exc.reason)}}
         return exc.code, answer
     except urllib.error.URLError as exc:
         raise SystemExit(f"rolecall: cannot reach rolecall at {endpoint_url}: {exc.reason}") from None

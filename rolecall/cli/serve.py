@@ -270,11 +270,12 @@ def _multiprocess(config: Any, sock: socket.socket) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    supervisor: Any = Multiprocess  # typed for one uvicorn version; called as the installed one wants
     try:
         if "target" in inspect.signature(Multiprocess.__init__).parameters:
-            Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+            supervisor(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
         else:
-            Multiprocess(config, sockets=[sock]).run()
+            supervisor(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         pass
 
@@ -362,7 +363,7 @@ def account_list(args: argparse.Namespace) -> int:
     for name, (key, _secret) in profiles.items():
         by_key.setdefault(key, []).append(name)
     env_key = os.environ.get("ROLECALL_ROOT_ACCESS_KEY_ID")
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "AccountId": a.account_id,
             "CreateDate": a.create_date,
@@ -375,15 +376,18 @@ def account_list(args: argparse.Namespace) -> int:
     if args.output == "json":
         print(json.dumps({"Accounts": rows, "CredentialsFile": str(path.resolve())}, indent=2))
         return 0
-    table = [("ACCOUNT", "CREATED", "ROOT KEYS", "PROFILE")]
+    table: list[tuple[str, str, str, str]] = [("ACCOUNT", "CREATED", "ROOT KEYS", "PROFILE")]
     for row in rows:
-        where = [*row["Profiles"], *(["$ROLECALL_ROOT_ACCESS_KEY_ID"] if row["RootKeyInEnvironment"] else [])]
+        holders = [
+            *row["Profiles"],
+            *(["$ROLECALL_ROOT_ACCESS_KEY_ID"] if row["RootKeyInEnvironment"] else []),
+        ]
         table.append(
             (
                 row["AccountId"],
                 row["CreateDate"],
                 ",".join(row["RootAccessKeyIds"]) or "-",
-                ",".join(where) or "-",
+                ",".join(holders) or "-",
             )
         )
     widths = [max(len(r[i]) for r in table) for i in range(3)]

@@ -124,7 +124,10 @@ class Pipeline:
         )
         try:
             generation = self.store.generation()
-            caller, scope_region = self._caller(req, generation, now)
+            try:
+                caller, scope_region = self._caller(req, generation, now)
+            except AwsError as err:
+                raise (service.authentication_error(err) if service else err) from None
             event.caller, event.region = caller, scope_region or event.region
             if service is None:
                 raise NotImplementedOperation(f"rolecall does not implement the {service_name} service.")

@@ -18,6 +18,15 @@ from rolecall.services.ec2.instances import InstanceOperations
 from rolecall.services.ec2.profile_associations import ProfileAssociationOperations
 from rolecall.services.ec2.records import UnauthorizedOperation
 
+# EC2's words for a request it cannot authenticate, in place of IAM's (Amazon EC2 API Reference, "Error
+# codes for the Amazon EC2 API", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html,
+# and EC2's answers as quoted in public tools and tests): an unknown or inactive key, or a signature that does
+# not hold, is AuthFailure (HTTP 401); expired temporary credentials, or a request signed too long ago (or in
+# the future), RequestExpired; a request without any signature, MissingParameter.
+AUTH_FAILURE = "AWS was not able to validate the provided access credentials"
+REQUEST_EXPIRED = "Request has expired."
+_SIGNATURE_TIME = ("Signature expired", "Signature not yet current")
+
 
 class EC2(Service):
     name = "ec2"
@@ -49,6 +58,17 @@ class EC2(Service):
         """Stop a stopped or terminated instance's metadata endpoint."""
         if self.imds is not None:
             self.imds.close_instance(instance_id)
+
+    def authentication_error(self, err: AwsError) -> AwsError:
+        if err.code == "InvalidClientTokenId" or (
+            err.code == "SignatureDoesNotMatch" and not err.message.startswith(_SIGNATURE_TIME)
+        ):
+            return AwsError(AUTH_FAILURE, code="AuthFailure", status=401)
+        if err.code in ("ExpiredToken", "SignatureDoesNotMatch"):
+            return AwsError(REQUEST_EXPIRED, code="RequestExpired", status=400)
+        if err.code == "MissingAuthenticationToken":
+            return AwsError("The request must contain the parameter AWSAccessKeyId", code="MissingParameter")
+        return err
 
     def denial(self, ctx: OpContext, check: Check) -> AwsError:
         """EC2's refusal: UnauthorizedOperation, with the decision sealed for sts:DecodeAuthorizationMessage."""

@@ -22,6 +22,19 @@ from rolecall.services.s3.multipart import MultipartOperations
 from rolecall.services.s3.objects import ObjectOperations
 from rolecall.services.s3.policy import denial_message
 
+# S3's words for a request it cannot authenticate, in place of IAM's: authentication error code -> (S3's
+# code, S3's message or None to keep the one given, HTTP status).
+AUTHENTICATION_ERRORS: dict[str, tuple[str, str | None, int]] = {
+    "InvalidClientTokenId": (
+        "InvalidAccessKeyId",
+        "The AWS Access Key Id you provided does not exist in our records.",
+        403,
+    ),
+    "ExpiredToken": ("ExpiredToken", "The provided token has expired.", 400),
+    "IncompleteSignature": ("AuthorizationHeaderMalformed", None, 400),
+    "MissingAuthenticationToken": ("AccessDenied", "Access Denied", 403),
+}
+
 
 class S3(Service):
     name = "s3"
@@ -33,6 +46,13 @@ class S3(Service):
         MultipartOperations,
         ListingOperations,
     )
+
+    def authentication_error(self, err: AwsError) -> AwsError:
+        renamed = AUTHENTICATION_ERRORS.get(err.code)
+        if renamed is None:
+            return err
+        code, message, status = renamed
+        return AwsError(message or err.message, code=code, status=status)
 
     def denial(self, ctx: OpContext, check: Check) -> AwsError:
         """S3's AccessDenied: detailed within the bucket owner's account, bare across accounts."""

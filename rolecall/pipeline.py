@@ -27,8 +27,9 @@ from rolecall.errors import AwsError, InternalFailure, NotImplementedOperation
 from rolecall.http import HttpRequest, HttpResponse
 from rolecall.internal_client import call_json_api
 from rolecall.store import Store, Tx
-from rolecall.wire import codec_for
+from rolecall.wire import Codec, codec_for
 from rolecall.wire.dispatch import service_from_request
+from rolecall.wire.envelopes import ErrorEnvelope, foreign, operation_hint, unserved_envelope
 from rolecall.wire.sigv4 import parse_signature
 
 log = logging.getLogger("rolecall")
@@ -111,12 +112,16 @@ class Pipeline:
         return self.authn.authenticate(req, info, generation, now), info.region
 
     def handle(self, req: HttpRequest) -> HttpResponse:
-        service_name = service_from_request(req) or "iam"
-        service = self.services.get(service_name)
-        codec = codec_for(service_name if service else "iam")
+        # An unmarked request is IAM's (the query protocol's default); one in JSON or CBOR is some service's
+        # that rolecall does not serve.
+        service_name = service_from_request(req) or (None if foreign(req) else "iam")
+        service = self.services.get(service_name) if service_name else None
+        codec = codec_for(service.model) if service else None
+        # Errors go back in the protocol the client speaks, served service or not.
+        errors: Codec | ErrorEnvelope = codec or unserved_envelope(req, service_name)
         now = self.clock.time()
         event = RequestEvent(
-            service_name,
+            service_name or "unknown",
             service.model if service else "",
             req,
             datetime.fromtimestamp(now, UTC),
@@ -129,8 +134,10 @@ class Pipeline:
             except AwsError as err:
                 raise (service.authentication_error(err) if service else err) from None
             event.caller, event.region = caller, scope_region or event.region
-            if service is None:
-                raise NotImplementedOperation(f"rolecall does not implement the {service_name} service.")
+            if service is None or codec is None:
+                event.operation = operation_hint(req)
+                what = f"the {service_name} service" if service_name else "this service"
+                raise NotImplementedOperation(f"rolecall does not implement {what}.")
             service.admit(caller)
             operation, params = codec.decode(req)
             event.operation, event.params = operation, params
@@ -148,7 +155,7 @@ class Pipeline:
         except AwsError as err:
             event.error = err
             self._record(event)
-            return codec.encode_error(err, event.request_id, event.operation)
+            return errors.encode_error(err, event.request_id, event.operation if codec else None)
         except Exception:
             log.exception(
                 "internal error in %s:%s (request %s)", service_name, event.operation, event.request_id
@@ -157,7 +164,7 @@ class Pipeline:
                 "An internal error occurred in rolecall; the request changed nothing."
             )
             self._record(event)
-            return codec.encode_error(event.error, event.request_id, event.operation)
+            return errors.encode_error(event.error, event.request_id, event.operation if codec else None)
 
     def _run(
         self,

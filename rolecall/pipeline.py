@@ -9,12 +9,15 @@ reach the shared machinery through (rolecall.core.host).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 from rolecall.audit import RequestEvent, TrailWriter, trail_resources
+from rolecall.audit.explanations import explain_refusals
+from rolecall.audit.requestlog import log_request, request_log
 from rolecall.authn import Authenticator, root_caller
 from rolecall.authz.authorizer import Authorizer
 from rolecall.clock import Clock
@@ -112,6 +115,15 @@ class Pipeline:
         return self.authn.authenticate(req, info, generation, now), info.region
 
     def handle(self, req: HttpRequest) -> HttpResponse:
+        """Serve one request; at --log-level info, log one line about it (rolecall.audit.requestlog)."""
+        if not request_log.isEnabledFor(logging.INFO):  # the hot path pays for no timing or formatting
+            return self._serve(req)[0]
+        started = time.perf_counter()
+        response, event = self._serve(req)
+        log_request(event, response.status, time.perf_counter() - started)
+        return response
+
+    def _serve(self, req: HttpRequest) -> tuple[HttpResponse, RequestEvent]:
         # An unmarked request is IAM's (the query protocol's default); one in JSON or CBOR is some service's
         # that rolecall does not serve.
         service_name = service_from_request(req) or (None if foreign(req) else "iam")
@@ -132,6 +144,9 @@ class Pipeline:
             try:
                 caller, scope_region = self._caller(req, generation, now)
             except AwsError as err:
+                hint = operation_hint(req)  # for the trail and the log, where the protocol names it plainly
+                if codec is not None and hint in codec.operation_names:
+                    event.operation = hint
                 raise (service.authentication_error(err) if service else err) from None
             event.caller, event.region = caller, scope_region or event.region
             if service is None or codec is None:
@@ -151,11 +166,11 @@ class Pipeline:
             response = codec.encode(operation, output, event.request_id)
             if spec.read_only or ctx.deferred:
                 self._record(event)
-            return response
+            return response, event
         except AwsError as err:
             event.error = err
             self._record(event)
-            return errors.encode_error(err, event.request_id, event.operation if codec else None)
+            return errors.encode_error(err, event.request_id, event.operation if codec else None), event
         except Exception:
             log.exception(
                 "internal error in %s:%s (request %s)", service_name, event.operation, event.request_id
@@ -164,7 +179,8 @@ class Pipeline:
                 "An internal error occurred in rolecall; the request changed nothing."
             )
             self._record(event)
-            return errors.encode_error(event.error, event.request_id, event.operation if codec else None)
+            response = errors.encode_error(event.error, event.request_id, event.operation if codec else None)
+            return response, event
 
     def _run(
         self,
@@ -177,44 +193,49 @@ class Pipeline:
     ) -> tuple[OpContext, dict[str, Any]]:
         """Authorize and handle one decoded request in its transaction; then the after-commit work."""
         req = event.req
-        with self._transaction(spec.read_only) as tx:
-            ctx = OpContext(
-                service=service.name,
-                operation=spec.name,
-                account=caller.account,
-                region=event.region,
-                caller=caller,
-                tx=tx,
-                host=self,
-                request_id=event.request_id,
-                source_ip=req.remote_addr or "127.0.0.1",
-                user_agent=req.headers.get("user-agent", ""),
-                generation=generation,
-            )
-            auth = spec.authorization
-            if not auth.public:
-                arns = auth.resources(ctx, params)
-                event.resources = trail_resources(arns)
-                refused = self.authorizer.refused(ctx, auth, params, arns)
-                if refused:
-                    raise service.denial(ctx, refused[0])
-            output = spec.handler(ctx, params) or {}
-            event.resources = ctx.trail_resources or event.resources
-            if ctx.would_deny:
-                event.extra["rolecallWouldDeny"] = ctx.would_deny[-1]
-            if spec.trail_response:
-                event.output = output
-            if not spec.read_only and not ctx.deferred:  # the record of a change commits with the change
-                for account, rec in event.records():
-                    tx.append_event(account, rec)
-        for cleanup in ctx.cleanups:
-            try:
-                cleanup()
-            except Exception:  # the change is committed; a leftover file must not fail the request
-                log.exception("cleanup after %s:%s failed", service.name, spec.name)
-        for work in ctx.deferred:  # after the commit: no store lock is held while it runs
-            output.update(work() or {})
-        return ctx, output
+        ctx: OpContext | None = None
+        try:
+            with self._transaction(spec.read_only) as tx:
+                ctx = OpContext(
+                    service=service.name,
+                    operation=spec.name,
+                    account=caller.account,
+                    region=event.region,
+                    caller=caller,
+                    tx=tx,
+                    host=self,
+                    request_id=event.request_id,
+                    source_ip=req.remote_addr or "127.0.0.1",
+                    user_agent=req.headers.get("user-agent", ""),
+                    generation=generation,
+                )
+                auth = spec.authorization
+                if not auth.public:
+                    arns = auth.resources(ctx, params)
+                    event.resources = trail_resources(arns)
+                    refused = self.authorizer.refused(ctx, auth, params, arns)
+                    if refused:
+                        raise service.refuse(ctx, refused[0])
+                output = spec.handler(ctx, params) or {}
+                event.resources = ctx.trail_resources or event.resources
+                explain_refusals(event, ctx)
+                if spec.trail_response:
+                    event.output = output
+                if not spec.read_only and not ctx.deferred:  # the record of a change commits with the change
+                    for account, rec in event.records():
+                        tx.append_event(account, rec)
+            for cleanup in ctx.cleanups:
+                try:
+                    cleanup()
+                except Exception:  # the change is committed; a leftover file must not fail the request
+                    log.exception("cleanup after %s:%s failed", service.name, spec.name)
+            for work in ctx.deferred:  # after the commit: no store lock is held while it runs
+                output.update(work() or {})
+            return ctx, output
+        except AwsError:
+            if ctx is not None:
+                explain_refusals(event, ctx)
+            raise
 
     def _record(self, event: RequestEvent) -> None:
         for account, rec in event.records(self.config.default_account):

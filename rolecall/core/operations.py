@@ -217,6 +217,12 @@ class Service:
         service words its denials differently (EC2's encoded UnauthorizedOperation, S3's own)."""
         return access_denied(ctx.caller, check)
 
+    def refuse(self, ctx: OpContext, check: Check) -> AwsError:
+        """The error to raise for a refused check (the service's `denial`), noting the check on the
+        context so that the request's trail record explains it. Raise what this returns."""
+        ctx.denied = check
+        return self.denial(ctx, check)
+
 
 # Actions whose denial AWS reports without naming the policy type that caused it.
 _BARE_DENIALS = frozenset(

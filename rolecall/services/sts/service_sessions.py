@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rolecall import ids
+from rolecall.audit.explanations import explain_decision, explain_missing_role
 from rolecall.audit.records import record
 from rolecall.core.operations import Caller
 from rolecall.credentials.sessions import Session, role_session, seal
@@ -127,6 +128,10 @@ def assume_role_for_service(
             error_message=err.message,
             resources=resources,
         )
+        explanation = (
+            explain_decision(decision) if decision is not None else explain_missing_role(service, role_arn)
+        )
+        rec["additionalEventData"] = {"rolecallExplanation": explanation}
         host.record(account or config.default_account, _aws_service_identity(rec, service))
         raise err
     session = role_session(

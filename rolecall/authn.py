@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rolecall.core.operations import Caller
+from rolecall.core.context import Caller
 from rolecall.credentials.sessions import Session, open_token
 from rolecall.errors import (
     ExpiredToken,
@@ -90,10 +90,8 @@ class Authenticator:
             )
         return info
 
-    def authenticate(
-        self, request: HttpRequest, info: SignatureInfo, generation: int, now: float
-    ) -> KeyRecord:
-        """The verified key, or an AwsError (InvalidClientTokenId, SignatureDoesNotMatch, ...)."""
+    def authenticate(self, request: HttpRequest, info: SignatureInfo, generation: int, now: float) -> Caller:
+        """Who signed the request, or an AwsError (InvalidClientTokenId, SignatureDoesNotMatch, ...)."""
         if info.security_token:
             session = self._session(info)
             if now >= session.expires:

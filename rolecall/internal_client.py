@@ -17,7 +17,7 @@ from typing import Any
 
 from rolecall.clock import Clock
 from rolecall.core.host import CallResult
-from rolecall.http import HttpRequest, HttpResponse
+from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.wire.models import service_model
 from rolecall.wire.sigv4 import ALGORITHM, SignatureInfo, signature_for
 
@@ -48,7 +48,7 @@ def call_json_api(
         "X-Amz-Target": f"{model.metadata['targetPrefix']}.{operation}",
         "User-Agent": user_agent,
     }
-    req = HttpRequest("POST", "/", "", headers, body)
+    req = HttpRequest("POST", "/", "", Headers(headers), body)
     info = SignatureInfo(
         access_key_id=credentials["AccessKeyId"],
         date=amz_date[:8],

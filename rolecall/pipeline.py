@@ -27,12 +27,13 @@ from rolecall.core.host import CallResult
 from rolecall.core.operations import OperationSpec, Service
 from rolecall.credentials.accounts import ensure_default_account
 from rolecall.errors import AwsError, InternalFailure, NotImplementedOperation
-from rolecall.http import HttpRequest, HttpResponse
+from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.internal_client import call_json_api
 from rolecall.store import Store, Tx
 from rolecall.wire import Codec, codec_for
 from rolecall.wire.dispatch import service_from_request
 from rolecall.wire.envelopes import ErrorEnvelope, foreign, operation_hint, unserved_envelope
+from rolecall.wire.member_guard import MemberGuard
 from rolecall.wire.sigv4 import parse_signature
 
 log = logging.getLogger("rolecall")
@@ -57,6 +58,7 @@ class Pipeline:
         self.authn = Authenticator(store, config)
         self.authorizer = Authorizer(config.auth_mode)
         self.trail = TrailWriter(store)
+        self.members = MemberGuard()  # refuses members a handler does not honour
         self._role_use: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -159,6 +161,7 @@ class Pipeline:
             spec = service.handler(operation)
             if spec is None:
                 raise NotImplementedOperation(f"rolecall does not implement {service_name}:{operation} yet.")
+            self.members.check(service.model, operation, spec.unsupported, params)
             event.read_only = spec.read_only
             ctx, output = self._run(spec, service, caller, params, event, generation)
             if caller.type == "AssumedRole":
@@ -181,6 +184,43 @@ class Pipeline:
             self._record(event)
             response = errors.encode_error(event.error, event.request_id, event.operation if codec else None)
             return response, event
+
+    def invoke(
+        self,
+        caller: Caller,
+        service_name: str,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        region: str | None = None,
+    ) -> dict[str, Any]:
+        """Run one operation as `caller` without HTTP or a signature: the model's validation, the service's
+        admission, the member guard, authorization, the handler and the trail, exactly as handle() runs
+        them once a request is decoded and authenticated. For in-process callers (tests, tools); raises
+        the AwsError a client would get."""
+        service = self.services[service_name]
+        spec = service.handler(operation)
+        if spec is None:
+            raise NotImplementedOperation(f"rolecall does not implement {service_name}:{operation} yet.")
+        now = self.clock.time()
+        req = HttpRequest("POST", "/", headers=Headers({"user-agent": "rolecall-invoke"}))
+        event = RequestEvent(
+            service_name, service.model, req, datetime.fromtimestamp(now, UTC), region or self.config.region
+        )
+        event.caller, event.operation, event.params = caller, operation, params
+        try:
+            codec_for(service_name).validate(operation, params)
+            service.admit(caller)
+            self.members.check(service.model, operation, spec.unsupported, params)
+            event.read_only = spec.read_only
+            ctx, output = self._run(spec, service, caller, params, event, self.store.generation())
+        except AwsError as err:
+            event.error = err
+            self._record(event)
+            raise
+        if spec.read_only or ctx.deferred:
+            self._record(event)
+        return output
 
     def _run(
         self,

@@ -18,7 +18,8 @@ from rolecall.authz import managed as aws_managed
 from rolecall.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_FILES = (aws_managed.POLICIES_FILE, aws_managed.VERSIONS_FILE, "README.md")
+# Everything the package reads from rolecall/data at run time.
+DATA_FILES = (aws_managed.POLICIES_FILE, aws_managed.VERSIONS_FILE, "README.md", "known_members.json")
 
 
 def test_snapshot_is_package_data_and_records_its_source():

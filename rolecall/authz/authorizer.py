@@ -20,8 +20,9 @@ from typing import Any
 
 from rolecall.authz.principals import compiled, managed_policy_document, policies_for_role, policies_for_user
 from rolecall.clock import iso
+from rolecall.core.authorization import Authorization
 from rolecall.core.context import Check, OpContext
-from rolecall.core.operations import Authorization, access_denied
+from rolecall.core.operations import access_denied
 from rolecall.policy import Policy, Request, evaluate
 
 log = logging.getLogger("rolecall")
@@ -99,6 +100,11 @@ def session_policies(ctx: OpContext) -> list[Policy]:
 
 def _tags(doc: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in doc.get("Tags") or []}
+
+
+def resource_tag_context(doc: dict[str, Any] | None) -> dict[str, Any]:
+    """aws:ResourceTag/KEY for each tag of a resource's document (its "Tags": [{"Key", "Value"}])."""
+    return {f"aws:ResourceTag/{t['Key']}": t["Value"] for t in (doc or {}).get("Tags") or []}
 
 
 def request_context(ctx: OpContext, principal_tags: dict[str, str] | None = None) -> dict[str, Any]:

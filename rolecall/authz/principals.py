@@ -43,6 +43,8 @@ class PolicySource:
     source_type: str  # SimulatePrincipalPolicy's SourcePolicyType: user|group|role|aws-managed|user-managed
     source_id: str  # its SourcePolicyId: the policy's name
     text: str
+    entity_name: str = ""  # an inline policy's user, group or role (what PolicyExclusionList names)
+    policy_arn: str = ""  # a managed policy's ARN
 
 
 def parse_policy_arn(arn: str) -> tuple[str, str, str] | None:
@@ -109,7 +111,9 @@ def inline_label(kind: str, entity_name: str, policy_name: str) -> str:
 def _inline_sources(kind: str, doc: dict[str, Any]) -> list[PolicySource]:
     entity_name = doc[{"user": "UserName", "group": "GroupName", "role": "RoleName"}[kind]]
     return [
-        PolicySource(compiled(text, "identity", inline_label(kind, entity_name, name)), kind, name, text)
+        PolicySource(
+            compiled(text, "identity", inline_label(kind, entity_name, name)), kind, name, text, entity_name
+        )
         for name, text in (doc.get("InlinePolicies") or {}).items()
     ]
 
@@ -125,7 +129,11 @@ def _managed_sources(tx: Tx, account: str, doc: dict[str, Any], seen: set[str]) 
             continue
         text = default_version_text(record)
         source_type = "aws-managed" if is_aws_managed_arn(arn) else "user-managed"
-        out.append(PolicySource(compiled(text, "identity", arn), source_type, record["PolicyName"], text))
+        out.append(
+            PolicySource(
+                compiled(text, "identity", arn), source_type, record["PolicyName"], text, policy_arn=arn
+            )
+        )
     return out
 
 
@@ -162,11 +170,17 @@ def boundary_source(tx: Tx, account: str, entity: dict[str, Any]) -> PolicySourc
     record = managed_policy_record(tx, account, arn)
     if record is None:
         return PolicySource(
-            compiled(_MISSING_BOUNDARY, "boundary", arn), "user-managed", arn, _MISSING_BOUNDARY
+            compiled(_MISSING_BOUNDARY, "boundary", arn),
+            "user-managed",
+            arn,
+            _MISSING_BOUNDARY,
+            policy_arn=arn,
         )
     text = default_version_text(record)
     source_type = "aws-managed" if is_aws_managed_arn(arn) else "user-managed"
-    return PolicySource(compiled(text, "boundary", arn), source_type, record["PolicyName"], text)
+    return PolicySource(
+        compiled(text, "boundary", arn), source_type, record["PolicyName"], text, policy_arn=arn
+    )
 
 
 def policies_for_user(tx: Tx, account: str, user: dict[str, Any]) -> tuple[list[Policy], Policy | None]:

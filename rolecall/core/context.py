@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rolecall.core.authorization import Authorization
+
 if TYPE_CHECKING:
     from rolecall.clock import Clock
     from rolecall.core.config import ServerConfig
     from rolecall.core.host import Host
-    from rolecall.core.operations import Resolver
     from rolecall.policy import Decision, Policy
     from rolecall.store import Store, Tx
 
@@ -106,8 +107,6 @@ class OpContext:
         policy). The server's --auth mode applies here as in the pipeline: off allows, soft notes the
         denial in the trail and allows.
         """
-        from rolecall.core.operations import Authorization
-
         more = dict(context or {})
         policy = resource_policy
         auth = Authorization(
@@ -132,8 +131,3 @@ class OpContext:
         """Run `cleanup` only if the transaction commits (e.g. remove files of what it deleted). It cannot
         change the response; a failure is logged, not reported."""
         self.cleanups.append(cleanup)
-
-
-def resolve(value: str | Resolver, ctx: OpContext, params: Params) -> Any:
-    """A declaration's value: given as is, or computed from the request by a resolver."""
-    return value(ctx, params) if callable(value) else value

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from rolecall.clock import Clock
+    from rolecall.core.authorization import Authorization
     from rolecall.core.config import ServerConfig
     from rolecall.core.context import Caller, Check, OpContext
-    from rolecall.core.operations import Authorization
     from rolecall.http import HttpRequest, HttpResponse
     from rolecall.store import Store
 
@@ -49,10 +49,17 @@ class Authorizer(Protocol):
 
 
 class Host(Protocol):
-    store: Store
-    clock: Clock
-    config: ServerConfig
-    authorizer: Authorizer
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def config(self) -> ServerConfig: ...
+
+    @property
+    def authorizer(self) -> Authorizer: ...
 
     def record(self, account: str, record: dict[str, Any]) -> None:
         """Add a CloudTrail record to `account`'s trail (written soon, in a batch)."""

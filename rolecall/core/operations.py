@@ -20,52 +20,20 @@ when it stops, `reset()` when its state is emptied; `internal_routes()` names th
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from rolecall.core.authorization import Authorization, Resolver
 from rolecall.core.context import Caller, Check, OpContext, Output, Params
 from rolecall.errors import AccessDenied, AwsError
 
 if TYPE_CHECKING:
     from rolecall.core.host import Host, InternalRoute
 
-Resolver = Callable[[OpContext, Params], Any]
 Handler = Callable[[OpContext, Params], "Output | None"]
 
 _READ_PREFIXES = ("Get", "List", "Describe", "Lookup", "Simulate", "Decode", "Head")
-
-
-@dataclass(frozen=True)
-class Authorization:
-    """What one operation asks the policy engine.
-
-    action:   the IAM action, e.g. "iam:CreateRole".
-    resource: an ARN, or a function (ctx, params) -> ARN or list of ARNs ("*" for account-wide actions).
-    context:  a function (ctx, params) -> extra request context keys (aws:RequestTag/..., iam:PassedToService, ...).
-    public:   needs no permission at all (sts:GetCallerIdentity).
-    resource_policy: a function (ctx, params) -> (Policy or None, owning account or None): the resource's own
-              policy (a role's trust policy for sts:AssumeRole, a bucket policy), evaluated with the identity's.
-    extra:    a function (ctx, params) -> [(action, resource, context)]: further permissions the same call needs
-              (sts:TagSession when tags are passed, iam:PassRole on a role handed to a service), each checked
-              with the same principal, the request context plus `context`, and the resource policy -- or,
-              given as a fourth item (policy, owning account), that other resource's own policy
-              (s3:GetObject on CopyObject's source object, under the source bucket's policy).
-    """
-
-    action: str
-    resource: str | Resolver = "*"
-    context: Resolver | None = None
-    public: bool = False
-    resource_policy: Resolver | None = None
-    extra: Resolver | None = None
-
-    def resources(self, ctx: OpContext, params: Params) -> list[str]:
-        """The ARNs the action is authorized on for this request."""
-        found = self.resource(ctx, params) if callable(self.resource) else self.resource
-        if isinstance(found, str):
-            return [found]
-        return list(found) or ["*"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +47,9 @@ class OperationSpec:
     read_only: bool  # changes nothing in the store (runs on a snapshot; CloudTrail's readOnly)
     trail_response: bool  # the trail keeps the response elements (CloudTrail omits them for reads)
     source: tuple[str, int]  # (file, line) of the handler, for the operations index
+    # Input members the handler does not honour: dotted path -> the values that mean what it does anyway
+    # (none: any value is refused). See rolecall.wire.member_guard.
+    unsupported: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def __call__(self, ctx: OpContext, params: Params) -> Output | None:
         return self.handler(ctx, params)
@@ -91,10 +62,19 @@ class Declared(Generic[F]):
     """A method declared with @operation: the method itself (bound as usual on access) plus its declaration."""
 
     def __init__(
-        self, fn: F, authorization: Authorization, read_only: bool | None, trail_response: bool | None
+        self,
+        fn: F,
+        authorization: Authorization,
+        read_only: bool | None,
+        trail_response: bool | None,
+        unsupported: Mapping[str, Iterable[Any]] | Iterable[str],
     ) -> None:
         self.fn = fn
         self.authorization = authorization
+        if isinstance(unsupported, Mapping):
+            self.unsupported = {path: tuple(values) for path, values in unsupported.items()}
+        else:
+            self.unsupported = {path: () for path in unsupported}
         self.read_only = read_only if read_only is not None else fn.__name__.startswith(_READ_PREFIXES)
         self.trail_response = trail_response if trail_response is not None else not self.read_only
 
@@ -111,6 +91,7 @@ class Declared(Generic[F]):
             read_only=self.read_only,
             trail_response=self.trail_response,
             source=(code.co_filename, code.co_firstlineno),
+            unsupported=self.unsupported,
         )
 
 
@@ -124,31 +105,36 @@ def operation(
     trail_response: bool | None = None,
     resource_policy: Resolver | None = None,
     extra: Resolver | None = None,
+    unsupported: Mapping[str, Iterable[Any]] | Iterable[str] = (),
 ) -> Callable[[F], Declared[F]]:
     """Declare an operation handler and what it needs authorized (see Authorization for the arguments).
 
     read_only:      changes nothing in the store. Default: by name (Get*, List*, Describe*, ...).
     trail_response: the trail keeps the response elements. Default: not read_only.
+    unsupported:    input members the handler does not honour, as dotted paths ("Placement.Tenancy"), or a
+                    mapping of such paths to the values that mean what the handler does anyway
+                    ({"Hibernate": (False,)}). A request setting one otherwise is refused before the handler
+                    runs (rolecall.wire.member_guard), as is one setting a member newer than the handler.
     """
 
     def wrap(fn: F) -> Declared[F]:
         auth = Authorization(action or "", resource, context, public, resource_policy, extra)
-        return Declared(fn, auth, read_only, trail_response)
+        return Declared(fn, auth, read_only, trail_response, unsupported)
 
     return wrap
 
 
-S = TypeVar("S", bound="Service")
-
-
-class Family(Generic[S]):
+class Family:
     """A group of a service's operations on one kind of resource (users, roles, buckets, objects...).
 
     `self.service` is the service it belongs to, for the state a service keeps (S3's object storage,
-    Lambda's runner); most families keep none.
+    Lambda's runner); most families keep none. A family of a stateful service narrows its type
+    (`service: EC2`).
     """
 
-    def __init__(self, service: S) -> None:
+    service: Service
+
+    def __init__(self, service: Service) -> None:
         self.service = service
 
 
@@ -158,7 +144,7 @@ class Service:
 
     name: ClassVar[str] = ""
     model: ClassVar[str] = ""
-    families: ClassVar[tuple[type[Family[Any]], ...]] = ()
+    families: ClassVar[tuple[type[Family], ...]] = ()
 
     def __init__(self) -> None:
         self.host: Host | None = None

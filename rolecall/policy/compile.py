@@ -19,7 +19,7 @@ from .document import (
     parse_json,
     size_without_whitespace,
 )
-from .matching import Matcher, compile_pattern, compile_tokens, has_wildcard
+from .matching import Matcher, Token, compile_pattern, compile_tokens, has_wildcard
 from .principals import PrincipalSpec
 from .validate import CURRENT_VERSION, KINDS, condition_values, statements_of, validate
 from .variables import Template, parse_template
@@ -76,7 +76,7 @@ class _PatternSet:
         self.prefixes = tuple(prefixes)
         self.others = tuple(others)
         self.templates = tuple(templates)
-        self._cache: dict[tuple, Matcher] = {}
+        self._cache: dict[tuple[str, tuple[Token, ...]], Matcher] = {}
 
     def match(self, value: str, request: _HasContext | None) -> bool:
         if self.any or value in self.exact:
@@ -93,13 +93,13 @@ class _PatternSet:
                 if tokens is None:  # a variable without a value: this entry matches nothing
                     continue
                 key = (template.source, tuple(tokens))
-                matcher = self._cache.get(key)
-                if matcher is None:
+                cached = self._cache.get(key)
+                if cached is None:
                     if len(self._cache) >= 256:
                         self._cache.clear()
-                    matcher = compile_tokens(tokens)
-                    self._cache[key] = matcher
-                if matcher(value):
+                    cached = compile_tokens(tokens)
+                    self._cache[key] = cached
+                if cached(value):
                     return True
         return False
 
@@ -244,7 +244,7 @@ class Policy:
     @classmethod
     def parse(
         cls,
-        source: str | bytes | bytearray | dict,
+        source: str | bytes | bytearray | dict[str, Any],
         kind: str = "identity",
         name: str | None = None,
         max_size: int | None = None,

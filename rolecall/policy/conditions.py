@@ -20,6 +20,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from .matching import compile_arn, compile_arn_tokens, compile_pattern, compile_tokens
 from .variables import Template, parse_template
@@ -255,7 +256,7 @@ class Condition:
         self.key = key_name.lower()  # condition keys are case-insensitive (tag keys included)
         self.values = tuple(values)
         self._templates: tuple[tuple[str, Template | None], ...] = ()
-        self._cache: dict[tuple, Positive] = {}
+        self._cache: dict[tuple[Any, ...], Positive] = {}
         self._null_wants: frozenset[bool] = frozenset()
         self._positive: Positive | None = None
         family = operator.family

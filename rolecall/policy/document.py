@@ -57,7 +57,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def decode_text(source: str | bytes | bytearray | dict) -> str:
+def decode_text(source: str | bytes | bytearray | dict[str, Any]) -> str:
     """The policy's text. bytes must be UTF-8; a dict is serialized compactly."""
     if isinstance(source, bytes | bytearray):
         if len(source) > MAX_RAW_BYTES:

@@ -19,7 +19,7 @@ re-run the same logic with a trace that records every statement it looked at.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .compile import EMPTY_ENTRY, ActionEntry, Policy, Statement, _policy_sets, policy_set
 from .conditions import conditions_hold
@@ -41,7 +41,7 @@ LAYER_NAMES = {
 class MatchedStatement(NamedTuple):
     policy: str  # the policy's name, or "<layer>#<position>"
     kind: str  # the layer: identity, boundary, session, resource, scp, rcp
-    index: int  # the statement's position in its policy
+    index: int  # type: ignore[assignment]  # the statement's position in its policy (shadows tuple.index)
     sid: str | None
     effect: str  # "Allow" | "Deny"
 
@@ -266,9 +266,8 @@ def _levels(items: Iterable[Policy | Sequence[Policy]]) -> list[Sequence[Policy]
 
 
 # evaluate()'s arguments, kept by the Decision so that details can be worked out later.
-Inputs = (
-    tuple  # (request, identity, resource_policy, boundary, session_policies, scps, rcps, resource_account)
-)
+# (request, identity, resource_policy, boundary, session_policies, scps, rcps, resource_account)
+Inputs = tuple[Any, ...]
 
 
 def _principal_side(
@@ -399,7 +398,8 @@ class Decision:
 
     @property
     def request(self) -> Request:
-        return self._inputs[0]
+        request: Request = self._inputs[0]
+        return request
 
     def _traced(self) -> _Trace:
         if self._trace is None:

@@ -4,12 +4,16 @@ in the text (MatchedStatements' StartPosition/EndPosition), and which context ke
 
 from __future__ import annotations
 
+import json.decoder
 import re
+from collections.abc import Callable, Iterator
 from functools import lru_cache
-from json.decoder import scanstring
 from typing import Any
 
 Position = tuple[int, int]  # (Line, Column)
+
+# json.decoder's string scanner, undeclared in typeshed: (text, index after the quote) -> (string, end).
+scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 _WS = " \t\r\n"
 _SCALAR = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
@@ -71,7 +75,7 @@ def _value_end(text: str, i: int) -> int:
     return m.end()
 
 
-def _members(text: str, i: int):
+def _members(text: str, i: int) -> Iterator[tuple[str, int, int]]:
     """(key, value_start, value_end) of each member of the object starting at i."""
     i = _skip(text, i + 1)
     while text[i] != "}":

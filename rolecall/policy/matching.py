@@ -34,15 +34,18 @@ class _Chunk:
     __slots__ = ("text", "length", "regex")
 
     def __init__(self, atoms: Sequence[object]) -> None:
+        # Atoms are literal strings and the _ANY_ONE marker.
+        self.text: str | None
+        self.regex: re.Pattern[str] | None
         if any(a is _ANY_ONE for a in atoms):
             self.text = None
-            source = "".join("." if a is _ANY_ONE else re.escape(a) for a in atoms)  # type: ignore[arg-type]
+            source = "".join("." if a is _ANY_ONE else re.escape(str(a)) for a in atoms)
             # A chunk has no repetition, so match/search cost is bounded by len(chunk) per position.
             self.regex = re.compile(source, re.DOTALL)
         else:
-            self.text = "".join(atoms)  # type: ignore[arg-type]
+            self.text = "".join(str(a) for a in atoms)
             self.regex = None
-        self.length = sum(1 if a is _ANY_ONE else len(a) for a in atoms)  # type: ignore[arg-type]
+        self.length = sum(1 if a is _ANY_ONE else len(str(a)) for a in atoms)
 
     def at(self, value: str, pos: int) -> bool:
         if self.text is not None:

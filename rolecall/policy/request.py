@@ -23,7 +23,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return str(value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)

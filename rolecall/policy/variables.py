@@ -46,6 +46,7 @@ class Template:
             elif isinstance(part, tuple):  # an escape: literal text
                 tokens.append((part[0], False))
             else:
+                assert isinstance(part, Variable)
                 value = single_value(context.get(part.key))
                 if value is None:
                     if part.default is None:

@@ -167,6 +167,8 @@ def build_lookup(
     event_time parameter. ValueError for an unknown attribute, a bad max_results or a bad token."""
     if not 1 <= max_results <= MAX_RESULTS:
         raise ValueError(f"max_results must be between 1 and {MAX_RESULTS}")
+    where: list[str]
+    params: list[Any]
     if attribute is None:
         table, prefix = "events", "e"
         where, params = ["e.account = ?"], [account]

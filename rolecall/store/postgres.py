@@ -103,7 +103,9 @@ class PostgresStore(SqlStore):
             self._local.in_transaction = False
 
     def generation(self) -> int:
-        return self._conn().execute(_READ_GENERATION).fetchone()[0]
+        row = self._conn().execute(_READ_GENERATION).fetchone()
+        assert row is not None  # the meta row exists from the first migration on
+        return int(row[0])
 
     # --- events ---------------------------------------------------------------------------------------
 
@@ -138,13 +140,16 @@ class PostgresStore(SqlStore):
             else:
                 conn = self._conn()
                 conn.execute(_INSERT_MASTER_KEY, (schema.MASTER_KEY_NAME, keys.new_key_text()))
-                (stored,) = conn.execute(_READ_MASTER_KEY, (schema.MASTER_KEY_NAME,)).fetchone()
+                row = conn.execute(_READ_MASTER_KEY, (schema.MASTER_KEY_NAME,)).fetchone()
+                assert row is not None  # inserted just above, or by another node before
+                (stored,) = row
                 self._master_key = (keys.decode_stored(stored, "the secrets table"), True)
         return self._master_key
 
 
 def current_version(conn: psycopg.Connection) -> int:
-    if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+    found = conn.execute("SELECT to_regclass('meta')").fetchone()
+    if found is None or found[0] is None:
         return 0
     row = conn.execute(schema.READ_SCHEMA_VERSION).fetchone()
     return 0 if row is None else row[0]
@@ -174,7 +179,7 @@ def without_password(database_url: str) -> str:
     if "://" not in database_url:
         params = conninfo_to_dict(database_url)
         params.pop("password", None)
-        return make_conninfo(**params)
+        return make_conninfo("", **params)
     parts = urlsplit(database_url)
     netloc = parts.netloc
     if "@" in netloc:

@@ -202,6 +202,7 @@ class SqlStore(Store):
 
     def reset(self) -> None:
         with self.transaction() as tx:
+            assert isinstance(tx, SqlTx)
             for statement in schema.RESET:
                 tx._conn.execute(statement)
             tx.wrote_documents = True

@@ -69,7 +69,7 @@ def service_from_request(req: HttpRequest) -> str | None:
         credential = header.split("Credential=", 1)[1].split(",", 1)[0].strip()
         parts = credential.split("/")
         if len(parts) == 5 and parts[3]:
-            return parts[3]
+            return str(parts[3])
     if "X-Amz-Credential" in req.query_string:
         parts = query_params(req.query_string).get("X-Amz-Credential", "").split("/")
         if len(parts) == 5 and parts[3]:

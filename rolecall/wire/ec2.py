@@ -44,10 +44,10 @@ def ec2_member_key(member: Shape, member_name: str) -> str:
     """The parameter name EC2 expects a structure member under."""
     serialization = member.serialization
     if "queryName" in serialization:
-        return serialization["queryName"]
+        return str(serialization["queryName"])
     name = serialization.get("name")
     if name:
-        return name[:1].upper() + name[1:]
+        return str(name[:1].upper() + name[1:])
     return member_name
 
 
@@ -90,7 +90,7 @@ class Ec2Codec(QueryCodec):
 
     # -- decode ------------------------------------------------------------------------------------------
 
-    def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
+    def _decode(self, req: HttpRequest, *, validate: bool) -> tuple[str, dict[str, Any]]:
         params = form_params(req)
         action = params.get("Action")
         if not action:

@@ -38,13 +38,22 @@ from botocore.model import OperationModel, ServiceModel, Shape
 
 from rolecall.errors import AwsError
 from rolecall.http import Headers, HttpRequest, HttpResponse
-from rolecall.wire.codec import BadValue, Codec, compile_once, read_labelled, reader_of_steps
+from rolecall.wire.codec import (
+    BadValue,
+    Codec,
+    Step,
+    compile_once,
+    parse_json,
+    read_labelled,
+    reader_of_steps,
+)
 from rolecall.wire.dispatch import virtual_host_bucket
 from rolecall.wire.routing import Route, compile_route, parse_query
 from rolecall.wire.sigv4 import open_payload
 from rolecall.wire.text_values import text_readers, text_to_timestamp
 from rolecall.wire.timestamps import to_datetime
-from rolecall.wire.xmlout import XmlWriterCompiler, escape, member_tag
+from rolecall.wire.validation import UNION_CONSTRAINT
+from rolecall.wire.xmlout import Writer, XmlWriterCompiler, escape, member_tag
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 NAMESPACES = {"s3": S3_NAMESPACE}
@@ -120,7 +129,7 @@ def _to_int(raw: str) -> int:
 
 def _to_json(raw: str) -> Any:
     try:
-        return json.loads(base64.b64decode(raw))
+        return parse_json(base64.b64decode(raw))
     except (binascii.Error, ValueError):
         raise BadValue(raw, "Member must be base64-encoded JSON") from None
 
@@ -176,7 +185,7 @@ class S3XmlWriterCompiler(XmlWriterCompiler):
     """XML output as S3 writes it: timestamps always with milliseconds ("2024-05-01T12:00:00.000Z"), and
     members marked xmlAttribute as attributes of their structure's element (<Grantee xsi:type="...">)."""
 
-    def element(self, shape: Shape, tag: str):
+    def element(self, shape: Shape, tag: str) -> Writer:
         attributes = _attribute_members(shape)
         if not attributes:
             return super().element(shape, tag)
@@ -197,7 +206,7 @@ class S3XmlWriterCompiler(XmlWriterCompiler):
 
         return write_with_attributes
 
-    def _compile_content(self, shape: Shape):
+    def _compile_content(self, shape: Shape) -> Writer:
         attributes = frozenset(name for name, _ in _attribute_members(shape))
         if attributes:
             # The attributes are written into the structure's own tag, by element().
@@ -351,9 +360,14 @@ class RestXmlCodec(Codec):
         return routes
 
     def validate(self, operation: str, params: dict[str, Any]) -> None:
-        """Only required members: S3 is not a Coral service and answers bad values with its own errors
-        (InvalidLocationConstraint, InvalidStorageClass, ...) rather than Coral's length/pattern/enum messages."""
-        missing = [m for m in self.violations(operation, params) if m.endswith("Member must not be null")]
+        """Only required members and tagged unions: S3 is not a Coral service and answers bad values with its
+        own errors (InvalidLocationConstraint, InvalidStorageClass, ...) rather than Coral's length/pattern/enum
+        messages, but a union with no member or several set cannot mean anything and is refused."""
+        missing = [
+            m
+            for m in self.violations(operation, params)
+            if m.endswith("Member must not be null") or UNION_CONSTRAINT in m
+        ]
         if not missing:
             return
         shape = self.plan(operation).model.input_shape
@@ -364,7 +378,7 @@ class RestXmlCodec(Codec):
 
     # -- decode ------------------------------------------------------------------------------------------
 
-    def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
+    def _decode(self, req: HttpRequest, *, validate: bool) -> tuple[str, dict[str, Any]]:
         if (req.headers.get("x-amz-content-sha256") or "").startswith("STREAMING-"):
             open_payload(req)  # --auth off: nobody verified (or decoded) the streaming body yet
         path = req.path or "/"
@@ -394,7 +408,8 @@ class RestXmlCodec(Codec):
     def _best_route(
         self, method: str, path: str, query: dict[str, list[str]], headers: Headers
     ) -> tuple[str, dict[str, str]] | None:
-        wanted = (query.get("x-id") or [None])[0]  # some SDKs name the operation
+        named = query.get("x-id")  # some SDKs name the operation
+        wanted = named[0] if named else None
         best: tuple[tuple[int, ...], str, dict[str, str]] | None = None
         for candidate in self._routes.get(method.upper(), ()):
             route = candidate.route
@@ -438,7 +453,7 @@ class RestXmlCodec(Codec):
             readers.append(self._body_reader(body_members))
         return reader_of_steps(readers)
 
-    def _uri_reader(self, name: str, wire: str, shape: Shape):
+    def _uri_reader(self, name: str, wire: str, shape: Shape) -> Step:
         convert = _text_reader(shape)
 
         def read_uri(parts: RequestParts, out: dict[str, Any]) -> None:
@@ -447,7 +462,7 @@ class RestXmlCodec(Codec):
 
         return read_uri
 
-    def _query_reader(self, name: str, wire: str, shape: Shape):
+    def _query_reader(self, name: str, wire: str, shape: Shape) -> Step:
         if shape.type_name == "map":  # every parameter no other member takes
             return lambda parts, out: None
         if shape.type_name == "list":
@@ -467,15 +482,15 @@ class RestXmlCodec(Codec):
 
         return read_query
 
-    def _header_reader(self, name: str, wire: str, shape: Shape):
+    def _header_reader(self, name: str, wire: str, shape: Shape) -> Step:
         header = wire.lower()
         if shape.type_name == "list":
-            convert = _text_reader(shape.member)
+            each = _text_reader(shape.member)
 
             def read_header_list(parts: RequestParts, out: dict[str, Any]) -> None:
                 raw = parts.headers.get(header)
                 if raw is not None:
-                    out[name] = [read_labelled(convert, v.strip(), name) for v in raw.split(",") if v.strip()]
+                    out[name] = [read_labelled(each, v.strip(), name) for v in raw.split(",") if v.strip()]
 
             return read_header_list
         if shape.type_name == "timestamp":
@@ -491,7 +506,7 @@ class RestXmlCodec(Codec):
         return read_header
 
     @staticmethod
-    def _prefix_reader(name: str, prefix: str, shape: Shape):
+    def _prefix_reader(name: str, prefix: str, shape: Shape) -> Step:
         prefix = prefix.lower()
 
         def read_prefixed(parts: RequestParts, out: dict[str, Any]) -> None:
@@ -501,7 +516,7 @@ class RestXmlCodec(Codec):
 
         return read_prefixed
 
-    def _payload_reader(self, name: str, shape: Shape):
+    def _payload_reader(self, name: str, shape: Shape) -> Step:
         kind = shape.type_name
         if kind == "blob":
 
@@ -513,7 +528,7 @@ class RestXmlCodec(Codec):
 
             def read_text(parts: RequestParts, out: dict[str, Any]) -> None:
                 if parts.body:
-                    out[name] = parts.body.decode("utf-8", errors="replace")
+                    out[name] = parts.body.decode("utf-8")
 
             return read_text
         read_document = self._xml_readers.reader(shape)
@@ -524,7 +539,7 @@ class RestXmlCodec(Codec):
 
         return read_structure
 
-    def _body_reader(self, members: dict[str, Shape]):
+    def _body_reader(self, members: dict[str, Shape]) -> Step:
         readers = [
             (name, member_tag(member, name), self._xml_readers.reader(member))
             for name, member in members.items()

@@ -7,6 +7,12 @@ length (min/max), patterns, enums, and numeric ranges. Failures are collected an
     satisfy regular expression pattern: [\\w+=,.@-]+; Value null at 'assumeRolePolicyDocument' failed to
     satisfy constraint: Member must not be null
 
+A tagged union (a structure the model marks `union`) must have exactly one member set; with none or several
+it is one violation at the union, naming its members (the value, a structure, is not echoed):
+
+    Value at 'policyExclusionList.1.member' failed to satisfy constraint: Member must have exactly one of
+    the following members set: [policyType, policyArn, inlinePolicyIdentifier]
+
 Member paths use the lower-camel member name; list elements are "<list>.<n>.member" (1-based). A list of
 scalars whose elements break their constraints is one violation at the list, listing the element
 constraints ("Member must satisfy constraint: [...]"), as AWS reports it. Values of sensitive shapes (and of
@@ -18,16 +24,22 @@ costs nothing per request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from botocore.model import Shape
 
+from rolecall.errors import violation
 from rolecall.wire.models import lower_first
 from rolecall.wire.patterns import compile_pattern
 
 # (value, path, messages) -> None; appends one message per violation.
 Check = Callable[[Any, str, list[str]], None]
+
+# How a tagged union with no member or several members set is reported (followed by its member names).
+UNION_CONSTRAINT = "Member must have exactly one of the following members set:"
 
 _NUMERIC = {"integer", "long", "float", "double", "bigInteger", "bigDecimal"}
 
@@ -39,39 +51,37 @@ def java_length(text: str) -> int:
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
-def value_text(value: Any) -> str:
-    """How a value is shown in a message (Java's toString inside quotes; null unquoted)."""
-    if value is None:
-        return "null"
-    return f"'{_java_str(value)}'"
+# The constraint tests, bound to their limits with functools.partial.
 
 
-def _java_str(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_java_str(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_java_str(k)}={_java_str(v)}" for k, v in value.items()) + "}"
-    return str(value)
+def _size_at_least(size: Callable[[Any], int], low: int, value: Any) -> bool:
+    return size(value) >= low
 
 
-def violation(value: Any, path: str, constraint: str, *, redacted: bool = False) -> str:
-    shown = " " if redacted or isinstance(value, bytes | bytearray) else f" {value_text(value)} "
-    return f"Value{shown}at '{path}' failed to satisfy constraint: {constraint}"
+def _size_at_most(size: Callable[[Any], int], high: int, value: Any) -> bool:
+    return size(value) <= high
 
 
-def summarize(messages: list[str]) -> str:
-    count = len(messages)
-    noun = "error" if count == 1 else "errors"
-    return f"{count} validation {noun} detected: " + "; ".join(messages)
+def _matches(regex: re.Pattern[str], value: Any) -> bool:
+    return regex.fullmatch(value) is not None
+
+
+def _at_least(low: Any, value: Any) -> bool:
+    return bool(value >= low)
+
+
+def _at_most(high: Any, value: Any) -> bool:
+    return bool(value <= high)
 
 
 class ValidatorCompiler:
     """Compiles shapes of one service model into Check closures (cached by shape name)."""
 
-    def __init__(self, redacted_shapes: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, redacted_shapes: frozenset[str] = frozenset(), unpatterned_shapes: frozenset[str] = frozenset()
+    ) -> None:
         self._redacted = redacted_shapes
+        self._unpatterned = unpatterned_shapes  # shapes whose pattern is not checked
         self._done: dict[str, Check | None] = {}
         self._in_progress: set[str] = set()
 
@@ -129,23 +139,23 @@ class ValidatorCompiler:
             if low is not None and low > 0:
                 rules.append(
                     (
-                        lambda v, lo=low: size(v) >= lo,
+                        partial(_size_at_least, size, low),
                         f"Member must have length greater than or equal to {low}",
                     )
                 )
             if high is not None:
                 rules.append(
                     (
-                        lambda v, hi=high: size(v) <= hi,
+                        partial(_size_at_most, size, high),
                         f"Member must have length less than or equal to {high}",
                     )
                 )
-            pattern = meta.get("pattern")
+            pattern = meta.get("pattern") if shape.name not in self._unpatterned else None
             regex = compile_pattern(pattern) if kind == "string" and pattern else None
             if regex is not None:
                 rules.append(
                     (
-                        lambda v, rx=regex: rx.fullmatch(v) is not None,
+                        partial(_matches, regex),
                         f"Member must satisfy regular expression pattern: {pattern}",
                     )
                 )
@@ -154,18 +164,18 @@ class ValidatorCompiler:
                 allowed = frozenset(enum)
                 rules.append(
                     (
-                        lambda v, ok=allowed: v in ok,
+                        allowed.__contains__,
                         "Member must satisfy enum value set: [" + ", ".join(enum) + "]",
                     )
                 )
         elif kind in _NUMERIC:
             if low is not None:
                 rules.append(
-                    (lambda v, lo=low: v >= lo, f"Member must have value greater than or equal to {low}")
+                    (partial(_at_least, low), f"Member must have value greater than or equal to {low}")
                 )
             if high is not None:
                 rules.append(
-                    (lambda v, hi=high: v <= hi, f"Member must have value less than or equal to {high}")
+                    (partial(_at_most, high), f"Member must have value less than or equal to {high}")
                 )
         return rules
 
@@ -174,15 +184,16 @@ class ValidatorCompiler:
         rules: list[tuple[Callable[[Any], bool], str]] = []
         if low is not None and low > 0:
             rules.append(
-                (lambda v, lo=low: len(v) >= lo, f"Member must have length greater than or equal to {low}")
+                (partial(_size_at_least, len, low), f"Member must have length greater than or equal to {low}")
             )
         if high is not None:
             rules.append(
-                (lambda v, hi=high: len(v) <= hi, f"Member must have length less than or equal to {high}")
+                (partial(_size_at_most, len, high), f"Member must have length less than or equal to {high}")
             )
         return rules
 
     def _structure(self, shape: Shape) -> Check | None:
+        union_check = self._union(shape) if shape.is_tagged_union else None
         required = set(shape.required_members)
         members: list[tuple[str, str, bool, Check | None, bool]] = []
         for member_name, member_shape in shape.members.items():
@@ -199,11 +210,13 @@ class ValidatorCompiler:
                     )
                 )
         if not members:
-            return None
+            return union_check
 
         def check_structure(value: Any, path: str, out: list[str]) -> None:
             if not isinstance(value, dict):
                 return
+            if union_check is not None:
+                union_check(value, path, out)
             for member_name, segment, is_required, check, redacted in members:
                 item = value.get(member_name)
                 member_path = f"{path}.{segment}" if path else segment
@@ -214,6 +227,19 @@ class ValidatorCompiler:
                     check(item, member_path, out)
 
         return check_structure
+
+    @staticmethod
+    def _union(shape: Shape) -> Check:
+        """Exactly one member set. rolecall has no record of AWS's wording for this rule; the message keeps the
+        form of the other constraint messages, so clients that match on "failed to satisfy constraint" still do."""
+        names = list(shape.members)
+        constraint = UNION_CONSTRAINT + " [" + ", ".join(lower_first(name) for name in names) + "]"
+
+        def check_union(value: Any, path: str, out: list[str]) -> None:
+            if isinstance(value, dict) and sum(1 for name in names if value.get(name) is not None) != 1:
+                out.append(violation(value, path, constraint, redacted=True))
+
+        return check_union
 
     def _list(self, shape: Shape) -> Check | None:
         length_rules = self._length_rules(shape)

@@ -82,8 +82,8 @@ def member_tag(shape: Shape, member_name: str) -> str:
     if shape.type_name == "list" and shape.serialization.get("flattened"):
         name = shape.member.serialization.get("name")
         if name:
-            return name
-    return shape.serialization.get("name") or member_name
+            return str(name)
+    return str(shape.serialization.get("name") or member_name)
 
 
 class XmlWriterCompiler:

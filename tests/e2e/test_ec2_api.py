@@ -351,3 +351,27 @@ def test_trail_records_ec2_calls(srv):
     rec = next(r for r in recs if iid in json.dumps(r.get("responseElements")))
     assert rec["eventSource"] == "ec2.amazonaws.com"
     assert rec["resources"][0]["ARN"] == f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/{iid}"
+
+
+def test_unimplemented_instance_settings_are_refused(srv):
+    ec2 = srv.client("ec2")
+    # Values that describe what rolecall's instances are anyway are accepted.
+    instance = launch(
+        srv, DisableApiTermination=False, Monitoring={"Enabled": False}, Placement={"Tenancy": "default"}
+    )
+    for settings, member in (
+        ({"DisableApiTermination": True}, "DisableApiTermination"),
+        ({"SubnetId": "subnet-0123456789abcdef0"}, "SubnetId"),
+        ({"Placement": {"Tenancy": "dedicated"}}, "Placement.Tenancy"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            launch(srv, **settings)
+        assert code(exc) == "NotImplemented"
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+        assert f"the member {member} of RunInstances" in message(exc)
+    with pytest.raises(ClientError) as exc:
+        ec2.stop_instances(InstanceIds=[instance["InstanceId"]], Hibernate=True)
+    assert code(exc) == "NotImplemented"
+    state = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert state["State"]["Name"] == "running"  # the refused request changed nothing
+    ec2.stop_instances(InstanceIds=[instance["InstanceId"]], Hibernate=False, Force=False)

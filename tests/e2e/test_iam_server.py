@@ -237,6 +237,14 @@ def test_trail_records_without_secrets(server):
     assert "Sup3r-Secret-Passw0rd!" not in text
 
 
+def test_insights_lookup_finds_no_management_events(server):
+    server.client("iam").list_users()
+    ct = server.client("cloudtrail")
+    assert ct.lookup_events(MaxResults=5)["Events"]
+    # EventCategory=insight asks for CloudTrail Insights events only; rolecall records none.
+    assert ct.lookup_events(EventCategory="insight", MaxResults=5)["Events"] == []
+
+
 def test_denials_are_in_the_trail(server):
     iam = server.client("iam")
     user, key = new_user(server, iam)

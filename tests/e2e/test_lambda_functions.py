@@ -162,6 +162,24 @@ def test_create_refusals(srv, role):
     assert "no longer supported" in error(exc)[1]
 
 
+def test_unimplemented_settings_are_refused(srv, role):
+    lam = srv.client("lambda")
+    for settings, member in (
+        ({"Publish": True}, "Publish"),
+        ({"VpcConfig": {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}}, "VpcConfig"),
+        ({"TracingConfig": {"Mode": "Active"}}, "TracingConfig.Mode"),
+    ):
+        name = unique("refused")
+        with pytest.raises(ClientError) as exc:
+            create_function(lam, role["Arn"], RETURN_ONE, name=name, **settings)
+        code, message, status = error(exc)
+        assert (code, status) == ("NotImplemented", 501)
+        assert f"the member {member} of CreateFunction" in message
+        with pytest.raises(ClientError):
+            lam.get_function(FunctionName=name)  # nothing was created
+    create_function(lam, role["Arn"], RETURN_ONE, Publish=False, TracingConfig={"Mode": "PassThrough"})
+
+
 @pytest.mark.parametrize(
     "trust",
     [

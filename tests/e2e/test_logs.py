@@ -425,6 +425,62 @@ def test_filter_log_events(srv, logs):
     assert code(exc) == "ResourceNotFoundException"
 
 
+def test_filter_log_events_latest_first(srv, logs):
+    group, stream = new_stream(logs)
+    t = now_ms(srv) - 60_000
+    put(logs, group, stream, *[(t + i, f"m{i}") for i in range(5)])
+    latest = logs.filter_log_events(logGroupName=group, startFromHead=False)["events"]
+    assert [e["message"] for e in latest] == ["m4", "m3", "m2", "m1", "m0"]
+    pages, token = [], None
+    while True:
+        more = {"nextToken": token} if token else {"startFromHead": False}
+        resp = logs.filter_log_events(logGroupName=group, limit=2, **more)
+        pages.append([e["message"] for e in resp["events"]])
+        token = resp.get("nextToken")
+        if not token:
+            break
+    assert pages == [["m4", "m3"], ["m2", "m1"], ["m0"]]
+    # The token's direction wins over startFromHead.
+    first = logs.filter_log_events(logGroupName=group, limit=2, startFromHead=False)
+    rest = logs.filter_log_events(logGroupName=group, nextToken=first["nextToken"], startFromHead=True)
+    assert [e["message"] for e in rest["events"]] == ["m2", "m1", "m0"]
+    earliest = logs.filter_log_events(logGroupName=group, startFromHead=True)["events"]
+    assert [e["message"] for e in earliest] == ["m0", "m1", "m2", "m3", "m4"]
+    with pytest.raises(ClientError) as exc:
+        logs.filter_log_events(logGroupName=group, startFromHead=False, startTime=1_700_000_000_000)
+    assert code(exc) == "InvalidParameterException" and "Jan 1, 2024" in message(exc)
+
+
+def test_unmask_needs_the_unmask_permission(srv, logs):
+    group, stream = new_stream(logs)
+    put(logs, group, stream, (now_ms(srv), "card 4111-1111-1111-1111"))
+    reads = allow(["logs:GetLogEvents", "logs:FilterLogEvents"], group_arn(group) + ":*")
+    client, user = user_client(srv, doc(reads))
+    assert client.filter_log_events(logGroupName=group)["events"]
+    for call in (
+        lambda c: c.filter_log_events(logGroupName=group, unmask=True),
+        lambda c: c.get_log_events(logGroupName=group, logStreamName=stream, unmask=True),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call(client)
+        assert code(exc) == "AccessDeniedException"
+        assert f"logs:Unmask on resource: {group_arn(group)} because" in message(exc)
+    unmasking, _ = user_client(srv, doc(reads, allow("logs:Unmask", group_arn(group))))
+    events = unmasking.filter_log_events(logGroupName=group, unmask=True)["events"]
+    assert [e["message"] for e in events] == ["card 4111-1111-1111-1111"]  # rolecall masks nothing
+
+
+def test_linked_accounts_are_refused_not_ignored(logs):
+    assert "logGroups" in logs.describe_log_groups(includeLinkedAccounts=False)
+    with pytest.raises(ClientError) as exc:
+        logs.describe_log_groups(includeLinkedAccounts=True)
+    assert code(exc) == "NotImplemented" and status(exc) == 501
+    assert message(exc) == (
+        "rolecall does not implement the member includeLinkedAccounts of DescribeLogGroups (it accepts only "
+        "false); the request changed nothing."
+    )
+
+
 def test_aws_cli(srv):
     group = unique("/cli")
     srv.cli("logs", "create-log-group", "--log-group-name", group)

@@ -445,3 +445,106 @@ def test_boto3_streaming_upload_with_trailing_checksum(s3, bucket):
     assert got["Body"].read() == body
     assert got["ChecksumCRC32"] == base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
     assert "ContentEncoding" not in got  # aws-chunked is how it travelled, not what it is
+
+
+# -- members honoured as S3 does, or refused -----------------------------------------------------------------
+
+
+def test_acls_follow_bucket_owner_enforced(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="ok", Body=b"x", ACL="bucket-owner-full-control")
+    for call in (
+        lambda: s3.put_object(Bucket=bucket, Key="public", Body=b"x", ACL="public-read"),
+        lambda: s3.copy_object(Bucket=bucket, Key="copy", CopySource=f"{bucket}/ok", ACL="private"),
+        lambda: s3.create_multipart_upload(Bucket=bucket, Key="mp", ACL="authenticated-read"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert (code(exc), status(exc)) == ("AccessControlListNotSupported", 400)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["ok"]
+    name = f"acl-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name, ACL="private")
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(Bucket=f"acl-{uuid.uuid4().hex[:8]}", ACL="public-read")
+    assert code(exc) == "InvalidBucketAclWithObjectOwnership"
+
+
+def test_copy_checks_the_source_owner_and_destination_conditions(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"source")
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(
+            Bucket=bucket, Key="dst", CopySource=f"{bucket}/src", ExpectedSourceBucketOwner="210987654321"
+        )
+    assert (code(exc), status(exc)) == ("AccessDenied", 403)
+    s3.copy_object(Bucket=bucket, Key="dst", CopySource=f"{bucket}/src", ExpectedSourceBucketOwner=ACCOUNT)
+    with pytest.raises(ClientError) as exc:  # the destination exists now
+        s3.copy_object(Bucket=bucket, Key="dst", CopySource=f"{bucket}/src", IfNoneMatch="*")
+    assert (code(exc), status(exc)) == ("PreconditionFailed", 412)
+    etag = s3.head_object(Bucket=bucket, Key="dst")["ETag"]
+    s3.copy_object(
+        Bucket=bucket, Key="dst", CopySource=f"{bucket}/src", IfMatch=etag, MetadataDirective="REPLACE"
+    )
+
+
+def test_conditional_delete(s3, bucket):
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["ETag"]
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch='"0123456789abcdef0123456789abcdef"')
+    assert (code(exc), status(exc)) == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+    s3.delete_object(Bucket=bucket, Key="k", IfMatch=etag)
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="k")
+    assert status(exc) == 404
+
+
+def test_bucket_policy_content_md5_is_checked(srv, s3, bucket):
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/*",
+                }
+            ],
+        }
+    )
+    wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy, ContentMD5=wrong)
+    assert (code(exc), status(exc)) == ("BadDigest", 400)
+    right = base64.b64encode(hashlib.md5(policy.encode()).digest()).decode()
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy, ContentMD5=right)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(policy)
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("Tagging", "team=blue"),
+        ("ServerSideEncryption", "aws:kms"),
+        ("SSECustomerAlgorithm", "AES256"),
+        ("ObjectLockLegalHoldStatus", "ON"),
+    ],
+)
+def test_unimplemented_object_members_are_refused(s3, bucket, member, value):
+    extra = {member: value}
+    if member == "SSECustomerAlgorithm":
+        extra["SSECustomerKey"] = "k" * 32
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="refused", Body=b"x", **extra)
+    assert (code(exc), status(exc)) == ("NotImplemented", 501)
+    assert f"the member {member} of PutObject" in exc.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="refused")  # nothing was written
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"x", ServerSideEncryption="AES256")  # what S3 does anyway
+
+
+def test_versions_other_than_null_are_refused(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    assert s3.get_object(Bucket=bucket, Key="k", VersionId="null")["Body"].read() == b"v"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="k", VersionId="3HL4kqtJlcpXroDTDmjVBH40Nrjfkd")
+    assert (code(exc), status(exc)) == ("NotImplemented", 501)

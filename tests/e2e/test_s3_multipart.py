@@ -288,3 +288,25 @@ def test_failed_assembly_leaves_the_old_object(srv, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"previous"
     assert list((srv.data_dir / "s3").glob("*/.tmp-*")) == []
     s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id)
+
+
+def test_complete_checks_checksum_type_and_conditions(s3, bucket):
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", ChecksumAlgorithm="CRC32")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"only part")
+    parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"], "ChecksumCRC32": part["ChecksumCRC32"]}]}
+    with pytest.raises(ClientError) as exc:  # the upload is COMPOSITE (CRC32's default)
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload=parts, ChecksumType="FULL_OBJECT"
+        )
+    assert code(exc) == "InvalidRequest"
+    s3.put_object(Bucket=bucket, Key="mp", Body=b"already here")
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload=parts, IfNoneMatch="*"
+        )
+    assert code(exc) == "PreconditionFailed"
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"already here"
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload=parts, ChecksumType="COMPOSITE"
+    )
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"only part"

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from rolecall.services.sts.service_sessions import ServiceCannotAssumeRole, assume_role_for_service
+from rolecall.services.sts.errors import ServiceCannotAssumeRole
+from rolecall.services.sts.service_sessions import assume_role_for_service
 from tests.servers import InProcessServer
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:f1"

@@ -16,7 +16,7 @@ import pytest
 from rolecall import ids
 from rolecall.clock import FakeClock
 from rolecall.core.config import ServerConfig
-from rolecall.core.operations import Caller, OpContext
+from rolecall.core.context import Caller, OpContext
 from rolecall.credentials.secretbox import SecretBox
 from rolecall.store import GLOBAL, Store, open_store
 

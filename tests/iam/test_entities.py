@@ -11,17 +11,15 @@ from typing import Any
 import botocore.session
 import pytest
 
-from rolecall.core.operations import Caller
-from rolecall.errors import (
-    AwsError,
+from rolecall.core.context import Caller
+from rolecall.errors import AwsError, MalformedPolicyDocument, ValidationError
+from rolecall.services.iam.errors import (
     DeleteConflict,
     EntityAlreadyExists,
     InvalidInput,
     LimitExceeded,
-    MalformedPolicyDocument,
     NoSuchEntity,
     UnmodifiableEntity,
-    ValidationError,
 )
 from rolecall.services.iam.users import verify_password
 from rolecall.store import GLOBAL
@@ -477,6 +475,50 @@ def test_update_role(checked, call):
     assert (got["Description"], got["MaxSessionDuration"]) == ("d1", 7200)
     role = checked("UpdateRoleDescription", RoleName="u", Description="d2")["Role"]
     assert role["Description"] == "d2"
+
+
+def test_role_signin_session_duration(checked, call):
+    created = checked(
+        "CreateRole", RoleName="s", AssumeRolePolicyDocument=TRUST_EC2, MaxSigninSessionDuration=7200
+    )["Role"]
+    assert created["MaxSigninSessionDuration"] == 7200
+    assert call("GetRole", RoleName="s")["Role"]["MaxSigninSessionDuration"] == 7200
+    checked("UpdateRole", RoleName="s", MaxSigninSessionDuration=86400)
+    assert call("ListRoles")["Roles"][0]["MaxSigninSessionDuration"] == 86400
+    checked("UpdateRole", RoleName="s", Description="only this")  # leaves the setting as it is
+    assert call("GetRole", RoleName="s")["Role"]["MaxSigninSessionDuration"] == 86400
+    err = raises(
+        InvalidInput,
+        call,
+        "UpdateRole",
+        RoleName="s",
+        MaxSigninSessionDuration=3600,
+        ResetMaxSigninSessionDuration=True,
+    )
+    assert "ResetMaxSigninSessionDuration" in err.message
+    checked("UpdateRole", RoleName="s", ResetMaxSigninSessionDuration=True)
+    assert "MaxSigninSessionDuration" not in call("GetRole", RoleName="s")["Role"]  # unset: left out
+    call("CreateServiceLinkedRole", AWSServiceName="spot.amazonaws.com")
+    raises(
+        UnmodifiableEntity,
+        call,
+        "UpdateRole",
+        RoleName="AWSServiceRoleForEC2Spot",
+        ResetMaxSigninSessionDuration=True,
+    )
+
+
+def test_login_profile_signin_session_duration(checked, call):
+    call("CreateUser", UserName="sd")
+    profile = checked(
+        "CreateLoginProfile", UserName="sd", Password="Correct-Horse-9", MaxSigninSessionDuration=3600
+    )["LoginProfile"]
+    assert profile["MaxSigninSessionDuration"] == 3600
+    checked("UpdateLoginProfile", UserName="sd", MaxSigninSessionDuration=43200)
+    got = checked("GetLoginProfile", UserName="sd")["LoginProfile"]
+    assert (got["MaxSigninSessionDuration"], got["PasswordResetRequired"]) == (43200, False)
+    checked("UpdateLoginProfile", UserName="sd", ResetMaxSigninSessionDuration=True)
+    assert "MaxSigninSessionDuration" not in call("GetLoginProfile", UserName="sd")["LoginProfile"]
 
 
 def test_delete_role_conflicts(iam_env, call):

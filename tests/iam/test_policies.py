@@ -21,18 +21,16 @@ from rolecall.authz.principals import (
     policies_for_role,
     policies_for_user,
 )
-from rolecall.errors import (
-    AccessDenied,
-    AwsError,
+from rolecall.errors import AccessDenied, AwsError, MalformedPolicyDocument
+from rolecall.policy import Request, evaluate
+from rolecall.services.iam.errors import (
     DeleteConflict,
     EntityAlreadyExists,
     InvalidInput,
     LimitExceeded,
-    MalformedPolicyDocument,
     NoSuchEntity,
     UnmodifiableEntity,
 )
-from rolecall.policy import Request, evaluate
 from rolecall.services.iam.policy_documents import document_size
 
 from .conftest import ACCOUNT

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from rolecall.errors import InvalidInput, NoSuchEntity
 from rolecall.services.iam import IAM
+from rolecall.services.iam.errors import InvalidInput, NoSuchEntity
 
 from .conftest import ACCOUNT
 
@@ -397,6 +397,255 @@ def test_principal_policy_errors(call):
             PolicySourceArn=f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s",
             ActionNames=["s3:GetObject"],
         )
+
+
+# ---------------------------------------------------------------- PolicyExclusionList
+
+ALICE_ACTIONS = ["s3:GetObject", "ec2:DescribeInstances", "s3:DeleteObject", "sqs:SendMessage"]
+
+
+def _excluding(call, alice, *identifiers: dict, actions: list[str] = ALICE_ACTIONS) -> dict[str, str]:
+    out = call(
+        "SimulatePrincipalPolicy",
+        PolicySourceArn=alice,
+        ActionNames=actions,
+        PolicyExclusionList=list(identifiers),
+    )
+    return {action: result["EvalDecision"] for action, result in _by_action(out).items()}
+
+
+def test_nothing_excluded(call, alice):
+    assert _excluding(call, alice) == {
+        "s3:GetObject": "allowed",
+        "ec2:DescribeInstances": "allowed",
+        "s3:DeleteObject": "explicitDeny",
+        "sqs:SendMessage": "implicitDeny",
+    }
+
+
+@pytest.mark.parametrize(
+    ("identifier", "changed"),
+    [
+        # Every inline policy: alice's own (s3:GetObject) and her group's (sqs:*).
+        ({"PolicyType": "inline"}, {"s3:GetObject": "implicitDeny"}),
+        ({"PolicyType": "aws-managed"}, {"ec2:DescribeInstances": "implicitDeny"}),
+        ({"PolicyType": "user-managed"}, {"s3:DeleteObject": "implicitDeny"}),
+        # Without its boundary, the group's sqs:* allows; the boundary's detail goes with it.
+        ({"PolicyType": "permission-boundary"}, {"sqs:SendMessage": "allowed"}),
+        ({"PolicyType": "scp"}, {}),  # rolecall has no Organizations: no SCP applies to alice
+        ({"PolicyType": "rcp"}, {}),  # documented as ignored in this release
+        (
+            {"PolicyArn": "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess"},
+            {"ec2:DescribeInstances": "implicitDeny"},
+        ),
+        ({"PolicyArn": "arn:aws:iam::aws:policy/AmazonEC2*"}, {"ec2:DescribeInstances": "implicitDeny"}),
+        (
+            {"PolicyArn": "arn:aws:iam::aws:policy/AmazonEC?ReadOnlyAcce??"},
+            {"ec2:DescribeInstances": "implicitDeny"},
+        ),
+        ({"PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/no-delete"}, {"s3:DeleteObject": "implicitDeny"}),
+        ({"PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/*"}, {"s3:DeleteObject": "implicitDeny"}),
+        # A PolicyArn names attached policies: the boundary (fence) is not one of them.
+        ({"PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/fence"}, {}),
+        ({"PolicyArn": "arn:aws:iam::aws:policy/AmazonS3*"}, {}),  # matches nothing: ignored
+        ({"PolicyArn": "arn:aws:iam::210987654321:policy/no-delete"}, {}),  # another account's
+        (
+            {
+                "InlinePolicyIdentifier": {
+                    "PolicyName": "own",
+                    "AttachmentType": "user",
+                    "AttachmentName": "alice",
+                }
+            },
+            {"s3:GetObject": "implicitDeny"},
+        ),
+        (
+            {
+                "InlinePolicyIdentifier": {
+                    "PolicyName": "own",
+                    "AttachmentType": "user",
+                    "AttachmentName": "a*e",
+                }
+            },
+            {"s3:GetObject": "implicitDeny"},
+        ),
+        (
+            {
+                "InlinePolicyIdentifier": {
+                    "PolicyName": "own",
+                    "AttachmentType": "user",
+                    "AttachmentName": "?lic?",
+                }
+            },
+            {"s3:GetObject": "implicitDeny"},
+        ),
+        # The right name on the wrong kind of entity, or another entity: nothing.
+        (
+            {
+                "InlinePolicyIdentifier": {
+                    "PolicyName": "own",
+                    "AttachmentType": "group",
+                    "AttachmentName": "alice",
+                }
+            },
+            {},
+        ),
+        (
+            {
+                "InlinePolicyIdentifier": {
+                    "PolicyName": "own",
+                    "AttachmentType": "user",
+                    "AttachmentName": "bob",
+                }
+            },
+            {},
+        ),
+        (
+            {
+                "InlinePolicyIdentifier": {
+                    "PolicyName": "own",
+                    "AttachmentType": "user",
+                    "AttachmentName": "alic",
+                }
+            },
+            {},
+        ),
+    ],
+)
+def test_policy_exclusions(call, alice, identifier, changed):
+    expected = _excluding(call, alice) | changed
+    assert _excluding(call, alice, identifier) == expected
+
+
+def test_excluding_the_group_inline_policy_and_the_boundary(call, alice):
+    group_queue = {
+        "InlinePolicyIdentifier": {
+            "PolicyName": "queues",
+            "AttachmentType": "group",
+            "AttachmentName": "dev?",
+        }
+    }
+    out = call(
+        "SimulatePrincipalPolicy",
+        PolicySourceArn=alice,
+        ActionNames=["sqs:SendMessage"],
+        PolicyExclusionList=[{"PolicyType": "permission-boundary"}, group_queue],
+    )
+    (result,) = out["EvaluationResults"]
+    assert result["EvalDecision"] == "implicitDeny"
+    assert "PermissionsBoundaryDecisionDetail" not in result  # no boundary was simulated
+
+
+def test_exclusions_leave_input_policies_alone(call, alice):
+    out = call(
+        "SimulatePrincipalPolicy",
+        PolicySourceArn=alice,
+        PolicyInputList=[doc(stmt("Allow", "s3:GetObject"))],
+        PermissionsBoundaryPolicyInputList=[doc(stmt("Allow", "s3:*"))],
+        ActionNames=["s3:GetObject"],
+        PolicyExclusionList=[{"PolicyType": "inline"}, {"PolicyType": "permission-boundary"}],
+    )
+    (result,) = out["EvaluationResults"]
+    assert result["EvalDecision"] == "allowed"
+    assert result["MatchedStatements"][0]["SourcePolicyId"] == "PolicyInputList.1"
+    assert result["PermissionsBoundaryDecisionDetail"] == {"AllowedByPermissionsBoundary": True}
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        {"PolicyArn": "arn:aws:iam::aws:policy/*EC2*"},  # two *
+        {"PolicyArn": "arn:aws:iam::*:policy/no-delete"},  # a wildcard outside the resource part
+        {"PolicyArn": f"arn:aws:iam::{ACCOUNT}:role/no-delete"},  # not a policy
+        {"PolicyArn": f"arn:aws:s3::{ACCOUNT}:policy/no-delete"},  # not IAM
+        {"PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/"},  # no name
+        {"PolicyArn": "not-an-arn-of-any-kind"},
+        {"InlinePolicyIdentifier": {"PolicyName": "own", "AttachmentType": "user", "AttachmentName": "*a*"}},
+        {
+            "InlinePolicyIdentifier": {
+                "PolicyName": "own",
+                "AttachmentType": "user",
+                "AttachmentName": "al ice",
+            }
+        },
+    ],
+)
+def test_malformed_exclusions_are_invalid_input(call, alice, identifier):
+    with pytest.raises(InvalidInput, match=r"Invalid PolicyExclusionList\.2\."):
+        call(
+            "SimulatePrincipalPolicy",
+            PolicySourceArn=alice,
+            ActionNames=["s3:GetObject"],
+            PolicyExclusionList=[{"PolicyType": "inline"}, identifier],
+        )
+
+
+# ---------------------------------------------------------------- OrderedOrganizationPolicyInputList
+
+FULL_ACCESS = doc(stmt("Allow", "*"))
+
+
+def _organization(call, *levels: list[str], actions: list[str]) -> dict[str, dict]:
+    return _by_action(
+        call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[doc(stmt("Allow", "s3:*"), stmt("Allow", "ec2:*"))],
+            OrderedOrganizationPolicyInputList=[{"ServiceControlPolicyInputList": level} for level in levels],
+            ActionNames=actions,
+        )
+    )
+
+
+def test_scp_levels_limit_what_identity_policies_allow(call):
+    results = _organization(
+        call,
+        [FULL_ACCESS],  # root
+        [doc(stmt("Allow", "s3:*")), doc(stmt("Allow", "ec2:Describe*"))],  # OU: two SCPs
+        [FULL_ACCESS, doc(stmt("Deny", "s3:DeleteObject"))],  # account
+        actions=["s3:GetObject", "ec2:DescribeInstances", "ec2:RunInstances", "s3:DeleteObject"],
+    )
+    assert results["s3:GetObject"]["EvalDecision"] == "allowed"
+    assert results["s3:GetObject"]["OrganizationsDecisionDetail"] == {"AllowedByOrganizations": True}
+    # An SCP allow is not what allowed it: only the identity policy's statement is reported.
+    assert [m["SourcePolicyId"] for m in results["s3:GetObject"]["MatchedStatements"]] == [
+        "PolicyInputList.1"
+    ]
+    assert results["ec2:DescribeInstances"]["EvalDecision"] == "allowed"
+    assert results["ec2:RunInstances"]["EvalDecision"] == "implicitDeny"  # the OU allows no ec2:RunInstances
+    assert results["ec2:RunInstances"]["OrganizationsDecisionDetail"] == {"AllowedByOrganizations": False}
+    delete = results["s3:DeleteObject"]
+    assert delete["EvalDecision"] == "explicitDeny"
+    assert delete["OrganizationsDecisionDetail"] == {"AllowedByOrganizations": False}
+    assert [m["SourcePolicyId"] for m in delete["MatchedStatements"]] == [
+        "OrderedOrganizationPolicyInputList.3.ServiceControlPolicyInputList.2"
+    ]
+
+
+def test_scps_allowing_is_reported_even_when_identity_denies(call):
+    results = _by_action(
+        call(
+            "SimulateCustomPolicy",
+            PolicyInputList=[doc(stmt("Deny", "s3:*"))],
+            OrderedOrganizationPolicyInputList=[{"ServiceControlPolicyInputList": [FULL_ACCESS]}],
+            ActionNames=["s3:GetObject"],
+        )
+    )
+    assert results["s3:GetObject"]["EvalDecision"] == "explicitDeny"
+    assert results["s3:GetObject"]["OrganizationsDecisionDetail"] == {"AllowedByOrganizations": True}
+
+
+def test_without_scps_there_is_no_organizations_detail(call):
+    (result,) = call("SimulateCustomPolicy", PolicyInputList=[FULL_ACCESS], ActionNames=["s3:GetObject"])[
+        "EvaluationResults"
+    ]
+    assert "OrganizationsDecisionDetail" not in result
+
+
+def test_malformed_scp_is_invalid_input(call):
+    with pytest.raises(
+        InvalidInput, match=r"OrderedOrganizationPolicyInputList\.1\.ServiceControlPolicyInputList\.1"
+    ):
+        _organization(call, ["not json"], actions=["s3:GetObject"])
 
 
 def test_simulation_authorization_is_declared():

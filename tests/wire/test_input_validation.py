@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 import pytest
@@ -217,3 +218,106 @@ def test_untranslatable_patterns_are_skipped(pattern: str) -> None:
 
 def test_translation_keeps_leading_bracket_literal() -> None:
     assert translate("[]a]") == r"[\]a]"
+
+
+# -- tagged unions: exactly one member ------------------------------------------------------------------------
+
+SOURCE = "arn:aws:iam::123456789012:user/u"
+UNION_RULE = (
+    "failed to satisfy constraint: Member must have exactly one of the following members set: "
+    "[policyType, policyArn, inlinePolicyIdentifier]"
+)
+
+
+def test_union_with_two_members_is_refused() -> None:
+    message = query(
+        IAM,
+        "SimulatePrincipalPolicy",
+        PolicySourceArn=SOURCE,
+        **{
+            "ActionNames.member.1": "s3:GetObject",
+            "PolicyExclusionList.member.1.PolicyType": "inline",
+            "PolicyExclusionList.member.2.PolicyType": "inline",
+            "PolicyExclusionList.member.2.PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        },
+    )
+    assert message == f"1 validation error detected: Value at 'policyExclusionList.2.member' {UNION_RULE}"
+
+
+def test_union_with_no_member_is_refused() -> None:
+    # A member this model does not know leaves the union empty: nothing says what to exclude.
+    message = query(
+        IAM,
+        "SimulatePrincipalPolicy",
+        PolicySourceArn=SOURCE,
+        **{"ActionNames.member.1": "s3:GetObject", "PolicyExclusionList.member.1.PolicyTag": "x"},
+    )
+    assert message == f"1 validation error detected: Value at 'policyExclusionList.1.member' {UNION_RULE}"
+
+
+def test_union_member_constraints_still_apply() -> None:
+    message = query(
+        IAM,
+        "SimulatePrincipalPolicy",
+        PolicySourceArn=SOURCE,
+        **{
+            "ActionNames.member.1": "s3:GetObject",
+            "PolicyExclusionList.member.1.InlinePolicyIdentifier.PolicyName": "p",
+            "PolicyExclusionList.member.1.InlinePolicyIdentifier.AttachmentType": "user",
+        },
+    )
+    assert message == (
+        "1 validation error detected: Value null at "
+        "'policyExclusionList.1.member.inlinePolicyIdentifier.attachmentName' failed to satisfy constraint: "
+        "Member must not be null"
+    )
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        {"PolicyType": "inline"},
+        {"PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+        {"InlinePolicyIdentifier": {"PolicyName": "p", "AttachmentType": "role", "AttachmentName": "r*"}},
+    ],
+)
+def test_union_with_one_member_passes(identifier: dict) -> None:
+    params = {"PolicySourceArn": SOURCE, "ActionNames": ["s3:GetObject"], "PolicyExclusionList": [identifier]}
+    assert IAM.decode(request_for("iam", "SimulatePrincipalPolicy", params))[1] == params
+
+
+def test_json_union_refused_in_the_services_style() -> None:
+    body = {"integrationName": "i", "integrationType": "OPENSEARCH", "resourceConfig": {}}
+    request = HttpRequest(
+        "POST",
+        "/",
+        "",
+        {"X-Amz-Target": "Logs_20140328.PutIntegration", "Content-Type": "application/x-amz-json-1.1"},
+        json.dumps(body).encode(),
+    )
+    logs = codec_for("logs")
+    with pytest.raises(AwsError) as caught:
+        logs.decode(request)
+    assert caught.value.message == (
+        "1 validation error detected: Value at 'resourceConfig' failed to satisfy constraint: "
+        "Member must have exactly one of the following members set: [openSearchResourceConfig]"
+    )
+    response = logs.encode_error(caught.value, "r")  # Logs calls model validation failures this
+    assert json.loads(response.body)["__type"] == "InvalidParameterException"
+
+
+def test_rest_xml_union_refused() -> None:
+    request = request_for(
+        "s3",
+        "UpdateObjectEncryption",
+        {
+            "Bucket": "b",
+            "Key": "k",
+            "ObjectEncryption": {"SSEKMS": {"KMSKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k"}},
+        },
+    )
+    request.body = b'<ObjectEncryption xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></ObjectEncryption>'
+    with pytest.raises(AwsError) as caught:
+        codec_for("s3").decode(request)
+    assert caught.value.code == "InvalidArgument"
+    assert "Value at 'objectEncryption' failed to satisfy constraint" in caught.value.message

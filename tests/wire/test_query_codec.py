@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rolecall.errors import AwsError, InternalFailure, NoSuchEntity
+from rolecall.errors import AwsError, InternalFailure
+from rolecall.services.iam.errors import NoSuchEntity
 from rolecall.wire import HttpRequest, codec_for
 from tests.wire.botocore_io import parse_response, request_for
 from tests.wire.samples import without_metadata

@@ -17,7 +17,7 @@ from botocore.response import StreamingBody
 from urllib3 import HTTPHeaderDict
 
 from rolecall.errors import AwsError, InvalidClientTokenId
-from rolecall.services.s3.errors import S3Error
+from rolecall.services.s3.errors import NoSuchKey
 from rolecall.wire import HttpRequest, HttpResponse, codec_for
 from rolecall.wire.dispatch import virtual_host_bucket
 from rolecall.wire.models import service_model
@@ -220,7 +220,7 @@ def test_xml_payload_and_malformed_xml():
 
 
 def test_error_document_carries_fields_and_parses_in_botocore():
-    err = S3Error("The specified key does not exist.", code="NoSuchKey", status=404, Key="a/b")
+    err = NoSuchKey("The specified key does not exist.", Key="a/b")
     response = S3.encode_error(err, "req-9", "GetObject")
     assert response.status == 404
     assert response.body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>')
@@ -243,7 +243,7 @@ def test_authentication_errors_are_renamed_and_head_errors_have_no_body():
     assert response.status == 403
     assert b"<Code>InvalidAccessKeyId</Code>" in response.body
     assert b"does not exist in our records" in response.body
-    head = S3.encode_error(S3Error("Not Found", code="NoSuchKey", status=404), "r", "HeadObject")
+    head = S3.encode_error(NoSuchKey("Not Found"), "r", "HeadObject")
     assert head.status == 404 and head.body == b""
     not_modified = S3.encode_error(AwsError("Not Modified", code="NotModified", status=304), "r", "GetObject")
     assert not_modified.status == 304 and not_modified.body == b""

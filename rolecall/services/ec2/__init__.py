@@ -13,10 +13,10 @@ from rolecall.core.context import Check, OpContext
 from rolecall.core.host import Host, InternalRoute
 from rolecall.core.operations import Service, access_denied
 from rolecall.errors import AwsError
+from rolecall.services.ec2.errors import UnauthorizedOperation
 from rolecall.services.ec2.imds.endpoint import LOOKUP_PREFIX, ImdsManager
 from rolecall.services.ec2.instances import InstanceOperations
 from rolecall.services.ec2.profile_associations import ProfileAssociationOperations
-from rolecall.services.ec2.records import UnauthorizedOperation
 
 # EC2's words for a request it cannot authenticate, in place of IAM's (Amazon EC2 API Reference, "Error
 # codes for the Amazon EC2 API", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html,

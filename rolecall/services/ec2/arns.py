@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rolecall.core.operations import OpContext
+from rolecall.authz.authorizer import resource_tag_context
+from rolecall.core.context import OpContext
 from rolecall.services.ec2.records import (
     ASSOCIATION,
     DEFAULT_INSTANCE_TYPE,
@@ -15,7 +16,6 @@ from rolecall.services.ec2.records import (
     instance_arn,
     profile_role,
 )
-from rolecall.services.iam.common import resource_tag_context
 
 AMI_ID = re.compile(r"ami-[0-9a-f]{8,17}")
 DEFAULT_METADATA_OPTIONS = {

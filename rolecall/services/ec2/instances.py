@@ -7,10 +7,11 @@ its own (rolecall.services.ec2.imds), opened and closed with it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import AwsError, InvalidParameterValue, MissingParameter
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
+from rolecall.errors import InvalidParameterValue, MissingParameter
 from rolecall.services.ec2.arns import (
     AMI_ID,
     DEFAULT_METADATA_OPTIONS,
@@ -22,15 +23,18 @@ from rolecall.services.ec2.arns import (
     run_extra,
     run_resources,
 )
+from rolecall.services.ec2.errors import (
+    IncorrectInstanceState,
+    InstanceLimitExceeded,
+    InvalidAMIIDMalformed,
+    InvalidParameterCombination,
+    TagLimitExceeded,
+)
 from rolecall.services.ec2.records import (
     DEFAULT_INSTANCE_TYPE,
     INSTANCE,
     INSTANCE_FILTERS,
     MAX_INSTANCES_PER_LAUNCH,
-    IncorrectInstanceState,
-    InstanceLimitExceeded,
-    InvalidAMIIDMalformed,
-    InvalidParameterCombination,
     check_dry_run,
     decode_user_data,
     end_association,
@@ -51,6 +55,11 @@ from rolecall.services.ec2.records import (
     visible,
 )
 
+if TYPE_CHECKING:
+    from rolecall.services.ec2 import EC2
+
+    pass
+
 
 def _metadata_options(requested: dict[str, Any] | None, base: dict[str, Any]) -> dict[str, Any]:
     options = dict(base)
@@ -65,7 +74,7 @@ def _metadata_options(requested: dict[str, Any] | None, base: dict[str, Any]) ->
 
 def _validated_tags(tags: list[dict[str, str]]) -> list[dict[str, str]]:
     if len(tags) > 50:
-        raise AwsError("The maximum number of tags for a resource is 50.", code="TagLimitExceeded")
+        raise TagLimitExceeded("The maximum number of tags for a resource is 50.")
     for t in tags:
         if t["Key"].lower().startswith("aws:"):
             raise InvalidParameterValue("Tag keys starting with 'aws:' are reserved for internal use")
@@ -82,8 +91,69 @@ def _change(doc: dict[str, Any], previous: str, shown: str) -> dict[str, Any]:
     return {"InstanceId": doc["InstanceId"], "CurrentState": state(shown), "PreviousState": state(previous)}
 
 
-class InstanceOperations(Family["EC2"]):
-    @operation("ec2:RunInstances", run_resources, run_context, extra=run_extra)
+# RunInstances members rolecall's instances do not have -- storage, networking, CPU and market options, launch
+# templates, placement beyond the zone -- refused (rolecall.wire.member_guard) unless given the value that describes
+# the instance DescribeInstances shows anyway (Monitoring disabled, not EBS-optimized, default tenancy, ...).
+RUN_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    name: ()
+    for name in (
+        "BlockDeviceMappings",
+        "Ipv6AddressCount",
+        "Ipv6Addresses",
+        "KernelId",
+        "RamdiskId",
+        "SecurityGroupIds",
+        "SecurityGroups",
+        "SubnetId",
+        "ElasticGpuSpecification",
+        "ElasticInferenceAccelerators",
+        "LaunchTemplate",
+        "InstanceMarketOptions",
+        "CreditSpecification",
+        "CpuOptions",
+        "CapacityReservationSpecification",
+        "HibernationOptions",
+        "LicenseSpecifications",
+        "EnclaveOptions",
+        "PrivateDnsNameOptions",
+        "MaintenanceOptions",
+        "EnablePrimaryIpv6",
+        "NetworkPerformanceOptions",
+        "Operator",
+        "SecondaryInterfaces",
+        "AdditionalInfo",
+        "NetworkInterfaces",
+        "PrivateIpAddress",
+        "Monitoring.MetricCategoryIds",
+        "Placement.AvailabilityZoneId",
+        "Placement.Affinity",
+        "Placement.PartitionNumber",
+        "Placement.HostId",
+        "Placement.SpreadDomain",
+        "Placement.HostResourceGroupArn",
+        "Placement.GroupId",
+    )
+} | {
+    "Monitoring.Enabled": (False,),
+    "EbsOptimized": (False,),
+    "DisableApiTermination": (False,),  # TerminateInstances would have to refuse
+    "DisableApiStop": (False,),  # StopInstances would have to refuse
+    "InstanceInitiatedShutdownBehavior": ("stop",),
+    "Placement.GroupName": ("",),
+    "Placement.Tenancy": ("default",),
+}
+# Stopping and terminating are immediate here: there is no OS to skip, hibernate or force.
+SHUTDOWN_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    "Hibernate": (False,),
+    "SkipOsShutdown": (False,),
+    "Force": (False,),
+}
+
+
+class InstanceOperations(Family):
+    service: EC2
+
+    @operation("ec2:RunInstances", run_resources, run_context, extra=run_extra, unsupported=RUN_UNSUPPORTED)
     def RunInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         image_id = params.get("ImageId")
         if not image_id:
@@ -149,7 +219,7 @@ class InstanceOperations(Family["EC2"]):
                 instances.append(doc)
         except BaseException:
             for instance_id in opened:
-                imds.close_instance(instance_id)
+                self.service.close_endpoint(instance_id)
             raise
         ctx.trail_resources = [trail_resource(ctx, d) for d in instances]
         return {
@@ -191,7 +261,7 @@ class InstanceOperations(Family["EC2"]):
             out["NextToken"] = next_token
         return out
 
-    @operation("ec2:StartInstances", instance_arns)
+    @operation("ec2:StartInstances", instance_arns, unsupported=["AdditionalInfo"])
     def StartInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
         for doc in docs:
@@ -236,7 +306,7 @@ class InstanceOperations(Family["EC2"]):
         ctx.tx.update(ctx.account, INSTANCE, doc["InstanceId"], doc)
         return _change(doc, previous, transition)
 
-    @operation("ec2:StopInstances", instance_arns)
+    @operation("ec2:StopInstances", instance_arns, unsupported=SHUTDOWN_UNSUPPORTED)
     def StopInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
         for doc in docs:
@@ -248,7 +318,11 @@ class InstanceOperations(Family["EC2"]):
         changes = [self._shut_down(ctx, doc, "stopped", "stopping") for doc in docs]
         return {"StoppingInstances": changes}
 
-    @operation("ec2:TerminateInstances", instance_arns)
+    @operation(
+        "ec2:TerminateInstances",
+        instance_arns,
+        unsupported={k: v for k, v in SHUTDOWN_UNSUPPORTED.items() if k != "Hibernate"},
+    )
     def TerminateInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         docs = get_instances(ctx, params["InstanceIds"])
         check_dry_run(params)

@@ -6,18 +6,21 @@ endpoint's next request.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.ec2.arns import association_instance, one_instance, pass_role, profile_context
-from rolecall.services.ec2.records import (
-    ASSOCIATION,
-    ASSOCIATION_FILTERS,
-    INSTANCE,
+from rolecall.services.ec2.errors import (
     IncorrectInstanceState,
     IncorrectState,
     InvalidAssociationIDNotFound,
     InvalidParameterCombination,
+)
+from rolecall.services.ec2.records import (
+    ASSOCIATION,
+    ASSOCIATION_FILTERS,
+    INSTANCE,
     association_shape,
     association_visible,
     end_association,
@@ -30,8 +33,15 @@ from rolecall.services.ec2.records import (
     trail_resource,
 )
 
+if TYPE_CHECKING:
+    from rolecall.services.ec2 import EC2
 
-class ProfileAssociationOperations(Family["EC2"]):
+    pass
+
+
+class ProfileAssociationOperations(Family):
+    service: EC2
+
     @operation(
         "ec2:AssociateIamInstanceProfile",
         one_instance,
@@ -77,7 +87,7 @@ class ProfileAssociationOperations(Family["EC2"]):
         association = get_live_association(ctx, params["AssociationId"])
         doc = ctx.tx.get(ctx.account, INSTANCE, association["InstanceId"])
         ended = end_association(ctx, doc) if doc is not None else None
-        if ended is None:
+        if doc is None or ended is None:
             raise InvalidAssociationIDNotFound(
                 f"The association ID '{params['AssociationId']}' does not exist"
             )

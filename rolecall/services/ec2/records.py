@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from rolecall.core.operations import OpContext
-from rolecall.errors import AwsError, InvalidParameterValue, MissingParameter
+from rolecall.core.context import OpContext
+from rolecall.errors import InvalidParameterValue, MissingParameter
+from rolecall.services.ec2.errors import (
+    DryRunOperation,
+    InvalidAssociationIDNotFound,
+    InvalidInstanceIDMalformed,
+    InvalidInstanceIDNotFound,
+)
 from rolecall.store import Tx
 
 INSTANCE = "instance"
@@ -36,22 +43,6 @@ GONE_VISIBLE_FOR = 3600
 MAX_INSTANCES_PER_LAUNCH = 20
 USER_DATA_MAX = 16 * 1024
 DEFAULT_INSTANCE_TYPE = "m1.small"
-
-
-def _error(name: str, code: str, status: int = 400) -> type[AwsError]:
-    return type(name, (AwsError,), {"code": code, "status": status})
-
-
-InvalidInstanceIDNotFound = _error("InvalidInstanceIDNotFound", "InvalidInstanceID.NotFound")
-InvalidInstanceIDMalformed = _error("InvalidInstanceIDMalformed", "InvalidInstanceID.Malformed")
-InvalidAMIIDMalformed = _error("InvalidAMIIDMalformed", "InvalidAMIID.Malformed")
-IncorrectState = _error("IncorrectState", "IncorrectState")
-IncorrectInstanceState = _error("IncorrectInstanceState", "IncorrectInstanceState")
-InvalidAssociationIDNotFound = _error("InvalidAssociationIDNotFound", "InvalidAssociationID.NotFound")
-InvalidParameterCombination = _error("InvalidParameterCombination", "InvalidParameterCombination")
-InstanceLimitExceeded = _error("InstanceLimitExceeded", "InstanceLimitExceeded")
-UnauthorizedOperation = _error("UnauthorizedOperation", "UnauthorizedOperation", 403)
-DryRunOperation = _error("DryRunOperation", "DryRunOperation", 412)
 
 
 def _hex_id(prefix: str) -> str:
@@ -350,7 +341,7 @@ def matcher(
         name = f.get("Name") or ""
         if name.startswith("tag:") and table is INSTANCE_FILTERS:
             key = name[4:]
-            extract: Extractor = lambda d, key=key: _tag_values(d, key)  # noqa: E731
+            extract: Extractor = functools.partial(_tag_values, key=key)
         elif name in table:
             extract = table[name]
         else:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import LimitExceeded, NoSuchEntity
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.iam.common import caller_user_arn, entity_context, get_user, iso_now, paginate, touched
+from rolecall.services.iam.errors import LimitExceeded, NoSuchEntity
 from rolecall.services.iam.users import target_user_name
 
 ACCESS_KEYS_PER_USER = 2
@@ -55,7 +56,7 @@ def key_owner_arn(ctx: OpContext, params: dict[str, Any]) -> str:
     """GetAccessKeyLastUsed is authorized on the user owning the key (the root for root keys)."""
     tx = getattr(ctx, "tx", None)
     key = tx.get(ctx.account, "access_key", params.get("AccessKeyId") or "") if tx is not None else None
-    if key is not None and key.get("UserName"):
+    if tx is not None and key is not None and key.get("UserName"):
         user = tx.get(ctx.account, "user", key["UserName"])
         if user is not None:
             return user["Arn"]
@@ -69,14 +70,15 @@ class AccessKeyOperations(Family):
         if len(owned_keys(ctx, owner)) >= ACCESS_KEYS_PER_USER:
             raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}")
         secret = ids.secret_access_key()
+        key_id = ids.access_key_id(ids.LONG_TERM_KEY, account=ctx.account)
         key = {
-            "AccessKeyId": ids.access_key_id(ids.LONG_TERM_KEY, account=ctx.account),
+            "AccessKeyId": key_id,
             "UserName": owner,
             "Status": "Active",
             "CreateDate": iso_now(ctx),
             "SecretSealed": ctx.config.secret_box.seal(secret),
         }
-        ctx.tx.insert(ctx.account, "access_key", key["AccessKeyId"], key)
+        ctx.tx.insert(ctx.account, "access_key", key_id, key)
         _touched_key(ctx, key)
         return {"AccessKey": {**_metadata(key), "SecretAccessKey": secret}}
 

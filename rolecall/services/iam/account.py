@@ -10,7 +10,8 @@ from rolecall.authz.managed import list_aws_managed_policies
 from rolecall.authz.principals import (
     managed_policy_record,
 )
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.iam.common import (
     paginate,
     role_shape,

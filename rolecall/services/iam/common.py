@@ -1,7 +1,7 @@
 """Pieces every IAM operation shares: ARNs, timestamps, pagination, tags, lookups with AWS's errors,
 and the resolvers that feed @operation declarations (resource ARNs and request context keys).
 
-Both halves of the IAM API (entities and policies) build on this module; it imports nothing from them.
+Every IAM family builds on this module; it imports none of them.
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from rolecall.errors import (
+from rolecall.authz.authorizer import resource_tag_context
+from rolecall.errors import ValidationError
+from rolecall.services.iam.errors import (
     EntityAlreadyExists,
     InvalidInput,
     LimitExceeded,
     NoSuchEntity,
     UnmodifiableEntity,
-    ValidationError,
 )
 from rolecall.store import Conflict
 
 if TYPE_CHECKING:
-    from rolecall.core.operations import OpContext, Resolver
+    from rolecall.core.authorization import Resolver
+    from rolecall.core.context import OpContext
     from rolecall.store import Tx
 
 # Store kind -> the word IAM uses in ARNs.
@@ -188,6 +190,26 @@ def paginate(
     return out
 
 
+def paginate_computed(
+    total: int, compute: Callable[[int], Any], params: dict[str, Any], key: str
+) -> dict[str, Any]:
+    """paginate() over `total` items that only exist once computed (`compute(i)` makes item i): only the
+    requested page is computed, so the work and memory of one call are bounded by MaxItems."""
+    limit = params.get("MaxItems") or DEFAULT_MAX_ITEMS
+    start = 0
+    marker = params.get("Marker")
+    if marker:
+        state = _decode_marker(marker)
+        if not isinstance(state.get("offset"), int) or state["offset"] < 0:
+            raise ValidationError("Invalid Marker.")
+        start = state["offset"]
+    page = [compute(i) for i in range(start, min(start + limit, total))]
+    out: dict[str, Any] = {key: page, "IsTruncated": start + limit < total}
+    if out["IsTruncated"]:
+        out["Marker"] = _encode_marker({"offset": start + limit})
+    return out
+
+
 def by_name(kind: str) -> Callable[[dict[str, Any]], str]:
     """Cursor for documents listed in the store's order (lower-cased name)."""
     member = NAME_MEMBER[kind]
@@ -318,10 +340,6 @@ def request_tag_context(params: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
-def resource_tag_context(doc: dict[str, Any] | None) -> dict[str, Any]:
-    return {f"aws:ResourceTag/{t['Key']}": t["Value"] for t in (doc or {}).get("Tags") or []}
-
-
 def entity_context(kind: str, name_param: str | None = None) -> Resolver:
     """Context resolver for an operation on one entity: the request's tags, the target's tags when it
     exists, and iam:PermissionsBoundary when the request sets a boundary."""
@@ -387,6 +405,20 @@ def group_shape(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: doc[k] for k in ("Path", "GroupName", "GroupId", "Arn", "CreateDate")}
 
 
+def signin_session_duration(target: dict[str, Any], params: dict[str, Any]) -> None:
+    """Apply UpdateRole's / UpdateLoginProfile's MaxSigninSessionDuration or ResetMaxSigninSessionDuration
+    to `target` (a role, or a user's login profile): set, cleared, or left as it is."""
+    if params.get("ResetMaxSigninSessionDuration"):
+        if params.get("MaxSigninSessionDuration") is not None:
+            raise InvalidInput(
+                "You cannot specify MaxSigninSessionDuration and set ResetMaxSigninSessionDuration to true "
+                "in the same request."
+            )
+        target.pop("MaxSigninSessionDuration", None)
+    elif params.get("MaxSigninSessionDuration") is not None:
+        target["MaxSigninSessionDuration"] = params["MaxSigninSessionDuration"]
+
+
 def role_shape(doc: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     """`Role`: full=True for GetRole (tags, boundary, RoleLastUsed); otherwise the listing subset."""
     out = {k: doc[k] for k in ("Path", "RoleName", "RoleId", "Arn", "CreateDate")}
@@ -394,6 +426,8 @@ def role_shape(doc: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     if doc.get("Description") is not None:
         out["Description"] = doc["Description"]
     out["MaxSessionDuration"] = doc.get("MaxSessionDuration", 3600)
+    if doc.get("MaxSigninSessionDuration") is not None:  # left out while unset
+        out["MaxSigninSessionDuration"] = doc["MaxSigninSessionDuration"]
     if full:
         _with_tags_and_boundary(out, doc)
         out["RoleLastUsed"] = dict(doc.get("RoleLastUsed") or {})

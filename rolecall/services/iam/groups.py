@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
@@ -24,6 +24,7 @@ from rolecall.services.iam.common import (
     touched,
     user_shape,
 )
+from rolecall.services.iam.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 
 GROUPS_PER_USER = 10
 

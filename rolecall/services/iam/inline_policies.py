@@ -7,11 +7,8 @@ from typing import Any
 from rolecall.authz.principals import (
     inline_label,
 )
-from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import (
-    LimitExceeded,
-    NoSuchEntity,
-)
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.iam.common import (
     arn_of,
     check_modifiable,
@@ -21,6 +18,7 @@ from rolecall.services.iam.common import (
     touched,
     url_encode_document,
 )
+from rolecall.services.iam.errors import LimitExceeded, NoSuchEntity
 from rolecall.services.iam.policy_documents import NAME_MEMBER, document_size, validate_identity_policy
 
 INLINE_QUOTA = {"user": 2048, "group": 5120, "role": 10240}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import DeleteConflict, LimitExceeded, NoSuchEntity
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
@@ -26,6 +26,7 @@ from rolecall.services.iam.common import (
     touched,
     validate_tags,
 )
+from rolecall.services.iam.errors import DeleteConflict, LimitExceeded, NoSuchEntity
 from rolecall.services.iam.roles import instance_profiles_of
 
 ROLES_PER_INSTANCE_PROFILE = 1

@@ -13,15 +13,9 @@ from rolecall.authz.principals import (
     managed_policy_record,
     parse_policy_arn,
 )
-from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import (
-    AccessDenied,
-    AwsError,
-    DeleteConflict,
-    InvalidInput,
-    LimitExceeded,
-    NoSuchEntity,
-)
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
+from rolecall.errors import AccessDenied
 from rolecall.services.iam.common import (
     arn_of,
     check_modifiable,
@@ -41,6 +35,13 @@ from rolecall.services.iam.common import (
     url_encode_document,
     validate_tags,
 )
+from rolecall.services.iam.errors import (
+    DeleteConflict,
+    InvalidInput,
+    LimitExceeded,
+    NoSuchEntity,
+    PolicyNotAttachable,
+)
 
 if TYPE_CHECKING:
     from rolecall.store import Tx
@@ -54,8 +55,6 @@ from rolecall.services.iam.policy_documents import (
 MAX_VERSIONS = 5
 MAX_ATTACHED = 10  # managed policies per user, group or role (AWS's default quota)
 ATTACH_QUOTA_NAME = {"user": "PoliciesPerUser", "group": "PoliciesPerGroup", "role": "PoliciesPerRole"}
-
-PolicyNotAttachable = type("PolicyNotAttachable", (AwsError,), {"code": "PolicyNotAttachable", "status": 400})
 
 
 # ---------------------------------------------------------------- @operation resolvers

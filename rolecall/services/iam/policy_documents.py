@@ -9,13 +9,9 @@ from __future__ import annotations
 from rolecall.authz.principals import (
     compiled,
 )
-from rolecall.errors import (
-    AwsError,
-    LimitExceeded,
-    MalformedPolicyDocument,
-    ValidationError,
-)
+from rolecall.errors import AwsError, MalformedPolicyDocument, ValidationError
 from rolecall.policy import MalformedPolicy, Policy
+from rolecall.services.iam.errors import LimitExceeded
 
 MANAGED_POLICY_SIZE = 6144
 NAME_MEMBER = {"user": "UserName", "group": "GroupName", "role": "RoleName"}

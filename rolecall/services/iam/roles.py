@@ -8,14 +8,9 @@ import uuid
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import (
-    DeleteConflict,
-    InvalidInput,
-    LimitExceeded,
-    MalformedPolicyDocument,
-    NoSuchEntity,
-)
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
+from rolecall.errors import MalformedPolicyDocument
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
@@ -31,14 +26,19 @@ from rolecall.services.iam.common import (
     path_prefix_arn,
     retag,
     role_shape,
+    signin_session_duration,
     touched,
     validate_tags,
 )
+from rolecall.services.iam.errors import DeleteConflict, InvalidInput, LimitExceeded, NoSuchEntity
 from rolecall.services.iam.trust_principals import bind_principals, forget_principal
 from rolecall.services.iam.users import check_boundary
 
 DEFAULT_MAX_SESSION_DURATION = 3600
 TRUST_POLICY_QUOTA = 2048  # AWS's default ACLSizePerRole, characters not counting whitespace
+
+# Where service-linked roles live (arn:aws:iam::ACCOUNT:role/aws-service-role/SERVICE/NAME).
+SERVICE_LINKED_PATH = "/aws-service-role/"
 
 
 # ---------------------------------------------------------------- trust policies
@@ -113,7 +113,7 @@ def service_linked_role_name(service: str, suffix: str | None) -> str:
 
 
 def service_linked_role_path(service: str) -> str:
-    return f"/aws-service-role/{service}/"
+    return f"{SERVICE_LINKED_PATH}{service}/"
 
 
 def service_linked_role_arn(ctx: OpContext, params: dict[str, Any]) -> str:
@@ -142,6 +142,13 @@ class RoleOperations(Family):
     @operation("iam:CreateRole", arn_of("role"), entity_context("role"))
     def CreateRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name, path = params["RoleName"], params.get("Path") or "/"
+        if path.startswith(SERVICE_LINKED_PATH):
+            # Only CreateServiceLinkedRole makes roles there: a role under this path would pass for one,
+            # and service-linked roles cannot be edited or deleted by callers (the wording is rolecall's).
+            raise InvalidInput(
+                f"The path {SERVICE_LINKED_PATH} is reserved for service-linked roles; "
+                "use CreateServiceLinkedRole to create one."
+            )
         tags = validate_tags(params.get("Tags"))
         trust_text, trust_ids = validate_trust_policy(ctx, params["AssumeRolePolicyDocument"])
         doc: dict[str, Any] = {
@@ -159,6 +166,8 @@ class RoleOperations(Family):
         }
         if params.get("Description") is not None:
             doc["Description"] = params["Description"]
+        if params.get("MaxSigninSessionDuration") is not None:
+            doc["MaxSigninSessionDuration"] = params["MaxSigninSessionDuration"]
         if params.get("PermissionsBoundary"):
             doc["PermissionsBoundary"] = check_boundary(ctx, params["PermissionsBoundary"])
         insert_entity(
@@ -188,9 +197,14 @@ class RoleOperations(Family):
     @operation("iam:UpdateRole", arn_of("role"), entity_context("role"))
     def UpdateRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = get_role(ctx.tx, ctx.account, params["RoleName"])
-        if params.get("MaxSessionDuration") is not None:
+        signin = params.get("MaxSigninSessionDuration") is not None or params.get(
+            "ResetMaxSigninSessionDuration"
+        )
+        if params.get("MaxSessionDuration") is not None or signin:
             check_modifiable(doc)  # a service-linked role's description is all a caller may edit
+        if params.get("MaxSessionDuration") is not None:
             doc["MaxSessionDuration"] = params["MaxSessionDuration"]
+        signin_session_duration(doc, params)
         if params.get("Description") is not None:
             doc["Description"] = params["Description"]
         ctx.tx.update(ctx.account, "role", doc["RoleName"], doc)

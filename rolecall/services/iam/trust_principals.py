@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rolecall.core.operations import OpContext
+from rolecall.core.context import OpContext
 from rolecall.errors import MalformedPolicyDocument
 from rolecall.store import GLOBAL
 

@@ -9,13 +9,9 @@ import os
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import (
-    DeleteConflict,
-    EntityAlreadyExists,
-    NoSuchEntity,
-    ValidationError,
-)
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
+from rolecall.errors import ValidationError
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
@@ -30,10 +26,12 @@ from rolecall.services.iam.common import (
     path_matches,
     path_prefix_arn,
     retag,
+    signin_session_duration,
     touched,
     user_shape,
     validate_tags,
 )
+from rolecall.services.iam.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
 from rolecall.services.iam.trust_principals import forget_principal
 from rolecall.store import GLOBAL
 
@@ -229,11 +227,14 @@ class UserOperations(Family):
     @staticmethod
     def _login_profile_shape(doc: dict[str, Any]) -> dict[str, Any]:
         profile = doc["LoginProfile"]
-        return {
+        out = {
             "UserName": doc["UserName"],
             "CreateDate": profile["CreateDate"],
             "PasswordResetRequired": bool(profile.get("PasswordResetRequired")),
         }
+        if profile.get("MaxSigninSessionDuration") is not None:  # left out while unset
+            out["MaxSigninSessionDuration"] = profile["MaxSigninSessionDuration"]
+        return out
 
     @operation("iam:CreateLoginProfile", caller_user_arn, entity_context("user"))
     def CreateLoginProfile(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -247,6 +248,8 @@ class UserOperations(Family):
             "PasswordResetRequired": bool(params.get("PasswordResetRequired", False)),
             "PasswordHash": hash_password(params["Password"]),
         }
+        if params.get("MaxSigninSessionDuration") is not None:
+            doc["LoginProfile"]["MaxSigninSessionDuration"] = params["MaxSigninSessionDuration"]
         ctx.tx.update(ctx.account, "user", doc["UserName"], doc)
         touched(ctx, "user", doc["Arn"])
         return {"LoginProfile": self._login_profile_shape(doc)}
@@ -268,6 +271,7 @@ class UserOperations(Family):
             profile["PasswordHash"] = hash_password(params["Password"])
         if params.get("PasswordResetRequired") is not None:
             profile["PasswordResetRequired"] = bool(params["PasswordResetRequired"])
+        signin_session_duration(profile, params)
         ctx.tx.update(ctx.account, "user", doc["UserName"], doc)
         touched(ctx, "user", doc["Arn"])
         return {}

@@ -19,6 +19,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 MAX_UNZIPPED_BYTES = 262_144_000  # Lambda's limit on a function's unpacked deployment package
 
@@ -143,7 +144,7 @@ def _make_read_only(root: Path) -> None:
 def remove_tree(root: Path) -> None:
     """rmtree for the read-only trees above: give write permission back where a removal needs it."""
 
-    def retry(func, path, _exc_info) -> None:  # type: ignore[no-untyped-def]
+    def retry(func: Any, path: str, _exc_info: Any) -> None:
         os.chmod(os.path.dirname(path), 0o700)
         if os.path.isdir(path) and not os.path.islink(path):
             os.chmod(path, 0o700)

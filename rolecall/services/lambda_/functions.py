@@ -14,10 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rolecall.core.operations import OpContext
-from rolecall.errors import AwsError
+from rolecall.core.context import OpContext
+from rolecall.errors import summarize, violation
 from rolecall.policy import Request, evaluate
-from rolecall.wire.validation import summarize, violation
+from rolecall.services.lambda_.errors import (
+    InvalidParameterValueException,
+    PreconditionFailedException,
+    ResourceNotFoundException,
+    ValidationException,
+)
 
 KIND = "lambda:function"
 LAMBDA_SERVICE = "lambda.amazonaws.com"
@@ -65,58 +70,6 @@ _FUNCTION_NAME = re.compile(
 # -- Lambda's errors ------------------------------------------------------------------------------------------
 
 
-class ResourceNotFound(AwsError):
-    code = "ResourceNotFoundException"
-    status = 404
-
-
-class ResourceConflict(AwsError):
-    code = "ResourceConflictException"
-    status = 409
-
-
-class InvalidParameterValue(AwsError):
-    code = "InvalidParameterValueException"
-    status = 400
-
-
-class InvalidRequestContent(AwsError):
-    code = "InvalidRequestContentException"
-    status = 400
-
-
-class RequestTooLarge(AwsError):
-    code = "RequestTooLargeException"
-    status = 413
-
-
-class PreconditionFailed(AwsError):
-    code = "PreconditionFailedException"
-    status = 412
-
-
-class TooManyRequests(AwsError):
-    code = "TooManyRequestsException"
-    status = 429
-
-
-class InvalidRuntime(AwsError):
-    code = "InvalidRuntimeException"
-    status = 502
-
-
-class ExecutionRoleUnusable(AwsError):
-    """Invoke of a function whose role Lambda can no longer assume (deleted, or its trust policy changed).
-
-    Lambda checks the role at CreateFunction/UpdateFunctionConfiguration (InvalidParameterValueException);
-    at invocation time the failure is Lambda's own, not the caller's request: a 502, as for its other
-    "could not set up the function's environment" errors (EC2AccessDeniedException, KMSAccessDenied...).
-    """
-
-    code = "AccessDeniedException"
-    status = 502
-
-
 # -- names and ARNs ----------------------------------------------------------------------------------------
 
 
@@ -146,12 +99,14 @@ def function_ref(ctx: OpContext, params: dict[str, Any]) -> FunctionRef:
     text = params.get("FunctionName", "")
     found = _FUNCTION_NAME.fullmatch(text)
     if found is None:
-        raise InvalidParameterValue(f"Invalid function name: {text}")  # the model's pattern catches most
+        raise InvalidParameterValueException(
+            f"Invalid function name: {text}"
+        )  # the model's pattern catches most
     account = found["account"] or found["short_account"] or ctx.account
     qualifier = found["qualifier"]
     given = params.get("Qualifier")
     if given is not None and qualifier is not None and given != qualifier:
-        raise InvalidParameterValue(
+        raise InvalidParameterValueException(
             "The derived qualifier from the function name does not match the specified qualifier."
         )
     return FunctionRef(account, found["region"] or ctx.region, found["name"], given or qualifier)
@@ -173,9 +128,9 @@ def load(ctx: OpContext, ref: FunctionRef) -> dict[str, Any]:
     """The stored function, or Lambda's ResourceNotFoundException. Only $LATEST exists (no versions)."""
     doc = ctx.tx.get(ref.account, KIND, ref.key)
     if doc is None or doc["Configuration"]["FunctionName"] != ref.name:
-        raise ResourceNotFound(f"Function not found: {ref.qualified_arn}")
+        raise ResourceNotFoundException(f"Function not found: {ref.qualified_arn}")
     if ref.qualifier not in (None, "$LATEST"):
-        raise ResourceNotFound(f"Function not found: {ref.qualified_arn}")
+        raise ResourceNotFoundException(f"Function not found: {ref.qualified_arn}")
     return doc
 
 
@@ -260,12 +215,12 @@ def check_limits(params: dict[str, Any]) -> None:
             )
         )
     if problems:
-        raise AwsError(summarize(problems), code="ValidationException", status=400)
+        raise ValidationException(summarize(problems))
 
 
 def check_runtime(runtime: str | None) -> None:
     if runtime in BLOCKED_RUNTIMES:
-        raise InvalidParameterValue(
+        raise InvalidParameterValueException(
             f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda "
             f"functions. We recommend you use the new runtime ({SUGGESTED_RUNTIME}) while creating or "
             "updating functions."
@@ -276,14 +231,14 @@ def check_environment(environment: dict[str, Any] | None) -> None:
     variables = (environment or {}).get("Variables") or {}
     reserved = sorted(k for k in variables if k in RESERVED_VARIABLES)
     if reserved:
-        raise InvalidParameterValue(
+        raise InvalidParameterValueException(
             "Lambda was unable to configure your environment variables because the environment variables you "
             "have provided contains reserved keys that are currently not supported for modification. "
             f"Reserved keys used in this request: {', '.join(reserved)}"
         )
     measured = json.dumps(variables, separators=(",", ":"))
     if len(measured.encode("utf-8")) > MAX_ENVIRONMENT_BYTES:
-        raise InvalidParameterValue(
+        raise InvalidParameterValueException(
             "Lambda was unable to configure your environment variables because the environment variables you "
             f"have provided exceeded the 4KB limit. String measured: {measured}"
         )
@@ -291,7 +246,7 @@ def check_environment(environment: dict[str, Any] | None) -> None:
 
 def check_revision(config: dict[str, Any], params: dict[str, Any]) -> None:
     if params.get("RevisionId") is not None and params["RevisionId"] != config.get("RevisionId"):
-        raise PreconditionFailed(
+        raise PreconditionFailedException(
             "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API "
             "to retrieve the latest Revision Id"
         )
@@ -308,7 +263,7 @@ def check_execution_role(ctx: OpContext, role_arn: str, function: FunctionRef) -
     if len(parts) == 6 and parts[5].startswith("role/"):
         role = ctx.tx.get(parts[4], "role", parts[5].rsplit("/", 1)[-1])
     if role is None or role["Arn"] != role_arn:
-        raise InvalidParameterValue(ROLE_CANNOT_BE_ASSUMED)
+        raise InvalidParameterValueException(ROLE_CANNOT_BE_ASSUMED)
     now = ctx.clock.time()
     context = {
         "aws:PrincipalServiceName": LAMBDA_SERVICE,
@@ -327,7 +282,7 @@ def check_execution_role(ctx: OpContext, role_arn: str, function: FunctionRef) -
         resource_account=parts[4],
     )
     if not decision.allowed:
-        raise InvalidParameterValue(ROLE_CANNOT_BE_ASSUMED)
+        raise InvalidParameterValueException(ROLE_CANNOT_BE_ASSUMED)
 
 
 def pass_role(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -20,16 +20,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rolecall.services.lambda_.code import CodeStore
-from rolecall.services.lambda_.functions import (
-    LAMBDA_SERVICE,
-    ROLE_CANNOT_BE_ASSUMED,
-    ExecutionRoleUnusable,
-    FunctionRef,
-    TooManyRequests,
-)
+from rolecall.services.lambda_.errors import ExecutionRoleUnusable, TooManyRequestsException
+from rolecall.services.lambda_.functions import LAMBDA_SERVICE, ROLE_CANNOT_BE_ASSUMED, FunctionRef
 from rolecall.services.lambda_.logs import write_function_logs
 from rolecall.services.lambda_.runtime import Invocation, Outcome, invoke
-from rolecall.services.sts.service_sessions import ServiceCannotAssumeRole, assume_role_for_service
+from rolecall.services.sts.errors import ServiceCannotAssumeRole
+from rolecall.services.sts.service_sessions import assume_role_for_service
 
 if TYPE_CHECKING:
     from rolecall.core.host import Host
@@ -88,7 +84,7 @@ class Runner:
     def run_now(self, job: Job) -> dict[str, Any]:
         """A RequestResponse invocation: Invoke's output members."""
         if not self._slots.acquire(blocking=False):
-            raise TooManyRequests("Rate Exceeded.")
+            raise TooManyRequestsException("Rate Exceeded.")
         try:
             outcome = self._run(job, raise_on_role=True)
         finally:

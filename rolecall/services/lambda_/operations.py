@@ -10,19 +10,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.lambda_.code import BadZip, inspect_zip
 from rolecall.services.lambda_.code_url import code_url
+from rolecall.services.lambda_.errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    InvalidRuntimeException,
+    RequestTooLargeException,
+    ResourceConflictException,
+)
 from rolecall.services.lambda_.functions import (
     KIND,
     RUNNABLE_RUNTIME,
-    InvalidParameterValue,
-    InvalidRequestContent,
-    InvalidRuntime,
-    RequestTooLarge,
-    ResourceConflict,
     as_reported,
     check_environment,
     check_execution_role,
@@ -41,6 +44,11 @@ from rolecall.services.lambda_.functions import (
 from rolecall.services.lambda_.invoke import Job, endpoint_url
 from rolecall.store import Conflict
 
+if TYPE_CHECKING:
+    from rolecall.services.lambda_ import Lambda
+
+    pass
+
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_EVENT_PAYLOAD = 1024 * 1024
 MAX_LIST_ITEMS = 50
@@ -51,12 +59,12 @@ def _read_package(code: dict[str, Any]) -> tuple[bytes, Any]:
     data = code.get("ZipFile")
     if data is None:
         if code.get("S3Bucket") or code.get("S3Key") or code.get("ImageUri"):
-            raise InvalidParameterValue("rolecall accepts function code as Code.ZipFile only.")
-        raise InvalidParameterValue("Please provide a source for function code.")
+            raise InvalidParameterValueException("rolecall accepts function code as Code.ZipFile only.")
+        raise InvalidParameterValueException("Please provide a source for function code.")
     try:
         return data, inspect_zip(data)
     except BadZip:
-        raise InvalidParameterValue(UNZIP_FAILED) from None
+        raise InvalidParameterValueException(UNZIP_FAILED) from None
 
 
 def _marker(name: str) -> str:
@@ -67,25 +75,66 @@ def _unmarker(marker: str) -> str:
     try:
         return base64.urlsafe_b64decode(marker.encode()).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidParameterValue(f"Invalid marker: {marker}") from None
+        raise InvalidParameterValueException(f"Invalid marker: {marker}") from None
 
 
-class FunctionOperations(Family["Lambda"]):
+# Function settings rolecall does not implement: publishing versions, VPCs, dead-letter queues, KMS, layers,
+# file systems, code signing, container images, SnapStart, tenancy, capacity providers, durable functions,
+# accelerators; X-Ray tracing and JSON or filtered logs (LoggingConfig's LogGroup is honoured). The values
+# that describe what rolecall does anyway are accepted.
+_CONFIG_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    name: ()
+    for name in (
+        "VpcConfig",
+        "DeadLetterConfig",
+        "KMSKeyArn",
+        "Layers",
+        "FileSystemConfigs",
+        "ImageConfig",
+        "CapacityProviderConfig",
+        "DurableConfig",
+        "RuntimeConfig",
+        "AcceleratorConfig",
+        "LoggingConfig.ApplicationLogLevel",
+        "LoggingConfig.SystemLogLevel",
+    )
+} | {
+    "SnapStart": ({"ApplyOn": "None"},),
+    "TracingConfig.Mode": ("PassThrough",),
+    "LoggingConfig.LogFormat": ("Text",),
+}
+_PUBLISH_UNSUPPORTED: dict[str, tuple[Any, ...]] = {"Publish": (False,), "PublishTo": ()}
+# Code from S3 or an image is refused by _read_package; these would be ignored beside a ZipFile.
+_CODE_UNSUPPORTED = ("S3ObjectVersion", "S3ObjectStorageMode", "SourceKMSKeyArn")
+
+
+class FunctionOperations(Family):
+    service: Lambda
+
     # -- functions -----------------------------------------------------------------------------------------
 
     @operation(
-        "lambda:CreateFunction", resource=function_arn, resource_policy=function_owner, extra=pass_role
+        "lambda:CreateFunction",
+        resource=function_arn,
+        resource_policy=function_owner,
+        extra=pass_role,
+        unsupported=_CONFIG_UNSUPPORTED
+        | _PUBLISH_UNSUPPORTED
+        | {"CodeSigningConfigArn": (), "TenancyConfig": ()}
+        | {f"Code.{name}": () for name in _CODE_UNSUPPORTED},
     )
     def CreateFunction(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
         if ref.qualifier is not None:
-            raise InvalidParameterValue(
+            raise InvalidParameterValueException(
                 "Unsupported Qualifier: Qualifiers are not allowed when creating a function."
             )
         if params.get("PackageType", "Zip") != "Zip":
-            raise InvalidParameterValue("rolecall runs .zip deployment packages only (PackageType Zip).")
+            raise InvalidParameterValueException(
+                "rolecall runs .zip deployment packages only (PackageType Zip)."
+            )
         if not params.get("Runtime") or not params.get("Handler"):
-            raise InvalidParameterValue(
+            raise InvalidParameterValueException(
                 "Runtime and Handler are mandatory parameters for functions created with deployment packages."
             )
         check_runtime(params["Runtime"])
@@ -94,7 +143,7 @@ class FunctionOperations(Family["Lambda"]):
         data, info = _read_package(params["Code"])
         check_execution_role(ctx, params["Role"], ref)
         if ctx.tx.get(ref.account, KIND, ref.key) is not None:
-            raise ResourceConflict(f"Function already exist: {ref.name}")
+            raise ResourceConflictException(f"Function already exist: {ref.name}")
         config = new_configuration(ctx, ref, params)
         config.update(CodeSize=info.size, CodeSha256=info.sha256_b64)
         touch(ctx, config)
@@ -107,7 +156,7 @@ class FunctionOperations(Family["Lambda"]):
         try:
             ctx.tx.insert(ref.account, KIND, ref.key, doc)
         except Conflict:
-            raise ResourceConflict(f"Function already exist: {ref.name}") from None
+            raise ResourceConflictException(f"Function already exist: {ref.name}") from None
         return as_reported(config, "Pending")
 
     @operation("lambda:GetFunction", resource=function_arn, resource_policy=function_owner)
@@ -129,7 +178,8 @@ class FunctionOperations(Family["Lambda"]):
     def GetFunctionConfiguration(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return load(ctx, function_ref(ctx, params))["Configuration"]
 
-    @operation("lambda:ListFunctions")
+    # FunctionVersion=ALL lists every version: with no published versions here, the same list.
+    @operation("lambda:ListFunctions", unsupported=["MasterRegion"])  # Lambda@Edge replicas
     def ListFunctions(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         prefix = f"{ctx.region}/"
         names = sorted(
@@ -143,7 +193,8 @@ class FunctionOperations(Family["Lambda"]):
             start = next((i for i, n in enumerate(names) if n >= after), len(names))
         limit = min(params.get("MaxItems") or MAX_LIST_ITEMS, MAX_LIST_ITEMS)
         page = names[start : start + limit]
-        functions = [ctx.tx.get(ctx.account, KIND, prefix + n)["Configuration"] for n in page]
+        docs = [ctx.tx.get(ctx.account, KIND, prefix + n) for n in page]
+        functions = [doc["Configuration"] for doc in docs if doc is not None]
         out: dict[str, Any] = {"Functions": functions}
         if start + limit < len(names):
             out["NextMarker"] = _marker(names[start + limit])
@@ -153,14 +204,21 @@ class FunctionOperations(Family["Lambda"]):
     def DeleteFunction(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
         if ref.qualifier == "$LATEST":
-            raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
+            raise InvalidParameterValueException(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
         load(ctx, ref)
         ctx.tx.delete(ref.account, KIND, ref.key)
         store = self.service.code_store()
         ctx.after_commit(lambda: store.delete(ref.account, ref.region, ref.name))
         return {"StatusCode": 204}
 
-    @operation("lambda:UpdateFunctionCode", resource=function_arn, resource_policy=function_owner)
+    @operation(
+        "lambda:UpdateFunctionCode",
+        resource=function_arn,
+        resource_policy=function_owner,
+        unsupported=_PUBLISH_UNSUPPORTED | {name: () for name in _CODE_UNSUPPORTED},
+    )
     def UpdateFunctionCode(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
         doc = load(ctx, ref)
@@ -185,6 +243,7 @@ class FunctionOperations(Family["Lambda"]):
         resource=function_arn,
         resource_policy=function_owner,
         extra=pass_role,
+        unsupported=_CONFIG_UNSUPPORTED,
     )
     def UpdateFunctionConfiguration(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
@@ -222,13 +281,16 @@ class FunctionOperations(Family["Lambda"]):
         return as_reported(config, "InProgress")
 
 
-class InvokeOperations(Family["Lambda"]):
+class InvokeOperations(Family):
+    service: Lambda
+
     @operation(
         "lambda:InvokeFunction",
         resource=function_arn,
         resource_policy=function_owner,
         read_only=False,
         trail_response=False,
+        unsupported=["DurableExecutionName", "TenantId"],  # durable functions, tenant isolation
     )
     def Invoke(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = function_ref(ctx, params)
@@ -238,14 +300,14 @@ class InvokeOperations(Family["Lambda"]):
         payload = params.get("Payload", b"")
         limit = MAX_EVENT_PAYLOAD if kind == "Event" else MAX_SYNC_PAYLOAD
         if len(payload) > limit:
-            raise RequestTooLarge(
+            raise RequestTooLargeException(
                 f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
             )
         if payload.strip():
             try:
                 json.loads(payload)
             except (ValueError, UnicodeDecodeError) as exc:
-                raise InvalidRequestContent(
+                raise InvalidRequestContentException(
                     f"Could not parse request body into json: Could not parse payload into json: {exc}"
                 ) from None
         client_context = None
@@ -253,13 +315,13 @@ class InvokeOperations(Family["Lambda"]):
             try:
                 client_context = json.loads(base64.b64decode(params["ClientContext"], validate=True))
             except (binascii.Error, ValueError, UnicodeDecodeError):
-                raise InvalidRequestContent(
+                raise InvalidRequestContentException(
                     "Client context must be a valid Base64-encoded JSON object."
                 ) from None
         if kind == "DryRun":  # authorized and validated: that is all a dry run asks
             return {"StatusCode": 204}
         if not RUNNABLE_RUNTIME.fullmatch(config.get("Runtime") or ""):
-            raise InvalidRuntime(
+            raise InvalidRuntimeException(
                 f"The runtime parameter of {config.get('Runtime')} is not supported: rolecall runs python3.x "
                 "functions only."
             )

@@ -13,9 +13,14 @@ import binascii
 import json
 from typing import Any
 
-from rolecall.core.operations import Family, OpContext, operation
-from rolecall.errors import AwsError
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.services.logs import store
+from rolecall.services.logs.errors import (
+    InvalidParameterException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
 from rolecall.services.logs.filter import BadFilterPattern, parse_filter_pattern
 
 MAX_BATCH_BYTES = 1_048_576  # PutLogEvents: messages in UTF-8 plus 26 bytes per event
@@ -27,21 +32,10 @@ TOO_OLD_MS = 14 * DAY_MS
 MAX_SPAN_MS = DAY_MS
 
 
-class ResourceNotFound(AwsError):
-    code = "ResourceNotFoundException"
-
-
-class ResourceAlreadyExists(AwsError):
-    code = "ResourceAlreadyExistsException"
-
-
-class InvalidParameter(AwsError):
-    code = "InvalidParameterException"
-
-
 NO_GROUP = "The specified log group does not exist."
 NO_STREAM = "The specified log stream does not exist."
 BAD_TOKEN = "The specified nextToken is invalid."
+LATEST_FIRST_SINCE = 1_704_067_200_000  # FilterLogEvents reads latest first only from 2024-01-01T00:00:00Z
 
 
 # --- names and ARNs ---------------------------------------------------------------------------------------
@@ -57,18 +51,19 @@ def stream_arn(region: str, account: str, group: str, stream: str) -> str:
 
 def group_ref(ctx: OpContext, params: dict[str, Any]) -> tuple[str, str, str]:
     """(region, account, name) of the log group named by logGroupName or logGroupIdentifier (name or ARN)."""
-    name, ident = params.get("logGroupName"), params.get("logGroupIdentifier")
+    name: str | None = params.get("logGroupName")
+    ident: str = params.get("logGroupIdentifier") or ""
     if name and ident:
-        raise InvalidParameter("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
+        raise InvalidParameterException("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
     if not name and not ident:
-        raise InvalidParameter("Should provide either logGroupName or logGroupIdentifier.")
+        raise InvalidParameterException("Should provide either logGroupName or logGroupIdentifier.")
     if name:
         return ctx.region, ctx.account, name
     if not ident.startswith("arn:"):
         return ctx.region, ctx.account, ident
     parts = ident.split(":")
     if len(parts) < 7 or parts[2] != "logs" or parts[5] != "log-group" or not parts[6]:
-        raise InvalidParameter(f"Invalid logGroupIdentifier: {ident}")
+        raise InvalidParameterException(f"Invalid logGroupIdentifier: {ident}")
     return parts[3] or ctx.region, parts[4] or ctx.account, parts[6]
 
 
@@ -82,6 +77,14 @@ def _group_ref_resource(ctx: OpContext, params: dict[str, Any]) -> str:
 
 def _stream_resource(ctx: OpContext, params: dict[str, Any]) -> str:
     return stream_arn(*group_ref(ctx, params), params["logStreamName"])
+
+
+def _unmask_permission(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """unmask=true also needs logs:Unmask on the log group. rolecall masks nothing (it has no data protection
+    policies), so the events come back the same; the permission is what the member changes."""
+    if not params.get("unmask"):
+        return []
+    return [("logs:Unmask", group_arn(*group_ref(ctx, params)), {})]
 
 
 def _all_groups_resource(ctx: OpContext, params: dict[str, Any]) -> str:
@@ -115,7 +118,7 @@ def decode_token(token: str) -> Any:
     try:
         return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError):
-        raise InvalidParameter(BAD_TOKEN) from None
+        raise InvalidParameterException(BAD_TOKEN) from None
 
 
 def _position_token(direction: str, position: tuple[int, int]) -> str:
@@ -126,7 +129,7 @@ def _position_token(direction: str, position: tuple[int, int]) -> str:
 def _parse_position_token(token: str) -> tuple[str, tuple[int, int]]:
     direction, _, digits = token.partition("/")
     if direction not in ("f", "b") or len(digits) != 56 or not digits.isdigit():
-        raise InvalidParameter(BAD_TOKEN)
+        raise InvalidParameterException(BAD_TOKEN)
     return direction, (int(digits[:28]) - 1, int(digits[28:]) - 1)
 
 
@@ -190,14 +193,14 @@ class LogsOperations(Family):
     def _group(ctx: OpContext, region: str, account: str, name: str) -> dict[str, Any]:
         group = store.get_group(ctx.tx, account, region, name) if account == ctx.account else None
         if group is None:
-            raise ResourceNotFound(NO_GROUP)
+            raise ResourceNotFoundException(NO_GROUP)
         return group
 
     @staticmethod
     def _stream(ctx: OpContext, region: str, account: str, group: str, name: str) -> dict[str, Any]:
         stream = store.get_stream(ctx.tx, account, region, group, name)
         if stream is None:
-            raise ResourceNotFound(NO_STREAM)
+            raise ResourceNotFoundException(NO_STREAM)
         return stream
 
     @staticmethod
@@ -210,9 +213,9 @@ class LogsOperations(Family):
     def CreateLogGroup(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["logGroupName"]
         if name.lower().startswith("aws/"):
-            raise InvalidParameter("Log groups starting with AWS/ are reserved for AWS.")
+            raise InvalidParameterException("Log groups starting with AWS/ are reserved for AWS.")
         if store.get_group(ctx.tx, ctx.account, ctx.region, name) is not None:
-            raise ResourceAlreadyExists("The specified log group already exists")
+            raise ResourceAlreadyExistsException("The specified log group already exists")
         group: dict[str, Any] = {
             "region": ctx.region,
             "logGroupName": name,
@@ -233,7 +236,7 @@ class LogsOperations(Family):
         name = params["logGroupName"]
         group = self._group(ctx, ctx.region, ctx.account, name)
         if group.get("deletionProtectionEnabled"):
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "Log group deletion is not allowed because deletion protection is enabled."
             )
         for stream in store.streams(ctx.tx, ctx.account, ctx.region, name):
@@ -242,16 +245,21 @@ class LogsOperations(Family):
         self._note(ctx, group_arn(ctx.region, ctx.account, name))
         return {}
 
-    @operation("logs:DescribeLogGroups", resource=_all_groups_resource)
+    # Cross-account observability: rolecall links no source accounts to a monitoring account.
+    @operation(
+        "logs:DescribeLogGroups",
+        resource=_all_groups_resource,
+        unsupported={"includeLinkedAccounts": (False,), "accountIdentifiers": ()},
+    )
     def DescribeLogGroups(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         prefix, pattern = params.get("logGroupNamePrefix"), params.get("logGroupNamePattern")
         identifiers = params.get("logGroupIdentifiers")
         if prefix and pattern:
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
             )
         if identifiers and (prefix or pattern):
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "logGroupIdentifiers cannot be used with logGroupNamePrefix or logGroupNamePattern."
             )
         limit = params.get("limit", 50)
@@ -270,7 +278,7 @@ class LogsOperations(Family):
         if params.get("nextToken"):
             after = decode_token(params["nextToken"])
             if not isinstance(after, str):
-                raise InvalidParameter(BAD_TOKEN)
+                raise InvalidParameterException(BAD_TOKEN)
             selected = [g for g in selected if g["logGroupName"] > after]
         page = selected[:limit]
         stored = store.stored_bytes(ctx.tx, ctx.account, ctx.region)
@@ -288,7 +296,7 @@ class LogsOperations(Family):
         group, name = params["logGroupName"], params["logStreamName"]
         self._group(ctx, ctx.region, ctx.account, group)
         if store.get_stream(ctx.tx, ctx.account, ctx.region, group, name) is not None:
-            raise ResourceAlreadyExists("The specified log stream already exists")
+            raise ResourceAlreadyExistsException("The specified log stream already exists")
         key = store.stream_key(ctx.region, group, name)
         store.create_stream(
             ctx.tx,
@@ -311,7 +319,7 @@ class LogsOperations(Family):
         prefix = params.get("logStreamNamePrefix")
         order = params.get("orderBy", "LogStreamName")
         if order == "LastEventTime" and prefix:
-            raise InvalidParameter("Cannot order by LastEventTime with a logStreamNamePrefix.")
+            raise InvalidParameterException("Cannot order by LastEventTime with a logStreamNamePrefix.")
         limit = params.get("limit", 50)
         states = store.states(ctx.tx, account)
         views = [
@@ -329,7 +337,7 @@ class LogsOperations(Family):
         if params.get("nextToken"):
             offset = decode_token(params["nextToken"])
             if not isinstance(offset, int) or offset < 0:
-                raise InvalidParameter(BAD_TOKEN)
+                raise InvalidParameterException(BAD_TOKEN)
         page = views[offset : offset + limit]
         out: dict[str, Any] = {"logStreams": page}
         if offset + limit < len(views):
@@ -338,7 +346,9 @@ class LogsOperations(Family):
 
     # --- events -----------------------------------------------------------------------------------------
 
-    @operation("logs:PutLogEvents", resource=_stream_resource)
+    # sequenceToken is ignored, as AWS has ignored it since 2023. An entity is neither kept nor checked, so
+    # the rejectedEntityInfo AWS gives for a bad one could not be given: refused.
+    @operation("logs:PutLogEvents", resource=_stream_resource, unsupported=["entity"])
     def PutLogEvents(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         group_name, stream_name = params["logGroupName"], params["logStreamName"]
         group = self._group(ctx, ctx.region, ctx.account, group_name)
@@ -346,14 +356,16 @@ class LogsOperations(Family):
         events = params["logEvents"]
         batch = sum(_size(e["message"]) for e in events)
         if batch > MAX_BATCH_BYTES:
-            raise InvalidParameter(f"Upload too large: {batch} bytes exceeds limit of {MAX_BATCH_BYTES}")
+            raise InvalidParameterException(
+                f"Upload too large: {batch} bytes exceeds limit of {MAX_BATCH_BYTES}"
+            )
         stamps = [e["timestamp"] for e in events]
         if any(b < a for a, b in zip(stamps, stamps[1:], strict=False)):
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "Log events in a single PutLogEvents request must be in chronological order."
             )
         if stamps[-1] - stamps[0] > MAX_SPAN_MS:
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "The batch of log events in a single PutLogEvents request cannot span more than 24 hours."
             )
         now = self._now_ms(ctx)
@@ -373,7 +385,7 @@ class LogsOperations(Family):
             else:
                 accepted.append((ts, event["message"]))
         if not store.lock_stream(ctx.tx, ctx.account, stream):
-            raise ResourceNotFound(NO_STREAM)
+            raise ResourceNotFoundException(NO_STREAM)
         seq = store.append_events(ctx.tx, ctx.account, stream, accepted, now)
         out: dict[str, Any] = {"nextSequenceToken": _sequence_token(stream, seq)}
         if rejected:
@@ -381,7 +393,7 @@ class LogsOperations(Family):
         self._note(ctx, group_arn(ctx.region, ctx.account, group_name))
         return out
 
-    @operation("logs:GetLogEvents", resource=_stream_resource)
+    @operation("logs:GetLogEvents", resource=_stream_resource, extra=_unmask_permission)
     def GetLogEvents(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         region, account, group = group_ref(ctx, params)
         self._group(ctx, region, account, group)
@@ -414,22 +426,29 @@ class LogsOperations(Family):
             "nextBackwardToken": _position_token("b", backward),
         }
 
-    @operation("logs:FilterLogEvents", resource=_group_ref_resource, read_only=True)
+    # interleaved is ignored by AWS since 2019 (events are always interleaved), as here.
+    @operation("logs:FilterLogEvents", resource=_group_ref_resource, extra=_unmask_permission, read_only=True)
     def FilterLogEvents(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         region, account, group = group_ref(ctx, params)
         self._group(ctx, region, account, group)
         names, prefix = params.get("logStreamNames"), params.get("logStreamNamePrefix")
         if names and prefix:
-            raise InvalidParameter(
+            raise InvalidParameterException(
                 "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
             )
         try:
             pattern = parse_filter_pattern(params.get("filterPattern"))
         except BadFilterPattern as exc:
-            raise InvalidParameter(str(exc)) from None
+            raise InvalidParameterException(str(exc)) from None
         start, end = params.get("startTime"), params.get("endTime")
         if start is not None and end is not None and end < start:
-            raise InvalidParameter("endTime must be greater than or equal to startTime.")
+            raise InvalidParameterException("endTime must be greater than or equal to startTime.")
+        latest_first = params.get("startFromHead") is False
+        if latest_first and start is not None and start < LATEST_FIRST_SINCE:
+            raise InvalidParameterException(
+                "startFromHead set to false is supported only when startTime is on or after "
+                "Jan 1, 2024 00:00:00 UTC."
+            )
         wanted = set(names) if names else None
         matched: list[tuple[int, str, int, int, str, int]] = []
         for stream in store.streams(ctx.tx, account, region, group):
@@ -439,13 +458,21 @@ class LogsOperations(Family):
             for ts, ingested, seq, message in store.read_events(ctx.tx, account, stream):
                 if (start is None or ts >= start) and (end is None or ts <= end) and pattern.matches(message):
                     matched.append((ts, name, seq, ingested, message, stream["serial"]))
-        matched.sort(key=lambda m: (m[0], m[1], m[2]))
+        matched.sort(key=lambda m: (m[0], m[1], m[2]), reverse=latest_first)
         if params.get("nextToken"):
+            # [timestamp, stream, sequence] going forward; a fourth item "b" going backward. The token's
+            # direction wins over startFromHead, as AWS documents.
             after = decode_token(params["nextToken"])
-            if not (isinstance(after, list) and len(after) == 3):
-                raise InvalidParameter(BAD_TOKEN)
+            if not (isinstance(after, list) and (len(after) == 3 or after[3:] == ["b"])):
+                raise InvalidParameterException(BAD_TOKEN)
             position = (after[0], after[1], after[2])
-            matched = [m for m in matched if (m[0], m[1], m[2]) > position]
+            if latest_first != (len(after) == 4):
+                latest_first = not latest_first
+                matched.reverse()
+            if latest_first:
+                matched = [m for m in matched if (m[0], m[1], m[2]) < position]
+            else:
+                matched = [m for m in matched if (m[0], m[1], m[2]) > position]
         limit = params.get("limit", 10000)
         page = _within_bytes(matched[:limit], message_at=4)
         out: dict[str, Any] = {
@@ -463,7 +490,7 @@ class LogsOperations(Family):
         }
         if len(page) < len(matched):
             last = page[-1]
-            out["nextToken"] = encode_token([last[0], last[1], last[2]])
+            out["nextToken"] = encode_token([last[0], last[1], last[2], *(["b"] if latest_first else [])])
         return out
 
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from rolecall.core.operations import OpContext
+from rolecall.core.context import OpContext
 from rolecall.errors import AccessDenied
 from rolecall.policy import Policy
-from rolecall.services.s3.errors import S3Error, no_such_bucket
+from rolecall.services.s3.errors import InvalidArgument, no_such_bucket
 from rolecall.services.s3.limits import BUCKET_KIND, BUCKET_NAME, IP_ADDRESS
 from rolecall.store import GLOBAL
 
@@ -131,18 +131,21 @@ def parse_copy_source(value: str) -> tuple[str, str]:
     raw = value.split("?versionId=", 1)[0]
     bucket, slash, key = unquote(raw).lstrip("/").partition("/")
     if not bucket or not slash or not key:
-        raise S3Error(
+        raise InvalidArgument(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-            code="InvalidArgument",
-            status=400,
             ArgumentName="x-amz-copy-source",
             ArgumentValue=value,
         )
     return bucket, key
 
 
+def source_bucket_params(bucket: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What existing_bucket needs for CopyObject's source: its name and ExpectedSourceBucketOwner."""
+    return {"Bucket": bucket, "ExpectedBucketOwner": params.get("ExpectedSourceBucketOwner")}
+
+
 def copy_source_extra(ctx: OpContext, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """CopyObject also reads its source: s3:GetObject there, under the source bucket's own policy."""
     bucket, key = parse_copy_source(params["CopySource"])
-    doc = existing_bucket(ctx, {"Bucket": bucket})
+    doc = existing_bucket(ctx, source_bucket_params(bucket, params))
     return [("s3:GetObject", object_arn(bucket, key), {}, (policy_of(doc), doc["Owner"]))]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import operation
 from rolecall.services.s3.arns import bucket_resource, existing_bucket, policy_admin_policy, resource_account
-from rolecall.services.s3.errors import S3Error
+from rolecall.services.s3.checksums import verified_checksums
+from rolecall.services.s3.errors import MethodNotAllowed, NoSuchBucketPolicy
 from rolecall.services.s3.family import S3Family
 from rolecall.services.s3.limits import BUCKET_KIND
 from rolecall.services.s3.policy import validate_bucket_policy
@@ -18,10 +20,8 @@ class BucketPolicyOperations(S3Family):
     def _owner_only(ctx: OpContext, doc: dict[str, Any]) -> None:
         """Bucket policies are managed from the owner's account only, whatever another account is granted."""
         if ctx.account != doc["Owner"]:
-            raise S3Error(
+            raise MethodNotAllowed(
                 "The specified method is not allowed against this resource.",
-                code="MethodNotAllowed",
-                status=405,
                 Method=ctx.operation.replace("BucketPolicy", "").upper(),
                 ResourceType="BUCKETPOLICY",
             )
@@ -31,6 +31,7 @@ class BucketPolicyOperations(S3Family):
         doc = existing_bucket(ctx, params)
         self._owner_only(ctx, doc)
         text = params.get("Policy") or ""
+        verified_checksums({"ContentMD5": params.get("ContentMD5")}, text.encode("utf-8"))
         validate_bucket_policy(text, doc["Name"], ctx.tx)
         doc["Policy"] = text
         ctx.tx.update(GLOBAL, BUCKET_KIND, doc["Name"], doc)
@@ -43,12 +44,7 @@ class BucketPolicyOperations(S3Family):
         self._owner_only(ctx, doc)
         self._touch(ctx, doc)
         if not doc.get("Policy"):
-            raise S3Error(
-                "The bucket policy does not exist",
-                code="NoSuchBucketPolicy",
-                status=404,
-                BucketName=doc["Name"],
-            )
+            raise NoSuchBucketPolicy("The bucket policy does not exist", BucketName=doc["Name"])
         return {"Policy": doc["Policy"]}
 
     @operation(

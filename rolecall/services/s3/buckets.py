@@ -7,7 +7,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import operation
+from rolecall.services.s3 import unsupported
 from rolecall.services.s3.arns import (
     bucket_arn,
     bucket_policy,
@@ -20,7 +22,16 @@ from rolecall.services.s3.arns import (
     resource_account,
     valid_bucket_name,
 )
-from rolecall.services.s3.errors import S3Error
+from rolecall.services.s3.errors import (
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    IllegalLocationConstraintException,
+    InvalidBucketAclWithObjectOwnership,
+    InvalidBucketName,
+    InvalidLocationConstraint,
+    OperationAborted,
+)
 from rolecall.services.s3.family import S3Family
 from rolecall.services.s3.limits import BUCKET_KIND
 from rolecall.services.s3.listing import decode_token, encode_token
@@ -28,29 +39,32 @@ from rolecall.store import GLOBAL, Conflict
 
 
 class BucketOperations(S3Family):
-    @operation("s3:CreateBucket", lambda ctx, p: bucket_arn(p["Bucket"]), create_bucket_context)
+    @operation(
+        "s3:CreateBucket",
+        lambda ctx, p: bucket_arn(p["Bucket"]),
+        create_bucket_context,
+        unsupported=unsupported.CREATE_BUCKET,
+    )
     def CreateBucket(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Bucket"]
         if not valid_bucket_name(name):
-            raise S3Error(
-                "The specified bucket is not valid.", code="InvalidBucketName", status=400, BucketName=name
+            raise InvalidBucketName("The specified bucket is not valid.", BucketName=name)
+        acl = params.get("ACL")
+        if acl is not None and acl != "private":  # any other canned ACL grants someone else access
+            raise InvalidBucketAclWithObjectOwnership(
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
             )
         region = self._bucket_region(ctx, params)
         existing = bucket_record(ctx, name)
         if existing is not None:
             if existing["Owner"] != ctx.account:
-                raise S3Error(
-                    "The requested bucket name is not available. The bucket namespace is shared by all users "
-                    "of the system. Please select a different name and try again.",
-                    code="BucketAlreadyExists",
-                    status=409,
+                raise BucketAlreadyExists(
+                    "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
                     BucketName=name,
                 )
             if not (existing["Region"] == region == "us-east-1"):
-                raise S3Error(
+                raise BucketAlreadyOwnedByYou(
                     "Your previous request to create the named bucket succeeded and you already own it.",
-                    code="BucketAlreadyOwnedByYou",
-                    status=409,
                     BucketName=name,
                 )
             # North Virginia keeps its legacy answer: re-creating your own bucket there succeeds.
@@ -67,11 +81,8 @@ class BucketOperations(S3Family):
         try:
             ctx.tx.insert(GLOBAL, BUCKET_KIND, name, doc)
         except Conflict:
-            raise S3Error(
-                "A conflicting conditional operation is currently in progress against this resource. "
-                "Please try again.",
-                code="OperationAborted",
-                status=409,
+            raise OperationAborted(
+                "A conflicting conditional operation is currently in progress against this resource. Please try again."
             ) from None
         self.objects(ctx).create_bucket(bucket_id)
         self._touch(ctx, doc)
@@ -84,21 +95,15 @@ class BucketOperations(S3Family):
         if constraint == "EU":
             constraint = "eu-west-1"
         if constraint == "us-east-1":
-            raise S3Error(
-                "The specified location-constraint is not valid",
-                code="InvalidLocationConstraint",
-                status=400,
-                LocationConstraint=constraint,
+            raise InvalidLocationConstraint(
+                "The specified location-constraint is not valid", LocationConstraint=constraint
             )
         if ctx.region == "us-east-1":
             return constraint or "us-east-1"
         if constraint != ctx.region:
             shown = constraint or "unspecified"
-            raise S3Error(
-                f"The {shown} location constraint is incompatible for the region specific endpoint this "
-                "request was sent to.",
-                code="IllegalLocationConstraintException",
-                status=400,
+            raise IllegalLocationConstraintException(
+                f"The {shown} location constraint is incompatible for the region specific endpoint this request was sent to."
             )
         return constraint
 
@@ -107,12 +112,7 @@ class BucketOperations(S3Family):
         doc = existing_bucket(ctx, params)
         objects = self.objects(ctx)
         if not objects.is_empty(doc["Id"]):
-            raise S3Error(
-                "The bucket you tried to delete is not empty",
-                code="BucketNotEmpty",
-                status=409,
-                BucketName=doc["Name"],
-            )
+            raise BucketNotEmpty("The bucket you tried to delete is not empty", BucketName=doc["Name"])
         ctx.tx.delete(GLOBAL, BUCKET_KIND, doc["Name"])
         objects.drop_bucket(doc["Id"])
         self._touch(ctx, doc)

@@ -8,7 +8,7 @@ import hashlib
 import zlib
 from typing import Any
 
-from rolecall.services.s3.errors import S3Error
+from rolecall.services.s3.errors import BadDigest, InvalidDigest
 
 
 def md5_etag(body: bytes) -> str:
@@ -39,12 +39,10 @@ def verified_checksums(params: dict[str, Any], body: bytes) -> dict[str, str]:
         except (binascii.Error, ValueError):
             digest = b""
         if len(digest) != 16:
-            raise S3Error("The Content-MD5 you specified was invalid.", code="InvalidDigest", status=400)
+            raise InvalidDigest("The Content-MD5 you specified was invalid.")
         if digest != hashlib.md5(body, usedforsecurity=False).digest():
-            raise S3Error(
+            raise BadDigest(
                 "The Content-MD5 you specified did not match what we received.",
-                code="BadDigest",
-                status=400,
                 ExpectedDigest=content_md5,
                 CalculatedDigest=b64(hashlib.md5(body, usedforsecurity=False).digest()),
             )
@@ -54,10 +52,6 @@ def verified_checksums(params: dict[str, Any], body: bytes) -> dict[str, str]:
             continue
         compute = CHECKSUMS.get(algorithm)
         if compute is not None and compute(body) != sent:
-            raise S3Error(
-                f"The {algorithm} you specified did not match the calculated checksum.",
-                code="BadDigest",
-                status=400,
-            )
+            raise BadDigest(f"The {algorithm} you specified did not match the calculated checksum.")
         kept[f"Checksum{algorithm}"] = sent
     return kept

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from rolecall.errors import AwsError
-from rolecall.services.s3.errors import S3Error, precondition_failed
+from rolecall.services.s3.errors import (
+    AccessControlListNotSupported,
+    InvalidRange,
+    NotModified,
+    S3Error,
+    no_such_key,
+    precondition_failed,
+)
 from rolecall.services.s3.limits import RANGE
-from rolecall.services.s3.storage.objects import ObjectInfo
+from rolecall.services.s3.storage.objects import ObjectInfo, ObjectStore
 
 
 def resolve_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -37,12 +43,8 @@ def resolve_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def _invalid_range(header: str, size: int) -> S3Error:
-    return S3Error(
-        "The requested range is not satisfiable",
-        code="InvalidRange",
-        status=416,
-        RangeRequested=header,
-        ActualObjectSize=size,
+    return InvalidRange(
+        "The requested range is not satisfiable", RangeRequested=header, ActualObjectSize=size
     )
 
 
@@ -60,13 +62,36 @@ def check_conditions(params: dict[str, Any], info: ObjectInfo, prefix: str = "")
     if if_none_match is not None and etag_matches(if_none_match, info.etag):
         if prefix:
             raise precondition_failed("x-amz-copy-source-If-None-Match")
-        raise AwsError("Not Modified", code="NotModified", status=304)
+        raise NotModified("Not Modified")
     if if_none_match is None and if_modified is not None and modified <= if_modified.timestamp():
         if prefix:
             raise precondition_failed("x-amz-copy-source-If-Modified-Since")
-        raise AwsError("Not Modified", code="NotModified", status=304)
+        raise NotModified("Not Modified")
 
 
 def etag_matches(condition: str, etag: str) -> bool:
     wanted = {c.strip().strip('"') for c in condition.split(",")}
     return "*" in wanted or etag.strip('"') in wanted
+
+
+def check_object_acl(params: dict[str, Any]) -> None:
+    """Buckets here have Object Ownership's default, BucketOwnerEnforced: ACLs are disabled, and a write may
+    carry no ACL or the bucket-owner-full-control one, which changes nothing (S3's rule)."""
+    acl = params.get("ACL")
+    if acl is not None and acl != "bucket-owner-full-control":
+        raise AccessControlListNotSupported("The bucket does not allow ACLs")
+
+
+def check_write_conditions(objects: ObjectStore, bucket_id: str, key: str, params: dict[str, Any]) -> None:
+    """A conditional write: If-None-Match (only "*") fails when the key exists, If-Match when its ETag differs
+    (NoSuchKey when there is no object to match)."""
+    if params.get("IfNoneMatch") is None and params.get("IfMatch") is None:
+        return
+    current = objects.head(bucket_id, key)
+    if params.get("IfNoneMatch") is not None and current is not None:
+        raise precondition_failed("If-None-Match")
+    if params.get("IfMatch") is not None:
+        if current is None:
+            raise no_such_key(key)
+        if not etag_matches(params["IfMatch"], current.etag):
+            raise precondition_failed("If-Match")

@@ -10,35 +10,140 @@ from rolecall.errors import AwsError
 class S3Error(AwsError):
     """An S3 error; `fields` become extra elements of the <Error> document (BucketName, Key, ...)."""
 
-    def __init__(self, message: str, *, code: str, status: int, **fields: Any) -> None:
-        super().__init__(message, code=code, status=status)
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
         self.fields = fields
 
 
+class AccessControlListNotSupported(S3Error):
+    code = "AccessControlListNotSupported"
+
+
+class BadDigest(S3Error):
+    code = "BadDigest"
+
+
+class BucketAlreadyExists(S3Error):
+    code = "BucketAlreadyExists"
+    status = 409
+
+
+class BucketAlreadyOwnedByYou(S3Error):
+    code = "BucketAlreadyOwnedByYou"
+    status = 409
+
+
+class BucketNotEmpty(S3Error):
+    code = "BucketNotEmpty"
+    status = 409
+
+
+class EntityTooSmall(S3Error):
+    code = "EntityTooSmall"
+
+
+class IllegalLocationConstraintException(S3Error):
+    code = "IllegalLocationConstraintException"
+
+
+class InvalidArgument(S3Error):
+    code = "InvalidArgument"
+
+
+class InvalidBucketAclWithObjectOwnership(S3Error):
+    code = "InvalidBucketAclWithObjectOwnership"
+
+
+class InvalidBucketName(S3Error):
+    code = "InvalidBucketName"
+
+
+class InvalidDigest(S3Error):
+    code = "InvalidDigest"
+
+
+class InvalidLocationConstraint(S3Error):
+    code = "InvalidLocationConstraint"
+
+
+class InvalidPart(S3Error):
+    code = "InvalidPart"
+
+
+class InvalidPartOrder(S3Error):
+    code = "InvalidPartOrder"
+
+
+class InvalidRange(S3Error):
+    code = "InvalidRange"
+    status = 416
+
+
+class InvalidRequest(S3Error):
+    code = "InvalidRequest"
+
+
+class KeyTooLongError(S3Error):
+    code = "KeyTooLongError"
+
+
+class MalformedXML(S3Error):
+    code = "MalformedXML"
+
+
+class MethodNotAllowed(S3Error):
+    code = "MethodNotAllowed"
+    status = 405
+
+
+class NoSuchBucket(S3Error):
+    code = "NoSuchBucket"
+    status = 404
+
+
+class NoSuchBucketPolicy(S3Error):
+    code = "NoSuchBucketPolicy"
+    status = 404
+
+
+class NoSuchKey(S3Error):
+    code = "NoSuchKey"
+    status = 404
+
+
+class NoSuchUpload(S3Error):
+    code = "NoSuchUpload"
+    status = 404
+
+
+class OperationAborted(S3Error):
+    code = "OperationAborted"
+    status = 409
+
+
+class PreconditionFailed(S3Error):
+    code = "PreconditionFailed"
+    status = 412
+
+
 def no_such_bucket(bucket: str) -> S3Error:
-    return S3Error("The specified bucket does not exist", code="NoSuchBucket", status=404, BucketName=bucket)
+    return NoSuchBucket("The specified bucket does not exist", BucketName=bucket)
 
 
 def no_such_key(key: str) -> S3Error:
-    return S3Error("The specified key does not exist.", code="NoSuchKey", status=404, Key=key)
+    return NoSuchKey("The specified key does not exist.", Key=key)
 
 
 def no_such_upload(upload_id: str) -> S3Error:
-    return S3Error(
-        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted"
-        " or completed.",
-        code="NoSuchUpload",
-        status=404,
+    return NoSuchUpload(
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
         UploadId=upload_id,
     )
 
 
 def invalid_part(upload_id: str, number: int, etag: str | None) -> S3Error:
-    return S3Error(
-        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the "
-        "specified entity tag may not match the part's entity tag.",
-        code="InvalidPart",
-        status=400,
+    return InvalidPart(
+        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
         UploadId=upload_id,
         PartNumber=number,
         ETag=etag,
@@ -46,9 +151,22 @@ def invalid_part(upload_id: str, number: int, etag: str | None) -> S3Error:
 
 
 def precondition_failed(condition: str) -> S3Error:
-    return S3Error(
-        "At least one of the pre-conditions you specified did not hold",
-        code="PreconditionFailed",
-        status=412,
-        Condition=condition,
+    return PreconditionFailed(
+        "At least one of the pre-conditions you specified did not hold", Condition=condition
     )
+
+
+class NotModified(S3Error):
+    """A conditional read whose object has not changed: 304 with no body."""
+
+    code = "NotModified"
+    status = 304
+
+
+class MalformedPolicy(S3Error):
+    code = "MalformedPolicy"
+
+
+class InternalError(S3Error):
+    code = "InternalError"
+    status = 500

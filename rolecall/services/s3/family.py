@@ -8,26 +8,31 @@ otherwise), and DeleteObjects reports each key it may not delete as an AccessDen
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rolecall.core.context import Check
-from rolecall.core.operations import Family, OpContext
+from rolecall.core.context import Check, OpContext
+from rolecall.core.operations import Family
 from rolecall.errors import AwsError
 from rolecall.services.s3.arns import bucket_arn, object_arn, policy_of
-from rolecall.services.s3.errors import no_such_key
+from rolecall.services.s3.errors import InternalError, no_such_key
 from rolecall.services.s3.storage.objects import ObjectStore
 from rolecall.services.s3.storage.uploads import UploadStore
 
+if TYPE_CHECKING:
+    from rolecall.services.s3 import S3
 
-class S3Family(Family["S3"]):
+    pass
+
+
+class S3Family(Family):
     """What every S3 family shares: the object storage, and the checks S3 makes beyond an operation's own."""
 
+    service: S3
+
     def objects(self, ctx: OpContext) -> ObjectStore:
-        data_dir = getattr(ctx.config, "data_dir", None) or getattr(ctx.store, "data_dir", None)
+        data_dir = ctx.config.data_dir
         if not data_dir:
-            raise AwsError(
-                "rolecall has no --data-dir to keep S3 objects in.", code="InternalError", status=500
-            )
+            raise InternalError("rolecall has no --data-dir to keep S3 objects in.")
         return ObjectStore(Path(data_dir) / "s3")
 
     def uploads(self, ctx: OpContext) -> UploadStore:

@@ -8,7 +8,9 @@ import json
 from typing import Any
 from urllib.parse import quote_plus
 
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import operation
+from rolecall.services.s3 import unsupported
 from rolecall.services.s3.arns import (
     bucket_policy,
     bucket_resource,
@@ -16,7 +18,7 @@ from rolecall.services.s3.arns import (
     existing_bucket,
     list_context,
 )
-from rolecall.services.s3.errors import S3Error
+from rolecall.services.s3.errors import InvalidArgument
 from rolecall.services.s3.family import S3Family
 from rolecall.services.s3.limits import MAX_LIST_KEYS
 from rolecall.services.s3.storage.objects import ObjectInfo, key_order
@@ -37,12 +39,7 @@ def decode_token(token: str) -> str:
             return after
     except (ValueError, KeyError, TypeError, binascii.Error):
         pass
-    raise S3Error(
-        "The continuation token provided is incorrect",
-        code="InvalidArgument",
-        status=400,
-        ArgumentName="continuation-token",
-    )
+    raise InvalidArgument("The continuation token provided is incorrect", ArgumentName="continuation-token")
 
 
 def list_page(
@@ -91,10 +88,8 @@ class ListingOperations(S3Family):
         doc = existing_bucket(ctx, params)
         max_keys = params.get("MaxKeys", MAX_LIST_KEYS)
         if max_keys < 0:
-            raise S3Error(
+            raise InvalidArgument(
                 "Argument maxKeys must be an integer between 0 and 2147483647",
-                code="InvalidArgument",
-                status=400,
                 ArgumentName="maxKeys",
                 ArgumentValue=max_keys,
             )
@@ -126,7 +121,13 @@ class ListingOperations(S3Family):
             out.append(item)
         return out
 
-    @operation("s3:ListBucket", bucket_resource, list_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:ListBucket",
+        bucket_resource,
+        list_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused("OptionalObjectAttributes"),
+    )
     def ListObjectsV2(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         token = params.get("ContinuationToken")
         after = decode_token(token) if token else params.get("StartAfter")
@@ -148,7 +149,13 @@ class ListingOperations(S3Family):
         }
         return out
 
-    @operation("s3:ListBucket", bucket_resource, list_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:ListBucket",
+        bucket_resource,
+        list_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused("OptionalObjectAttributes"),
+    )
     def ListObjects(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         marker = params.get("Marker")
         doc, contents, prefixes, last, max_keys = self._list(ctx, params, marker)

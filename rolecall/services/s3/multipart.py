@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import operation
+from rolecall.services.s3 import unsupported
 from rolecall.services.s3.arns import (
     bucket_policy,
     bucket_resource,
@@ -20,7 +22,17 @@ from rolecall.services.s3.arns import (
     write_context,
 )
 from rolecall.services.s3.checksums import CHECKSUMS, b64, md5_etag, verified_checksums
-from rolecall.services.s3.errors import S3Error, invalid_part, no_such_upload
+from rolecall.services.s3.conditions import check_object_acl, check_write_conditions
+from rolecall.services.s3.errors import (
+    BadDigest,
+    EntityTooSmall,
+    InvalidArgument,
+    InvalidPartOrder,
+    InvalidRequest,
+    MalformedXML,
+    invalid_part,
+    no_such_upload,
+)
 from rolecall.services.s3.family import S3Family
 from rolecall.services.s3.limits import (
     COMPOSITE_ALGORITHMS,
@@ -48,28 +60,30 @@ class MultipartOperations(S3Family):
     def _initiator(upload: UploadInfo) -> dict[str, Any]:
         return {"ID": upload.initiator_arn, "DisplayName": upload.initiator_arn.rsplit("/", 1)[-1]}
 
-    @operation("s3:PutObject", object_resource, write_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:PutObject",
+        object_resource,
+        write_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.WRITE_REFUSED,
+    )
     def CreateMultipartUpload(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         key = params["Key"]
         check_key(key)
+        check_object_acl(params)
         algorithm = params.get("ChecksumAlgorithm")
         checksum_type = params.get("ChecksumType")
         if algorithm is None and checksum_type is not None:
-            raise S3Error(
-                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
-                code="InvalidRequest",
-                status=400,
+            raise InvalidRequest(
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
             )
         if algorithm is not None:
             checksum_type = checksum_type or ("FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE")
             allowed = FULL_OBJECT_ALGORITHMS if checksum_type == "FULL_OBJECT" else COMPOSITE_ALGORITHMS
             if algorithm not in allowed:
-                raise S3Error(
-                    f"The {checksum_type} checksum type cannot be used with the {algorithm.lower()} checksum "
-                    "algorithm.",
-                    code="InvalidRequest",
-                    status=400,
+                raise InvalidRequest(
+                    f"The {checksum_type} checksum type cannot be used with the {algorithm.lower()} checksum algorithm."
                 )
         upload = UploadInfo(
             upload_id=new_upload_id(),
@@ -98,15 +112,19 @@ class MultipartOperations(S3Family):
             "ChecksumType": checksum_type,
         }
 
-    @operation("s3:PutObject", object_resource, write_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:PutObject",
+        object_resource,
+        write_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused(*unsupported.SSE_C, *unsupported.UNKEPT_CHECKSUMS),
+    )
     def UploadPart(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         number = params["PartNumber"]
         if not 1 <= number <= MAX_PARTS:
-            raise S3Error(
+            raise InvalidArgument(
                 f"Part number must be an integer between 1 and {MAX_PARTS}, inclusive",
-                code="InvalidArgument",
-                status=400,
                 ArgumentName="partNumber",
                 ArgumentValue=number,
             )
@@ -128,28 +146,35 @@ class MultipartOperations(S3Family):
         self._touch(ctx, doc, upload.key)
         return {"ETag": part.etag, "ServerSideEncryption": "AES256", **checksums}
 
-    @operation("s3:PutObject", object_resource, write_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:PutObject",
+        object_resource,
+        write_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused(*unsupported.SSE_C, *unsupported.UNKEPT_CHECKSUMS),
+    )
     def CompleteMultipartUpload(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         upload = self._upload(ctx, doc, params)
         requested = (params.get("MultipartUpload") or {}).get("Parts") or []
         if not requested:
-            raise S3Error(
-                "The XML you provided was not well-formed or did not validate against our published schema",
-                code="MalformedXML",
-                status=400,
+            raise MalformedXML(
+                "The XML you provided was not well-formed or did not validate against our published schema"
             )
+        sent_type = params.get("ChecksumType")
+        if sent_type is not None and sent_type != upload.checksum_type:
+            raise InvalidRequest(
+                f"The upload was created with the {upload.checksum_type or 'no'} checksum type; the complete request names {sent_type}."
+            )
+        check_write_conditions(self.objects(ctx), doc["Id"], upload.key, params)
         store = self.uploads(ctx)
         uploaded = store.parts(doc["Id"], upload.upload_id)
         chosen = self._chosen_parts(upload, requested, uploaded)
         total = sum(p.size for p in chosen)
         expected_size = params.get("MpuObjectSize")
         if expected_size is not None and expected_size != total:
-            raise S3Error(
-                f"The provided 'x-amz-mp-object-size' header value {expected_size} does not match what was "
-                f"computed: {total}",
-                code="InvalidRequest",
-                status=400,
+            raise InvalidRequest(
+                f"The provided 'x-amz-mp-object-size' header value {expected_size} does not match what was computed: {total}"
             )
         md5s = b"".join(bytes.fromhex(p.etag.strip('"')) for p in chosen)
         etag = f'"{hashlib.md5(md5s, usedforsecurity=False).hexdigest()}-{len(chosen)}"'
@@ -201,10 +226,8 @@ class MultipartOperations(S3Family):
         for entry in requested:
             number = entry.get("PartNumber") or 0
             if number <= previous:
-                raise S3Error(
+                raise InvalidPartOrder(
                     "The list of parts was not in ascending order. Parts must be ordered by part number.",
-                    code="InvalidPartOrder",
-                    status=400,
                     UploadId=upload.upload_id,
                 )
             previous = number
@@ -218,10 +241,8 @@ class MultipartOperations(S3Family):
             chosen.append(part)
         for part in chosen[:-1]:
             if part.size < MIN_PART_SIZE:
-                raise S3Error(
+                raise EntityTooSmall(
                     "Your proposed upload is smaller than the minimum allowed size",
-                    code="EntityTooSmall",
-                    status=400,
                     ProposedSize=part.size,
                     MinSizeAllowed=MIN_PART_SIZE,
                     PartNumber=part.number,
@@ -258,15 +279,17 @@ class MultipartOperations(S3Family):
                     crc = zlib.crc32(chunk, crc)
             computed = b64(crc.to_bytes(4, "big"))
             if sent is not None and sent != computed:
-                raise S3Error(
-                    f"The {algorithm} you specified did not match the calculated checksum.",
-                    code="BadDigest",
-                    status=400,
-                )
+                raise BadDigest(f"The {algorithm} you specified did not match the calculated checksum.")
             return {member: computed}
         return {member: sent} if sent is not None else {}
 
-    @operation("s3:AbortMultipartUpload", object_resource, resource_account, resource_policy=bucket_policy)
+    @operation(
+        "s3:AbortMultipartUpload",
+        object_resource,
+        resource_account,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused("IfMatchInitiatedTime"),  # directory buckets,
+    )
     def AbortMultipartUpload(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         upload = self._upload(ctx, doc, params)
@@ -276,7 +299,11 @@ class MultipartOperations(S3Family):
         return {}
 
     @operation(
-        "s3:ListMultipartUploadParts", object_resource, resource_account, resource_policy=bucket_policy
+        "s3:ListMultipartUploadParts",
+        object_resource,
+        resource_account,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.refused(*unsupported.SSE_C),
     )
     def ListParts(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rolecall.core.operations import OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import operation
+from rolecall.services.s3 import unsupported
 from rolecall.services.s3.arns import (
     bucket_policy,
     copy_source_extra,
@@ -14,11 +16,17 @@ from rolecall.services.s3.arns import (
     object_resource,
     parse_copy_source,
     resource_account,
+    source_bucket_params,
     write_context,
 )
 from rolecall.services.s3.checksums import md5_etag, verified_checksums
-from rolecall.services.s3.conditions import check_conditions, etag_matches, resolve_range
-from rolecall.services.s3.errors import S3Error, no_such_key, precondition_failed
+from rolecall.services.s3.conditions import (
+    check_conditions,
+    check_object_acl,
+    check_write_conditions,
+    resolve_range,
+)
+from rolecall.services.s3.errors import InvalidRequest, KeyTooLongError, MalformedXML, no_such_key
 from rolecall.services.s3.family import S3Family
 from rolecall.services.s3.limits import MAX_DELETE_KEYS, MAX_KEY_BYTES, RESPONSE_OVERRIDES, STORED_HEADERS
 from rolecall.services.s3.storage.objects import ObjectInfo
@@ -27,13 +35,7 @@ from rolecall.services.s3.storage.objects import ObjectInfo
 def check_key(key: str) -> None:
     size = len(key.encode("utf-8", "surrogatepass"))
     if size > MAX_KEY_BYTES:
-        raise S3Error(
-            "Your key is too long",
-            code="KeyTooLongError",
-            status=400,
-            Size=size,
-            MaxSizeAllowed=MAX_KEY_BYTES,
-        )
+        raise KeyTooLongError("Your key is too long", Size=size, MaxSizeAllowed=MAX_KEY_BYTES)
 
 
 def stored_headers(params: dict[str, Any]) -> dict[str, str]:
@@ -48,23 +50,23 @@ def stored_headers(params: dict[str, Any]) -> dict[str, str]:
 
 
 class ObjectOperations(S3Family):
-    @operation("s3:PutObject", object_resource, write_context, resource_policy=bucket_policy)
+    @operation(
+        "s3:PutObject",
+        object_resource,
+        write_context,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.WRITE_REFUSED
+        | unsupported.refused(*unsupported.UNKEPT_CHECKSUMS, "WriteOffsetBytes"),
+    )
     def PutObject(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         key = params["Key"]
         check_key(key)
+        check_object_acl(params)
         body = params.get("Body") or b""
         checksums = verified_checksums(params, body)
         objects = self.objects(ctx)
-        if params.get("IfNoneMatch") is not None or params.get("IfMatch") is not None:
-            current = objects.head(doc["Id"], key)
-            if params.get("IfNoneMatch") is not None and current is not None:
-                raise precondition_failed("If-None-Match")
-            if params.get("IfMatch") is not None:
-                if current is None:
-                    raise no_such_key(key)
-                if not etag_matches(params["IfMatch"], current.etag):
-                    raise precondition_failed("If-Match")
+        check_write_conditions(objects, doc["Id"], key, params)
         info = ObjectInfo(
             key=key,
             size=len(body),
@@ -130,32 +132,50 @@ class ObjectOperations(S3Family):
             out["Body"] = data
         return out
 
-    @operation("s3:GetObject", object_resource, resource_account, resource_policy=bucket_policy)
+    @operation(
+        "s3:GetObject",
+        object_resource,
+        resource_account,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.READ,
+    )
     def GetObject(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return self._read(ctx, params, with_body=True)
 
-    @operation("s3:GetObject", object_resource, resource_account, resource_policy=bucket_policy)
+    @operation(
+        "s3:GetObject",
+        object_resource,
+        resource_account,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.READ,
+    )
     def HeadObject(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return self._read(ctx, params, with_body=False)
 
-    @operation("s3:DeleteObject", object_resource, resource_account, resource_policy=bucket_policy)
+    @operation(
+        "s3:DeleteObject",
+        object_resource,
+        resource_account,
+        resource_policy=bucket_policy,
+        unsupported=unsupported.DELETE,
+    )
     def DeleteObject(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
-        self.objects(ctx).delete(doc["Id"], params["Key"])
+        objects = self.objects(ctx)
+        check_write_conditions(objects, doc["Id"], params["Key"], {"IfMatch": params.get("IfMatch")})
+        objects.delete(doc["Id"], params["Key"])
         self._touch(ctx, doc, params["Key"])
         return {}
 
     # Authorized key by key in the handler: S3 reports each key it may not delete instead of refusing all.
-    @operation(public=True, read_only=False)
+    @operation(public=True, read_only=False, unsupported=unsupported.DELETE_MANY)
     def DeleteObjects(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         request = params["Delete"]
         entries = request.get("Objects") or []
         if not entries or len(entries) > MAX_DELETE_KEYS:
-            raise S3Error(
-                "The XML you provided was not well-formed or did not validate against our published schema",
-                code="MalformedXML",
-                status=400,
+            raise MalformedXML(
+                "The XML you provided was not well-formed or did not validate against our published schema"
             )
         quiet = bool(request.get("Quiet"))
         objects = self.objects(ctx)
@@ -178,14 +198,17 @@ class ObjectOperations(S3Family):
         write_context,
         resource_policy=bucket_policy,
         extra=copy_source_extra,
+        unsupported=unsupported.COPY,
     )
     def CopyObject(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
         key = params["Key"]
         check_key(key)
+        check_object_acl(params)
         source_bucket, source_key = parse_copy_source(params["CopySource"])
-        source_doc = existing_bucket(ctx, {"Bucket": source_bucket})
+        source_doc = existing_bucket(ctx, source_bucket_params(source_bucket, params))
         objects = self.objects(ctx)
+        check_write_conditions(objects, doc["Id"], key, params)
         found = objects.get(source_doc["Id"], source_key, lambda info: (0, info.size))
         if found is None:
             raise no_such_key(source_key)
@@ -199,11 +222,8 @@ class ObjectOperations(S3Family):
             and not params.get("StorageClass")
             and not params.get("WebsiteRedirectLocation")
         ):
-            raise S3Error(
-                "This copy request is illegal because it is trying to copy an object to itself without changing "
-                "the object's metadata, storage class, website redirect location or encryption attributes.",
-                code="InvalidRequest",
-                status=400,
+            raise InvalidRequest(
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             )
         info = ObjectInfo(
             key=key,

@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rolecall.errors import AccessDenied, AwsError
+from rolecall.errors import AccessDenied
 from rolecall.policy import Decision, MalformedPolicy, Policy
+from rolecall.services.s3 import errors as s3_errors
 from rolecall.store import Tx
 
 MAX_POLICY_BYTES = 20 * 1024
@@ -46,8 +47,9 @@ _ACCOUNT_ACTIONS = frozenset(
 )
 
 
-def malformed(message: str) -> AwsError:
-    return AwsError(message, code="MalformedPolicy", status=400)
+def malformed(message: str) -> s3_errors.MalformedPolicy:
+    """S3's MalformedPolicy (not the policy engine's exception of the same name)."""
+    return s3_errors.MalformedPolicy(message)
 
 
 def validate_bucket_policy(text: str, bucket: str, tx: Tx) -> Policy:

@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from rolecall import ids
-from rolecall.core.operations import Family, OpContext, operation
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
 from rolecall.credentials.sessions import Session, packed_size, role_session, seal
-from rolecall.errors import AccessDenied, AwsError, MalformedPolicyDocument, ValidationError
+from rolecall.errors import AccessDenied, InvalidParameterValue, MalformedPolicyDocument, ValidationError
 from rolecall.policy import MalformedPolicy, Policy
+from rolecall.services.sts.errors import InvalidAuthorizationMessageException, PackedPolicyTooLarge
 
 # Trusts no principal that can exist: what a missing role (or a role ARN with the wrong path) amounts to.
 NOBODY_TRUST = (
@@ -18,18 +20,6 @@ NOBODY_TRUST = (
 )
 CHAINED_MAX = 3600
 SESSION_POLICY_MAX = 2048
-
-
-class PackedPolicyTooLarge(AwsError):
-    code = "PackedPolicyTooLarge"
-
-
-class InvalidAuthorizationMessage(AwsError):
-    code = "InvalidAuthorizationMessageException"
-
-
-class InvalidParameterValue(AwsError):
-    code = "InvalidParameterValue"
 
 
 def split_role_arn(arn: str) -> tuple[str, str] | None:
@@ -78,7 +68,7 @@ def assume_role_context(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any
 
 
 def assume_role_extra(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    more = []
+    more: list[tuple[str, str, dict[str, Any]]] = []
     if params.get("Tags") or params.get("TransitiveTagKeys"):
         more.append(("sts:TagSession", params["RoleArn"], {}))
     if params.get("SourceIdentity") is not None:
@@ -112,6 +102,9 @@ class STSOperations(Family):
         extra=assume_role_extra,
         read_only=True,
         trail_response=True,
+        # Trusted context assertions come from IAM Identity Center, which rolecall does not have; tokens are
+        # as long as their content (0 asks for no padding).
+        unsupported={"ProvidedContexts": (), "MinimumSessionTokenSize": (0,)},
     )
     def AssumeRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         account, role = target_role(ctx, params)
@@ -164,6 +157,7 @@ class STSOperations(Family):
             source_identity=source_identity,
             chained=chained,
         )
+        assert ctx.config.token_box is not None
         token = seal(ctx.config.token_box, session)
         out: dict[str, Any] = {
             "Credentials": credentials_of(session, token),
@@ -232,7 +226,13 @@ class STSOperations(Family):
         return tags, transitive
 
     # Needs no permission: policies cannot control authentication operations (AWS STS API reference).
-    @operation("sts:GetSessionToken", public=True, read_only=True, trail_response=True)
+    @operation(
+        "sts:GetSessionToken",
+        public=True,
+        read_only=True,
+        trail_response=True,
+        unsupported={"MinimumSessionTokenSize": (0,)},
+    )
     def GetSessionToken(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         caller = ctx.caller
         if caller.session is not None:
@@ -256,6 +256,7 @@ class STSOperations(Family):
             user_id=caller.principal_id,
             tags={},
         )
+        assert ctx.config.token_box is not None
         return {"Credentials": credentials_of(session, seal(ctx.config.token_box, session))}
 
     @operation("sts:GetAccessKeyInfo")
@@ -276,5 +277,5 @@ class STSOperations(Family):
         try:
             decoded = decode_authorization_message(ctx.config.token_box, params["EncodedMessage"])
         except ValueError:
-            raise InvalidAuthorizationMessage("The message is invalid.") from None
+            raise InvalidAuthorizationMessageException("The message is invalid.") from None
         return {"DecodedMessage": decoded}

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from rolecall import ids
 from rolecall.audit.explanations import explain_decision, explain_missing_role
 from rolecall.audit.records import record
-from rolecall.core.operations import Caller
+from rolecall.core.context import Caller
 from rolecall.credentials.sessions import Session, role_session, seal
-from rolecall.errors import AccessDenied
-from rolecall.policy import Decision, Request, evaluate
+from rolecall.policy import Request, evaluate
+from rolecall.services.sts.errors import ServiceCannotAssumeRole
 
 if TYPE_CHECKING:
     from rolecall.core.host import Host
@@ -37,14 +37,6 @@ class ServiceCredentials:
             "Token": self.token,
             "Expiration": datetime.fromtimestamp(self.session.expires, UTC),
         }
-
-
-class ServiceCannotAssumeRole(AccessDenied):
-    """The role is missing, or its trust policy does not allow the service."""
-
-    def __init__(self, message: str, decision: Decision | None = None):
-        super().__init__(message)
-        self.decision = decision
 
 
 def _role_by_arn(host: Host, role_arn: str) -> tuple[str, dict[str, Any] | None]:
@@ -134,6 +126,7 @@ def assume_role_for_service(
         rec["additionalEventData"] = {"rolecallExplanation": explanation}
         host.record(account or config.default_account, _aws_service_identity(rec, service))
         raise err
+    assert role is not None and config.token_box is not None
     session = role_session(
         role, account, session_name, now, duration, context=dict(session_context or {}), invoked_by=service
     )

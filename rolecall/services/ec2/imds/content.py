@@ -22,11 +22,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rolecall.services.ec2.records import private_dns_name, profile_role
-from rolecall.services.sts.service_sessions import (
-    ServiceCannotAssumeRole,
-    ServiceCredentials,
-    assume_role_for_service,
-)
+from rolecall.services.sts.errors import ServiceCannotAssumeRole
+from rolecall.services.sts.service_sessions import ServiceCredentials, assume_role_for_service
 
 if TYPE_CHECKING:
     from rolecall.core.host import Host

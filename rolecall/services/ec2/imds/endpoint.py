@@ -38,14 +38,15 @@ from rolecall.core.context import Caller, OpContext
 from rolecall.core.operations import access_denied
 from rolecall.errors import AwsError
 from rolecall.http import HttpRequest, HttpResponse
-from rolecall.services.ec2.imds.content import InstanceCredentials, lookup, metadata_tree, read_snapshot
-from rolecall.services.ec2.records import (
-    INSTANCE,
+from rolecall.services.ec2.errors import (
     IncorrectInstanceState,
     InvalidInstanceIDNotFound,
+    InvalidRequest,
     UnauthorizedOperation,
     instance_arn,
 )
+from rolecall.services.ec2.imds.content import InstanceCredentials, lookup, metadata_tree, read_snapshot
+from rolecall.services.ec2.records import INSTANCE
 from rolecall.store import GLOBAL, Tx
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = do_PATCH = _serve
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the base class's name
-        log.debug("imds %s: " + format, self.server.server_address[1], *args)  # type: ignore[attr-defined]
+        log.debug("imds %s: " + format, self.server.server_address[1], *args)  # type: ignore[index]
 
 
 class _Listener(ThreadingHTTPServer):
@@ -356,7 +357,7 @@ class ImdsManager:
     def _endpoint(self, req: HttpRequest, event: RequestEvent) -> dict[str, Any]:
         instance_id = req.path[len(LOOKUP_PREFIX) :].strip("/")
         if req.method != "GET" or not instance_id:
-            raise AwsError("Use GET /_rolecall/imds/<instance-id>.", code="InvalidRequest")
+            raise InvalidRequest("Use GET /_rolecall/imds/<instance-id>.")
         caller = self.host.authenticate(req)
         event.caller = caller
         event.params = {"InstanceIds": [instance_id]}

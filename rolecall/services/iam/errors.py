@@ -1,0 +1,37 @@
+"""IAM's own errors (codes and statuses as the IAM API Reference and botocore's model give them)."""
+
+from __future__ import annotations
+
+from rolecall.errors import AwsError
+
+
+class InvalidInput(AwsError):
+    code = "InvalidInput"
+
+
+class NoSuchEntity(AwsError):
+    code = "NoSuchEntity"
+    status = 404
+
+
+class EntityAlreadyExists(AwsError):
+    code = "EntityAlreadyExists"
+    status = 409
+
+
+class LimitExceeded(AwsError):
+    code = "LimitExceeded"
+    status = 409
+
+
+class DeleteConflict(AwsError):
+    code = "DeleteConflict"
+    status = 409
+
+
+class UnmodifiableEntity(AwsError):
+    code = "UnmodifiableEntity"
+
+
+class PolicyNotAttachable(AwsError):
+    code = "PolicyNotAttachable"

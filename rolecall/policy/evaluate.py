@@ -51,7 +51,7 @@ class FailedCondition(NamedTuple):
 
     policy: str  # as MatchedStatement.policy
     kind: str
-    index: int
+    index: int  # type: ignore[assignment]  # the statement's position (shadows tuple.index)
     sid: str | None
     effect: str
     operator: str  # as written: "StringEquals", "ForAnyValue:StringLike", "DateLessThanIfExists", ...
@@ -65,7 +65,7 @@ class OtherResource(NamedTuple):
 
     policy: str
     kind: str
-    index: int
+    index: int  # type: ignore[assignment]  # the statement's position (shadows tuple.index)
     sid: str | None
     effect: str
     resources: tuple[str, ...]  # the statement's Resource, or NotResource, as written

@@ -32,7 +32,6 @@ class Dialect:
     by_uid: str
     insert_event: str  # for PostgreSQL with RETURNING seq
     insert_event_resource: str
-    events_by_request_id: str
     event_time: Callable[[datetime], Any]  # a UTC datetime as the event_time column stores it
     returning_seq: bool  # insert_event returns the seq as a row (else cursor.lastrowid)
 
@@ -51,7 +50,6 @@ class Dialect:
             by_uid=translate(schema.BY_UID),
             insert_event=translate(insert_event),
             insert_event_resource=translate(schema.INSERT_EVENT_RESOURCE),
-            events_by_request_id=translate(schema.EVENTS_BY_REQUEST_ID),
             event_time=event_time,
             returning_seq=returning_seq,
         )
@@ -189,11 +187,6 @@ class ReadOnlyTx(SqlTx):
 
 class SqlStore(Store):
     """What the SQLite and PostgreSQL stores share: per-thread connections kept in `_connections`."""
-
-    def events_by_request_id(self, request_id: str) -> list[tuple[str, dict[str, Any]]]:
-        with self.read_transaction() as tx:
-            rows = tx._conn.execute(tx._sql.events_by_request_id, (request_id,)).fetchall()
-        return [(account, json.loads(record)) for account, record in rows]
 
     _connections: list[Any]
     _connections_lock: threading.Lock

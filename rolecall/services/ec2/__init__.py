@@ -12,19 +12,20 @@ from rolecall.authz.messages import encode_authorization_message
 from rolecall.core.context import Check, OpContext
 from rolecall.core.host import Host, InternalRoute
 from rolecall.core.operations import Service, access_denied
-from rolecall.errors import AwsError
-from rolecall.services.ec2.errors import UnauthorizedOperation
+from rolecall.errors import (
+    AwsError,
+    ExpiredToken,
+    InvalidClientTokenId,
+    MissingAuthenticationToken,
+    MissingParameter,
+    SignatureDoesNotMatch,
+)
+from rolecall.services.ec2.errors import AuthFailure, RequestExpired, UnauthorizedOperation
 from rolecall.services.ec2.imds.endpoint import LOOKUP_PREFIX, ImdsManager
 from rolecall.services.ec2.instances import InstanceOperations
 from rolecall.services.ec2.profile_associations import ProfileAssociationOperations
 
-# EC2's words for a request it cannot authenticate, in place of IAM's (Amazon EC2 API Reference, "Error
-# codes for the Amazon EC2 API", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html,
-# and EC2's answers as quoted in public tools and tests): an unknown or inactive key, or a signature that does
-# not hold, is AuthFailure (HTTP 401); expired temporary credentials, or a request signed too long ago (or in
-# the future), RequestExpired; a request without any signature, MissingParameter.
-AUTH_FAILURE = "AWS was not able to validate the provided access credentials"
-REQUEST_EXPIRED = "Request has expired."
+# The SigV4 check's messages for a request dated too far from the server's clock.
 _SIGNATURE_TIME = ("Signature expired", "Signature not yet current")
 
 
@@ -60,14 +61,18 @@ class EC2(Service):
             self.imds.close_instance(instance_id)
 
     def authentication_error(self, err: AwsError) -> AwsError:
-        if err.code == "InvalidClientTokenId" or (
-            err.code == "SignatureDoesNotMatch" and not err.message.startswith(_SIGNATURE_TIME)
+        """EC2's words (services/ec2/errors.py): an unknown or inactive key, or a signature that does not
+        hold, is AuthFailure; expired temporary credentials, or a request signed too long ago (or in the
+        future), RequestExpired; a request without any signature, MissingParameter -- as EC2 answers an
+        unsigned call ("The request must contain the parameter AWSAccessKeyId")."""
+        if isinstance(err, InvalidClientTokenId) or (
+            isinstance(err, SignatureDoesNotMatch) and not err.message.startswith(_SIGNATURE_TIME)
         ):
-            return AwsError(AUTH_FAILURE, code="AuthFailure", status=401)
-        if err.code in ("ExpiredToken", "SignatureDoesNotMatch"):
-            return AwsError(REQUEST_EXPIRED, code="RequestExpired", status=400)
-        if err.code == "MissingAuthenticationToken":
-            return AwsError("The request must contain the parameter AWSAccessKeyId", code="MissingParameter")
+            return AuthFailure()
+        if isinstance(err, ExpiredToken | SignatureDoesNotMatch):
+            return RequestExpired()
+        if isinstance(err, MissingAuthenticationToken):
+            return MissingParameter("The request must contain the parameter AWSAccessKeyId")
         return err
 
     def denial(self, ctx: OpContext, check: Check) -> AwsError:

@@ -13,27 +13,22 @@ from __future__ import annotations
 
 from rolecall.core.context import Check, OpContext
 from rolecall.core.operations import Service
-from rolecall.errors import AwsError
+from rolecall.errors import (
+    AccessDenied,
+    AwsError,
+    ExpiredToken,
+    IncompleteSignature,
+    InvalidClientTokenId,
+    MissingAuthenticationToken,
+)
 from rolecall.services.s3.arns import bucket_record
 from rolecall.services.s3.bucket_policies import BucketPolicyOperations
 from rolecall.services.s3.buckets import BucketOperations
+from rolecall.services.s3.errors import AuthorizationHeaderMalformed, InvalidAccessKeyId, TokenExpired
 from rolecall.services.s3.listing import ListingOperations
 from rolecall.services.s3.multipart import MultipartOperations
 from rolecall.services.s3.objects import ObjectOperations
 from rolecall.services.s3.policy import denial_message
-
-# S3's words for a request it cannot authenticate, in place of IAM's: authentication error code -> (S3's
-# code, S3's message or None to keep the one given, HTTP status).
-AUTHENTICATION_ERRORS: dict[str, tuple[str, str | None, int]] = {
-    "InvalidClientTokenId": (
-        "InvalidAccessKeyId",
-        "The AWS Access Key Id you provided does not exist in our records.",
-        403,
-    ),
-    "ExpiredToken": ("ExpiredToken", "The provided token has expired.", 400),
-    "IncompleteSignature": ("AuthorizationHeaderMalformed", None, 400),
-    "MissingAuthenticationToken": ("AccessDenied", "Access Denied", 403),
-}
 
 
 class S3(Service):
@@ -48,11 +43,17 @@ class S3(Service):
     )
 
     def authentication_error(self, err: AwsError) -> AwsError:
-        renamed = AUTHENTICATION_ERRORS.get(err.code)
-        if renamed is None:
-            return err
-        code, message, status = renamed
-        return AwsError(message or err.message, code=code, status=status)
+        """S3's words for the failures IAM names InvalidClientTokenId, ExpiredToken, IncompleteSignature
+        and MissingAuthenticationToken (an anonymous request S3 does not allow is plain AccessDenied)."""
+        if isinstance(err, InvalidClientTokenId):
+            return InvalidAccessKeyId()
+        if isinstance(err, ExpiredToken):
+            return TokenExpired()
+        if isinstance(err, IncompleteSignature):
+            return AuthorizationHeaderMalformed(err.message)
+        if isinstance(err, MissingAuthenticationToken):
+            return AccessDenied("Access Denied")
+        return err
 
     def denial(self, ctx: OpContext, check: Check) -> AwsError:
         """S3's AccessDenied: detailed within the bucket owner's account, bare across accounts."""

@@ -43,10 +43,9 @@ from rolecall.services.ec2.errors import (
     InvalidInstanceIDNotFound,
     InvalidRequest,
     UnauthorizedOperation,
-    instance_arn,
 )
 from rolecall.services.ec2.imds.content import InstanceCredentials, lookup, metadata_tree, read_snapshot
-from rolecall.services.ec2.records import INSTANCE
+from rolecall.services.ec2.records import INSTANCE, instance_arn
 from rolecall.store import GLOBAL, Tx
 
 if TYPE_CHECKING:

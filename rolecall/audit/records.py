@@ -231,6 +231,8 @@ def trail_resources(arns: list[str]) -> list[dict[str, str]]:
         parts = arn.split(":", 5)
         if len(parts) != 6 or arn == "*":
             continue
+        if parts[2] == "iam" and parts[5].endswith("/"):  # a path the List* operations authorize on
+            continue
         kind = parts[5].split("/", 1)[0].split(":", 1)[0]  # role/NAME, log-group:NAME:...
         rtype = _IAM_TYPES.get(kind) if parts[2] == "iam" else None
         if parts[2] == "s3":  # arn:aws:s3:::bucket, arn:aws:s3:::bucket/key

@@ -34,7 +34,7 @@ _VIRTUAL_HOST = re.compile(
 
 # The services we serve by protocol marker: JSON ones by X-Amz-Target prefix, query ones by Version.
 JSON_SERVICES = ("cloudtrail", "logs")
-QUERY_SERVICES = ("iam", "sts")
+QUERY_SERVICES = ("iam", "sts", "ec2")
 
 
 @cache
@@ -51,7 +51,7 @@ def _target_prefixes() -> dict[str, str]:
 
 @cache
 def _query_versions() -> dict[str, str]:
-    """API Version parameter -> service name (IAM is 2010-05-08, STS 2011-06-15)."""
+    """API Version parameter -> service name (IAM is 2010-05-08, STS 2011-06-15, EC2 2016-11-15)."""
 
     return {service_model(name).api_version: name for name in QUERY_SERVICES}
 

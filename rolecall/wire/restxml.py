@@ -17,8 +17,9 @@ them). A response carrying Content-Range is 206; HEAD responses and 304s carry n
 Errors are S3's document:
     <Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>k</Key>
     <RequestId>..</RequestId><HostId>..</HostId></Error>
-with extra elements from the error's `fields` (BucketName, Key, Resource, ...). The generic errors raised by
-authentication are renamed as S3 names them (InvalidClientTokenId -> InvalidAccessKeyId, ...).
+with extra elements from the error's `fields` (BucketName, Key, Resource, ...). Generic errors are renamed as
+S3 names them (ValidationError -> InvalidArgument, ...); the S3 service words its authentication errors itself
+(InvalidClientTokenId -> InvalidAccessKeyId, ...).
 """
 
 from __future__ import annotations
@@ -96,16 +97,9 @@ UNROUTED = {
 
 MALFORMED_XML = "The XML you provided was not well-formed or did not validate against our published schema"
 
-# Errors raised by authentication, as S3 reports them: code -> (S3 code, S3 message or None to keep, status).
+# Generic errors as S3 reports them: code -> (S3 code, S3 message or None to keep, status). (Authentication
+# errors S3 words itself: the S3 service's authentication_error hook renames them before they get here.)
 S3_ERROR_NAMES: dict[str, tuple[str, str | None, int | None]] = {
-    "InvalidClientTokenId": (
-        "InvalidAccessKeyId",
-        "The AWS Access Key Id you provided does not exist in our records.",
-        403,
-    ),
-    "ExpiredToken": ("ExpiredToken", "The provided token has expired.", 400),
-    "IncompleteSignature": ("AuthorizationHeaderMalformed", None, 400),
-    "MissingAuthenticationToken": ("AccessDenied", "Access Denied", 403),
     "ValidationError": ("InvalidArgument", None, 400),
     "InternalFailure": ("InternalError", "We encountered an internal error. Please try again.", 500),
 }

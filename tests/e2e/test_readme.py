@@ -58,6 +58,19 @@ WALKTHROUGH = [
             '"errorCode":"AccessDenied"',
         ),
     ),
+    Step(
+        "REQUEST_ID=$(aws cloudtrail lookup-events --lookup-attributes AttributeKey=Username,AttributeValue=dev \\"
+    ),
+    Step(
+        "rolecall explain $REQUEST_ID",
+        shows=(
+            r"^  who:      arn:aws:iam::123456789012:user/dev \(IAMUser, access key AKIA",
+            r"^  what:     iam:CreateRole on arn:aws:iam::123456789012:role/x$",
+            r"^  outcome:  refused: AccessDenied$",
+            r"no identity-based policy allows iam:CreateRole \(the principal has none\)\.$",
+            r"^  missing grant:      iam:CreateRole on arn:aws:iam::123456789012:role/x, in an identity-based policy$",
+        ),
+    ),
     # "Other commands": another account, its root keys saved as a profile
     Step(
         "rolecall account create --account-id 210987654321 >/dev/null",

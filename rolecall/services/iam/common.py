@@ -306,6 +306,27 @@ def arn_of(kind: str, name_param: str | None = None) -> Resolver:
     return resolve
 
 
+def path_prefix_arn(kind: str) -> Resolver:
+    """Resource resolver of the List* operations over one kind of entity: the ARN of the path they list,
+    arn:aws:iam::ACCOUNT:role/ (with PathPrefix, role/PREFIX/), which is what IAM authorizes and names
+    in its AccessDenied message. AWS's words, e.g. "is not authorized to perform: iam:ListRoles on
+    resource: arn:aws:iam::123456789012:role/", and with PathPrefix "/aws-service-role/x/",
+    "...:role/aws-service-role/x/" (observed AWS responses quoted in public repositories)."""
+
+    def resolve(ctx: OpContext, params: dict[str, Any]) -> str:
+        return entity_arn(ctx.account, kind, params.get("PathPrefix") or "/", "")
+
+    return resolve
+
+
+def policy_path(ctx: OpContext, params: dict[str, Any]) -> str:
+    """Resource of iam:ListPolicies: not an ARN but "policy path /" (with PathPrefix, that path), as
+    AWS words it: "is not authorized to perform: iam:ListPolicies on resource: policy path /". Only a
+    statement with Resource "*" matches it, as the Service Authorization Reference (no resource type for
+    ListPolicies) implies."""
+    return f"policy path {params.get('PathPrefix') or '/'}"
+
+
 def request_tag_context(params: dict[str, Any]) -> dict[str, Any]:
     """aws:RequestTag/KEY and aws:TagKeys from a request's Tags (Create*/Tag*) or TagKeys (Untag*)."""
     context: dict[str, Any] = {}

@@ -24,6 +24,7 @@ from rolecall.services.iam.common import (
     iso_now,
     paginate,
     path_matches,
+    path_prefix_arn,
     retag,
     role_shape,
     signin_session_duration,
@@ -184,7 +185,7 @@ class RoleOperations(Family):
     def GetRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"Role": role_shape(get_role(ctx.tx, ctx.account, params["RoleName"]), full=True)}
 
-    @operation("iam:ListRoles")
+    @operation("iam:ListRoles", path_prefix_arn("role"))
     def ListRoles(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         roles = [
             r for r in ctx.tx.list(ctx.account, "role") if path_matches(r["Path"], params.get("PathPrefix"))

@@ -25,6 +25,7 @@ from rolecall.services.iam.common import (
     iso_now,
     paginate,
     path_matches,
+    path_prefix_arn,
     retag,
     signin_session_duration,
     touched,
@@ -130,7 +131,7 @@ class UserOperations(Family):
             return {"User": root}
         return {"User": user_shape(get_user(ctx.tx, ctx.account, target_user_name(ctx, params)))}
 
-    @operation("iam:ListUsers")
+    @operation("iam:ListUsers", path_prefix_arn("user"))
     def ListUsers(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         users = [
             u for u in ctx.tx.list(ctx.account, "user") if path_matches(u["Path"], params.get("PathPrefix"))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rolecall import ids
+from rolecall.audit.explanations import explain_decision, explain_missing_role
 from rolecall.audit.records import record
 from rolecall.authz.principals import compiled
 from rolecall.core.context import Caller
@@ -119,6 +120,10 @@ def assume_role_for_service(
             error_message=err.message,
             resources=resources,
         )
+        explanation = (
+            explain_decision(decision) if decision is not None else explain_missing_role(service, role_arn)
+        )
+        rec["additionalEventData"] = {"rolecallExplanation": explanation}
         host.record(account or config.default_account, _aws_service_identity(rec, service))
         raise err
     assert role is not None and config.token_box is not None

@@ -278,7 +278,7 @@ class Pipeline:
             raise
 
     def _record(self, event: RequestEvent) -> None:
-        for account, rec in event.records(self.config.default_account):
+        for account, rec in event.records():
             self.trail.put(account, rec)
 
     def _transaction(self, read_only: bool) -> AbstractContextManager[Tx]:

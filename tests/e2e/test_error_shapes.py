@@ -3,13 +3,12 @@ rolecall does not serve answered in their own protocol, so that their SDKs raise
 
 from __future__ import annotations
 
-import json
-
 import botocore.config
 import pytest
 from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
+from rolecall.audit.records import UNAUTHENTICATED
 from tests.servers import InProcessServer
 
 # EC2's words (Amazon EC2 API Reference, "Error codes for the Amazon EC2 API").
@@ -63,13 +62,18 @@ def test_ec2_answers_authentication_failures_in_its_own_words(clocked):
     with pytest.raises(ClientError) as exc:
         srv.client("sts", *temporary).get_caller_identity()
     assert error(exc)[0] == "ExpiredToken"
-    # The trail records what the client was told.
-    srv.clock.advance(-901)  # back to the time the test's requests are signed at
-    events = srv.client("cloudtrail").lookup_events(
-        LookupAttributes=[{"AttributeKey": "EventSource", "AttributeValue": "ec2.amazonaws.com"}]
-    )["Events"]
-    codes = {json.loads(e["CloudTrailEvent"]).get("errorCode") for e in events}
-    assert {"AuthFailure", "MissingParameter", "RequestExpired"} <= codes
+    # The trail records what the client was told -- in the trail of unauthenticated requests, never in an
+    # account's (the caller proved none; see tests/e2e/test_failed_authentication.py).
+    srv.pipeline.flush_trail()
+    records, _ = srv.store.lookup_events(
+        UNAUTHENTICATED,
+        attribute=("EventSource", "ec2.amazonaws.com"),
+        start=None,
+        end=None,
+        max_results=50,
+        next_token=None,
+    )
+    assert {"AuthFailure", "MissingParameter", "RequestExpired"} <= {r.get("errorCode") for r in records}
 
 
 # One call per protocol botocore speaks: json (1.1 and DynamoDB's 1.0), SQS (json or query, as botocore's

@@ -347,7 +347,7 @@ class ImdsManager:
             event.error = err
             body = {"Error": {"Code": err.code, "Message": err.message}, "RequestId": event.request_id}
             response = _json_response(err.status, body)
-        for account, rec in event.records(config.default_account):
+        for account, rec in event.records():
             self.host.record(account, rec)
         if request_log.isEnabledFor(logging.INFO):
             log_request(event, response.status, time.perf_counter() - started)

@@ -178,8 +178,13 @@ class Pipeline:
             log.exception(
                 "internal error in %s:%s (request %s)", service_name, event.operation, event.request_id
             )
+            # Say what is true: before the commit nothing changed; after it (deferred work, encoding the
+            # answer) the change stands, and a client that retries blindly would make it twice.
             event.error = InternalFailure(
-                "An internal error occurred in rolecall; the request changed nothing."
+                "An internal error occurred in rolecall after the request's change was saved; "
+                "check the resource before retrying."
+                if event.committed
+                else "An internal error occurred in rolecall; the request changed nothing."
             )
             self._record(event)
             response = errors.encode_error(event.error, event.request_id, event.operation if codec else None)
@@ -264,6 +269,7 @@ class Pipeline:
                 if not spec.read_only and not ctx.deferred:  # the record of a change commits with the change
                     for account, rec in event.records():
                         tx.append_event(account, rec)
+            event.committed = not spec.read_only
             for cleanup in ctx.cleanups:
                 try:
                     cleanup()

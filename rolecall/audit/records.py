@@ -276,6 +276,7 @@ class RequestEvent:
     error: AwsError | None = None
     resources: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    committed: bool = False  # the request's change (if any) is saved: an error after this changed something
 
     def records(self) -> list[tuple[str, dict[str, Any]]]:
         """(account, record) pairs: the caller's account, and a copy for each other account whose resource

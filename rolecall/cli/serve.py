@@ -69,6 +69,13 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--region", default="us-east-1", help="the region rolecall reports (default: %(default)s)")
     p.add_argument("--threads", type=int, default=8, help="request worker threads (default: %(default)s)")
     p.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="IPS",
+        help="comma-separated addresses of proxies whose X-Forwarded-For/-Proto headers are believed "
+        "(default: none; the connection's own address is the caller's aws:SourceIp)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -174,11 +181,19 @@ def serve(args: argparse.Namespace) -> int:
     out = sys.stdout
     if created is not None:
         creds_file = write_credentials_file(args.data_dir, created)
-        print(
-            f"Root credentials of account {created.account_id} (shown once; also in {creds_file}):", file=out
-        )
-        print(f"  aws_access_key_id     = {created.access_key_id}", file=out)
-        print(f"  aws_secret_access_key = {created.secret_access_key}", file=out)
+        if out.isatty():
+            print(
+                f"Root credentials of account {created.account_id} (shown once; also in {creds_file}):",
+                file=out,
+            )
+            print(f"  aws_access_key_id     = {created.access_key_id}", file=out)
+            print(f"  aws_secret_access_key = {created.secret_access_key}", file=out)
+        else:  # a log file or CI output keeps what it is given: the secret stays in the 0600 file alone
+            print(
+                f"Root credentials of account {created.account_id} were written to {creds_file} "
+                "(not shown: standard output is not a terminal).",
+                file=out,
+            )
     app = None if args.workers > 1 else build_app(store, args)  # metadata endpoints open before the banner
     print_banner(args, store.location, out)
     try:
@@ -244,6 +259,11 @@ def run_uvicorn(args: argparse.Namespace, sock: socket.socket, app: Any, store: 
         http="httptools",
         lifespan="on",
         timeout_graceful_shutdown=10,
+        # X-Forwarded-For would set aws:SourceIp and the trail's sourceIPAddress: believed only from the
+        # proxies named with --forwarded-allow-ips (uvicorn otherwise trusts it from 127.0.0.1).
+        proxy_headers=bool(args.forwarded_allow_ips),
+        forwarded_allow_ips=args.forwarded_allow_ips or "",
+        timeout_keep_alive=5,  # an idle kept-alive connection is closed after 5 s
     )
     if app is None:
         # Each worker process opens the store and builds its own pipeline (rolecall.app.app_from_env);

@@ -6,10 +6,11 @@ metadata service hands it the role's temporary credentials, which boto3's defaul
 Against a running `rolecall serve` (this example runs code "on" an instance with `rolecall ec2 exec`, so
 it needs rolecall, not AWS):
 
-    python examples/s3_read_role_instance.py [--endpoint-url URL] [--data-dir DIR] [--keep]
+    python examples/s3_read_role_instance.py [--endpoint-url URL] [--data-dir DIR] [--profile P] [--keep]
 
-As the account's root user -- the keys from ROLECALL_ROOT_ACCESS_KEY_ID/ROLECALL_ROOT_SECRET_ACCESS_KEY,
-else DATA_DIR/credentials, found as `rolecall ec2 exec` finds them -- it
+As the account's root user -- the keys found as `rolecall ec2 exec` finds them: --profile, else
+ROLECALL_ROOT_ACCESS_KEY_ID/ROLECALL_ROOT_SECRET_ACCESS_KEY, else the exported AWS_PROFILE of
+AWS_SHARED_CREDENTIALS_FILE, else profile rolecall of DATA_DIR/credentials -- it
 1. creates a bucket of reports with reports/2026.txt in it, and a payroll bucket the role must not read;
 2. creates the role rolecall-example-S3-Read-Role: EC2 may assume it, and it may list and read the
    reports bucket only;
@@ -42,7 +43,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from rolecall.cli.client import add_server_arguments, root_credentials
+from rolecall.cli.client import add_server_arguments, signing_credentials
 
 PREFIX = "rolecall-example-"  # every name the example uses: none can be the README walk-through's
 ROLE_NAME = PROFILE_NAME = f"{PREFIX}S3-Read-Role"
@@ -128,7 +129,7 @@ class Owned:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_server_arguments(p)  # --endpoint-url and --data-dir, as `rolecall ec2 exec` takes them
+    add_server_arguments(p)  # --endpoint-url, --data-dir and --profile, as `rolecall ec2 exec` takes them
     p.add_argument("--keep", action="store_true", help="leave the instance, role, profile and buckets")
     return p.parse_args(argv)
 
@@ -287,6 +288,7 @@ def run_on_instance(args: argparse.Namespace, iid: str, app_args: list[str]) -> 
     command = [
         *(sys.executable, "-m", "rolecall", "ec2", "exec", iid),
         *("--endpoint-url", args.endpoint_url, "--data-dir", args.data_dir),
+        *(("--profile", args.profile) if args.profile else ()),
         *("--", sys.executable, str(APP), *app_args),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -377,9 +379,13 @@ def run(args: argparse.Namespace, session: boto3.Session, owned: Owned, expect: 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    key, secret = root_credentials(args.data_dir)  # exits with a message when there are none
+    signer = signing_credentials(args)  # as `rolecall ec2 exec` finds them; exits with a message if none
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    session = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=region)
+    session = boto3.Session(
+        aws_access_key_id=signer.access_key_id,
+        aws_secret_access_key=signer.secret_access_key,
+        region_name=region,
+    )
     owned, expect = Owned(), Expectations()
     stopped = None
     try:

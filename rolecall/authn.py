@@ -90,9 +90,7 @@ class Authenticator:
             )
         return info
 
-    def authenticate(
-        self, request: HttpRequest, info: SignatureInfo, generation: int, now: float
-    ) -> Caller:
+    def authenticate(self, request: HttpRequest, info: SignatureInfo, generation: int, now: float) -> Caller:
         """Who signed the request, or an AwsError (InvalidClientTokenId, SignatureDoesNotMatch, ...)."""
         if info.security_token:
             session = self._session(info)

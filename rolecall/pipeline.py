@@ -9,12 +9,15 @@ reach the shared machinery through (rolecall.core.host).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 from rolecall.audit import RequestEvent, TrailWriter, trail_resources
+from rolecall.audit.explanations import explain_refusals
+from rolecall.audit.requestlog import log_request, request_log
 from rolecall.authn import Authenticator, root_caller
 from rolecall.authz.authorizer import Authorizer
 from rolecall.clock import Clock
@@ -27,8 +30,9 @@ from rolecall.errors import AwsError, InternalFailure, NotImplementedOperation
 from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.internal_client import call_json_api
 from rolecall.store import Store, Tx
-from rolecall.wire import codec_for
+from rolecall.wire import Codec, codec_for
 from rolecall.wire.dispatch import service_from_request
+from rolecall.wire.envelopes import ErrorEnvelope, foreign, operation_hint, unserved_envelope
 from rolecall.wire.member_guard import MemberGuard
 from rolecall.wire.sigv4 import parse_signature
 
@@ -113,12 +117,25 @@ class Pipeline:
         return self.authn.authenticate(req, info, generation, now), info.region
 
     def handle(self, req: HttpRequest) -> HttpResponse:
-        service_name = service_from_request(req) or "iam"
-        service = self.services.get(service_name)
-        codec = codec_for(service_name if service else "iam")
+        """Serve one request; at --log-level info, log one line about it (rolecall.audit.requestlog)."""
+        if not request_log.isEnabledFor(logging.INFO):  # the hot path pays for no timing or formatting
+            return self._serve(req)[0]
+        started = time.perf_counter()
+        response, event = self._serve(req)
+        log_request(event, response.status, time.perf_counter() - started)
+        return response
+
+    def _serve(self, req: HttpRequest) -> tuple[HttpResponse, RequestEvent]:
+        # An unmarked request is IAM's (the query protocol's default); one in JSON or CBOR is some service's
+        # that rolecall does not serve.
+        service_name = service_from_request(req) or (None if foreign(req) else "iam")
+        service = self.services.get(service_name) if service_name else None
+        codec = codec_for(service.model) if service else None
+        # Errors go back in the protocol the client speaks, served service or not.
+        errors: Codec | ErrorEnvelope = codec or unserved_envelope(req, service_name)
         now = self.clock.time()
         event = RequestEvent(
-            service_name,
+            service_name or "unknown",
             service.model if service else "",
             req,
             datetime.fromtimestamp(now, UTC),
@@ -126,10 +143,18 @@ class Pipeline:
         )
         try:
             generation = self.store.generation()
-            caller, scope_region = self._caller(req, generation, now)
+            try:
+                caller, scope_region = self._caller(req, generation, now)
+            except AwsError as err:
+                hint = operation_hint(req)  # for the trail and the log, where the protocol names it plainly
+                if codec is not None and hint in codec.operation_names:
+                    event.operation = hint
+                raise (service.authentication_error(err) if service else err) from None
             event.caller, event.region = caller, scope_region or event.region
-            if service is None:
-                raise NotImplementedOperation(f"rolecall does not implement the {service_name} service.")
+            if service is None or codec is None:
+                event.operation = operation_hint(req)
+                what = f"the {service_name} service" if service_name else "this service"
+                raise NotImplementedOperation(f"rolecall does not implement {what}.")
             service.admit(caller)
             operation, params = codec.decode(req)
             event.operation, event.params = operation, params
@@ -144,20 +169,26 @@ class Pipeline:
             response = codec.encode(operation, output, event.request_id)
             if spec.read_only or ctx.deferred:
                 self._record(event)
-            return response
+            return response, event
         except AwsError as err:
             event.error = err
             self._record(event)
-            return codec.encode_error(err, event.request_id, event.operation)
+            return errors.encode_error(err, event.request_id, event.operation if codec else None), event
         except Exception:
             log.exception(
                 "internal error in %s:%s (request %s)", service_name, event.operation, event.request_id
             )
+            # Say what is true: before the commit nothing changed; after it (deferred work, encoding the
+            # answer) the change stands, and a client that retries blindly would make it twice.
             event.error = InternalFailure(
-                "An internal error occurred in rolecall; the request changed nothing."
+                "An internal error occurred in rolecall after the request's change was saved; "
+                "check the resource before retrying."
+                if event.committed
+                else "An internal error occurred in rolecall; the request changed nothing."
             )
             self._record(event)
-            return codec.encode_error(event.error, event.request_id, event.operation)
+            response = errors.encode_error(event.error, event.request_id, event.operation if codec else None)
+            return response, event
 
     def invoke(
         self,
@@ -207,47 +238,53 @@ class Pipeline:
     ) -> tuple[OpContext, dict[str, Any]]:
         """Authorize and handle one decoded request in its transaction; then the after-commit work."""
         req = event.req
-        with self._transaction(spec.read_only) as tx:
-            ctx = OpContext(
-                service=service.name,
-                operation=spec.name,
-                account=caller.account,
-                region=event.region,
-                caller=caller,
-                tx=tx,
-                host=self,
-                request_id=event.request_id,
-                source_ip=req.remote_addr or "127.0.0.1",
-                user_agent=req.headers.get("user-agent", ""),
-                generation=generation,
-            )
-            auth = spec.authorization
-            if not auth.public:
-                arns = auth.resources(ctx, params)
-                event.resources = trail_resources(arns)
-                refused = self.authorizer.refused(ctx, auth, params, arns)
-                if refused:
-                    raise service.denial(ctx, refused[0])
-            output = spec.handler(ctx, params) or {}
-            event.resources = ctx.trail_resources or event.resources
-            if ctx.would_deny:
-                event.extra["rolecallWouldDeny"] = ctx.would_deny[-1]
-            if spec.trail_response:
-                event.output = output
-            if not spec.read_only and not ctx.deferred:  # the record of a change commits with the change
-                for account, rec in event.records():
-                    tx.append_event(account, rec)
-        for cleanup in ctx.cleanups:
-            try:
-                cleanup()
-            except Exception:  # the change is committed; a leftover file must not fail the request
-                log.exception("cleanup after %s:%s failed", service.name, spec.name)
-        for work in ctx.deferred:  # after the commit: no store lock is held while it runs
-            output.update(work() or {})
-        return ctx, output
+        ctx: OpContext | None = None
+        try:
+            with self._transaction(spec.read_only) as tx:
+                ctx = OpContext(
+                    service=service.name,
+                    operation=spec.name,
+                    account=caller.account,
+                    region=event.region,
+                    caller=caller,
+                    tx=tx,
+                    host=self,
+                    request_id=event.request_id,
+                    source_ip=req.remote_addr or "127.0.0.1",
+                    user_agent=req.headers.get("user-agent", ""),
+                    generation=generation,
+                )
+                auth = spec.authorization
+                if not auth.public:
+                    arns = auth.resources(ctx, params)
+                    event.resources = trail_resources(arns)
+                    refused = self.authorizer.refused(ctx, auth, params, arns)
+                    if refused:
+                        raise service.refuse(ctx, refused[0])
+                output = spec.handler(ctx, params) or {}
+                event.resources = ctx.trail_resources or event.resources
+                explain_refusals(event, ctx)
+                if spec.trail_response:
+                    event.output = output
+                if not spec.read_only and not ctx.deferred:  # the record of a change commits with the change
+                    for account, rec in event.records():
+                        tx.append_event(account, rec)
+            event.committed = not spec.read_only
+            for cleanup in ctx.cleanups:
+                try:
+                    cleanup()
+                except Exception:  # the change is committed; a leftover file must not fail the request
+                    log.exception("cleanup after %s:%s failed", service.name, spec.name)
+            for work in ctx.deferred:  # after the commit: no store lock is held while it runs
+                output.update(work() or {})
+            return ctx, output
+        except AwsError:
+            if ctx is not None:
+                explain_refusals(event, ctx)
+            raise
 
     def _record(self, event: RequestEvent) -> None:
-        for account, rec in event.records(self.config.default_account):
+        for account, rec in event.records():
             self.trail.put(account, rec)
 
     def _transaction(self, read_only: bool) -> AbstractContextManager[Tx]:

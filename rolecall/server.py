@@ -26,6 +26,15 @@ MAX_BODY = 64 * 1024 * 1024
 # which spares a thread hand-off per request. Everything else (object bodies, functions that call
 # back into rolecall while they run) goes to the thread pool.
 INLINE_SERVICES = frozenset({"iam", "sts", "cloudtrail"})
+# ...except the few of their operations whose work grows with the request (a simulation's pages, the
+# whole-account snapshot): those take a thread, so one caller cannot stall every other client.
+SLOW_ACTIONS = (b"Action=Simulate", b"Action=GetAccountAuthorizationDetails")
+# Bodies a request may carry, by service, checked before a byte of it is read (Content-Length) and as it
+# arrives: control-plane APIs take small documents (IAM's largest, a simulated policy, is 128 KB; a Logs
+# batch 1 MB), while S3 objects and Lambda packages are large. Unknown until the body is read: the default.
+BODY_LIMITS = {"iam": 1 << 20, "sts": 1 << 20, "cloudtrail": 1 << 20, "ec2": 1 << 20, "logs": 2 << 20}
+# Seconds a client may leave the server waiting for the next piece of a request body.
+BODY_READ_TIMEOUT = 30.0
 
 
 class App:
@@ -42,37 +51,50 @@ class App:
             return
         if scope["type"] != "http":
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if len(body) > MAX_BODY:
-                await self._send(
-                    send, HttpResponse(413, [("content-type", "text/plain")], b"Request too large\n")
-                )
-                return
-            if not message.get("more_body"):
-                break
         client = scope.get("client") or ("127.0.0.1", 0)
         req = HttpRequest(
             method=scope["method"],
             path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0],
             query_string=scope.get("query_string", b"").decode("latin-1"),
             headers=Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
-            body=bytes(body),
             remote_addr=client[0],
         )
+        refusal = await self._read_body(req, receive)
+        if refusal is not None:
+            await self._send(send, refusal)
+            return
         special = self._own(req)
         if special is not None:
             await self._send(send, special)
             return
         route = self._route(req.path)
-        if route is None and service_from_request(req) in INLINE_SERVICES:
+        if route is None and service_from_request(req) in INLINE_SERVICES and not _slow(req):
             response = self.pipeline.handle(req)
         else:
             loop = asyncio.get_running_loop()
             response = await loop.run_in_executor(self.executor, route or self.pipeline.handle, req)
         await self._send(send, response)
+
+    async def _read_body(self, req: HttpRequest, receive: Any) -> HttpResponse | None:
+        """Read the body into `req`, or the refusal: too large (413, before reading it when Content-Length
+        says so) or too slow (408)."""
+        limit = BODY_LIMITS.get(service_from_request(req) or "", MAX_BODY)
+        declared = req.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            return _too_large()
+        body = bytearray()
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), BODY_READ_TIMEOUT)
+            except TimeoutError:
+                return HttpResponse(408, [("content-type", "text/plain"), ("connection", "close")], b"")
+            body += message.get("body", b"")
+            if len(body) > limit:
+                return _too_large()
+            if not message.get("more_body"):
+                break
+        req.body = bytes(body)
+        return None
 
     def _route(self, path: str) -> InternalRoute | None:
         """The handler of a path a service serves beside its AWS API (longest prefix first)."""
@@ -111,6 +133,16 @@ class App:
                 self.pipeline.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _slow(req: HttpRequest) -> bool:
+    """Whether a query-protocol request names one of SLOW_ACTIONS (a mention elsewhere only costs a thread)."""
+    query = req.query_string.encode("latin-1")
+    return any(action in req.body or action in query for action in SLOW_ACTIONS)
+
+
+def _too_large() -> HttpResponse:
+    return HttpResponse(413, [("content-type", "text/plain"), ("connection", "close")], b"Request too large\n")
 
 
 def _json(status: int, body: dict[str, Any]) -> HttpResponse:

@@ -61,6 +61,7 @@ class Server:
     extra_args: list[str] = field(default_factory=list)
     account: str = "123456789012"
     master_key: str | None = None  # nodes sharing one database must share it
+    master_key_env: bool = True  # False: no ROLECALL_MASTER_KEY, so the store keeps a generated key
     env_root: bool = True  # False: let the server generate root credentials and read them from its file
 
     @property
@@ -72,7 +73,9 @@ class Server:
         if self.env_root:
             env["ROLECALL_ROOT_ACCESS_KEY_ID"] = self.access_key
             env["ROLECALL_ROOT_SECRET_ACCESS_KEY"] = self.secret_key
-        env["ROLECALL_MASTER_KEY"] = self.master_key or "test-master-key-" + self.data_dir.name
+        env.pop("ROLECALL_MASTER_KEY", None)
+        if self.master_key_env:
+            env["ROLECALL_MASTER_KEY"] = self.master_key or "test-master-key-" + self.data_dir.name
         return env
 
     def store_args(self) -> list[str]:

@@ -231,12 +231,31 @@ def trail_resources(arns: list[str]) -> list[dict[str, str]]:
         parts = arn.split(":", 5)
         if len(parts) != 6 or arn == "*":
             continue
+        if parts[2] == "iam" and parts[5].endswith("/"):  # a path the List* operations authorize on
+            continue
         kind = parts[5].split("/", 1)[0].split(":", 1)[0]  # role/NAME, log-group:NAME:...
         rtype = _IAM_TYPES.get(kind) if parts[2] == "iam" else None
         if parts[2] == "s3":  # arn:aws:s3:::bucket, arn:aws:s3:::bucket/key
             rtype = "AWS::S3::Object" if "/" in parts[5] else "AWS::S3::Bucket"
         out.append({"ARN": arn, "accountId": parts[4], "type": rtype or f"AWS::{parts[2].upper()}::{kind}"})
     return out
+
+
+# Where a request that failed authentication is recorded: in no account's trail (the caller proved none, and a
+# known key id is no proof), but in the store's trail of its own, which the operator's `rolecall explain` reads.
+UNAUTHENTICATED = "unauthenticated"
+# What such a record says of the failure: AWS's words without anything the caller sent (an Authorization
+# header, a credential scope or a key id may hold a secret pasted in the wrong place).
+_AUTHENTICATION_MESSAGES = {
+    "InvalidClientTokenId": "The security token included in the request is invalid.",
+    "SignatureDoesNotMatch": "The request signature we calculated does not match the signature you provided.",
+    "IncompleteSignature": "The request signature does not conform to AWS standards.",
+    "MissingAuthenticationToken": "Request is missing Authentication Token",
+    "ExpiredToken": "The security token included in the request is expired",
+    "AuthFailure": "AWS was not able to validate the provided access credentials",
+    "RequestExpired": "Request has expired.",
+    "InvalidAccessKeyId": "The AWS Access Key Id you provided does not exist in our records.",
+}
 
 
 @dataclass
@@ -257,11 +276,16 @@ class RequestEvent:
     error: AwsError | None = None
     resources: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    committed: bool = False  # the request's change (if any) is saved: an error after this changed something
 
-    def records(self, fallback_account: str = "") -> list[tuple[str, dict[str, Any]]]:
+    def records(self) -> list[tuple[str, dict[str, Any]]]:
         """(account, record) pairs: the caller's account, and a copy for each other account whose resource
-        the request touched, linked by sharedEventID, as CloudTrail delivers cross-account calls."""
-        account = self.caller.account if self.caller else fallback_account
+        the request touched, linked by sharedEventID, as CloudTrail delivers cross-account calls. A request
+        whose caller is unknown (authentication failed) goes to the UNAUTHENTICATED trail alone, keeping
+        nothing it sent but the operation's name."""
+        if self.caller is None:
+            return [(UNAUTHENTICATED, self._unauthenticated_record())]
+        account = self.caller.account
         rec = record(
             service=self.service,
             operation=self.operation or "Unknown",
@@ -295,3 +319,22 @@ class RequestEvent:
             copy = dict(rec, recipientAccountId=other, eventID=str(uuid.uuid4()))
             out.append((other, copy))
         return out
+
+    def _unauthenticated_record(self) -> dict[str, Any]:
+        code = self.error.code if self.error else "Unknown"
+        rec = record(
+            service=self.service,
+            operation=self.operation or "Unknown",
+            caller=None,
+            account="",
+            region=self.region,
+            event_time=self.event_time,
+            request_id=self.request_id,
+            source_ip=self.req.remote_addr or "127.0.0.1",
+            user_agent=self.req.headers.get("user-agent", ""),
+            read_only=self.read_only,
+            request_parameters=None,
+            error_code=code,
+            error_message=_AUTHENTICATION_MESSAGES.get(code, f"Authentication failed ({code})."),
+        )
+        return rec

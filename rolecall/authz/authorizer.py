@@ -210,9 +210,8 @@ class Authorizer:
             if check.decision.allowed:
                 continue
             if self.mode == "soft":
-                message = access_denied(ctx.caller, check).message
-                log.warning("soft auth: would deny: %s", message)
-                ctx.would_deny.append(message)
+                log.warning("soft auth: would deny: %s", access_denied(ctx.caller, check).message)
+                ctx.would_deny.append(check)
                 continue
             out.append(check)
         return out

@@ -1,4 +1,4 @@
-"""`rolecall` command line: serve | account | policy | role | ec2."""
+"""`rolecall` command line: serve | account | policy | role | ec2 | explain (trail explain)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,26 @@ import argparse
 import sys
 
 
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml's, once installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rolecall")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rolecall",
         description="A local, faithful implementation of AWS IAM roles, served over AWS's own wire protocols.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     from rolecall.cli.ec2 import add_ec2_commands
+    from rolecall.cli.explain import add_explain_commands
     from rolecall.cli.policy import add_policy_commands
     from rolecall.cli.role import add_role_commands
     from rolecall.cli.serve import add_serve_commands
@@ -22,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_commands(sub)
     add_role_commands(sub)
     add_ec2_commands(sub)
+    add_explain_commands(sub)
     return parser
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from rolecall.cli.client import add_server_arguments, root_credentials
+from rolecall.cli.client import add_server_arguments, botocore_client
 
 REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
 
@@ -31,21 +31,6 @@ def revoke_policy(now: datetime) -> str:
     )
 
 
-def root_client(args: argparse.Namespace, service: str):
-    """A botocore client signed with the root credentials from ROLECALL_ROOT_* or the data dir."""
-    import botocore.session
-
-    key, secret = root_credentials(args.data_dir)
-    session = botocore.session.get_session()
-    return session.create_client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=args.endpoint_url,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-    )
-
-
 def add_role_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("role", help="role actions the IAM console offers")
@@ -55,7 +40,9 @@ def add_role_commands(sub: argparse._SubParsersAction) -> None:
         "revoke-sessions",
         help="revoke every session of ROLE issued until now",
         description="Add AWS's AWSRevokeOlderSessions inline policy to ROLE: every session issued before now is "
-        "denied everything; sessions issued afterwards work. Talks to a running server as the account root.",
+        "denied everything; sessions issued afterwards work. Talks to a running server, signed as "
+        "--profile, ROLECALL_ROOT_*, the exported AWS_PROFILE or the data dir's profile rolecall says (in "
+        "that order); the role is the signer's account's.",
     )
     r.add_argument("role", metavar="ROLE", help="role name")
     add_server_arguments(r)
@@ -65,7 +52,7 @@ def add_role_commands(sub: argparse._SubParsersAction) -> None:
 def revoke_sessions(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    iam = root_client(args, "iam")
+    iam = botocore_client(args, "iam")
     now = datetime.now(UTC)
     try:
         iam.put_role_policy(

@@ -73,8 +73,10 @@ class OpContext:
     generation: int = -1  # the store generation the request's caches were read at (-1: read it when needed)
     # Filled by handlers for the trail: resources the request touched, [{"ARN", "accountId", "type"}].
     trail_resources: list[dict[str, str]] = field(default_factory=list)
-    # Denials `--auth soft` let through, for the trail's additionalEventData.rolecallWouldDeny.
-    would_deny: list[str] = field(default_factory=list)
+    # Denials `--auth soft` let through, for the trail's rolecallWouldDeny and rolecallExplanation.
+    would_deny: list[Check] = field(default_factory=list)
+    # The refused check the request's error reports (set by Service.refuse), for the trail's explanation.
+    denied: Check | None = None
     # Work the pipeline runs after the transaction has committed (see defer and after_commit).
     deferred: list[Callable[[], dict[str, Any] | None]] = field(default_factory=list)
     cleanups: list[Callable[[], None]] = field(default_factory=list)

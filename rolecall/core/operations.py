@@ -191,10 +191,23 @@ class Service:
         """Refuse a caller before the request is decoded (IAM refuses GetSessionToken credentials
         without MFA). Raises AwsError."""
 
+    def authentication_error(self, err: AwsError) -> AwsError:
+        """The error a failed authentication gives: IAM's and STS's words (InvalidClientTokenId,
+        SignatureDoesNotMatch, ExpiredToken, MissingAuthenticationToken, ...) unless the service words them
+        differently (EC2's AuthFailure, S3's InvalidAccessKeyId). The codecs rename them further only where
+        a whole protocol does (the JSON protocols' UnrecognizedClientException)."""
+        return err
+
     def denial(self, ctx: OpContext, check: Check) -> AwsError:
         """The error a refused check gives: IAM's AccessDenied with the engine's reason, unless the
         service words its denials differently (EC2's encoded UnauthorizedOperation, S3's own)."""
         return access_denied(ctx.caller, check)
+
+    def refuse(self, ctx: OpContext, check: Check) -> AwsError:
+        """The error to raise for a refused check (the service's `denial`), noting the check on the
+        context so that the request's trail record explains it. Raise what this returns."""
+        ctx.denied = check
+        return self.denial(ctx, check)
 
 
 # Actions whose denial AWS reports without naming the policy type that caused it.

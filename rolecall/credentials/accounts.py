@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rolecall import ids
@@ -20,7 +22,6 @@ class RootCredentials:
 
 
 def _now_iso() -> str:
-    from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -44,8 +45,29 @@ def _add_root_key(tx: Tx, box: SecretBox, account_id: str, key_id: str, secret: 
     )
 
 
+class MasterKeyMismatch(Exception):
+    """The box's master key is not the one the store's secrets are sealed with."""
+
+
+def _check_master_key(tx: Tx, box: SecretBox) -> None:
+    """MasterKeyMismatch unless a secret the store already holds opens with `box`: a key sealed under
+    another master key (say, a command run without the server's ROLECALL_MASTER_KEY) would never verify."""
+    for account in tx.list(GLOBAL, "account"):
+        for key in tx.list(account["AccountId"], "access_key"):
+            if key.get("SecretSealed"):
+                try:
+                    box.open(key["SecretSealed"])
+                except ValueError:
+                    raise MasterKeyMismatch(
+                        "this master key is not the one the store's secrets are sealed with: run with the "
+                        "server's ROLECALL_MASTER_KEY (or without it, if the server has none)"
+                    ) from None
+                return
+
+
 def create_account(store: Store, box: SecretBox, account_id: str | None = None) -> RootCredentials:
-    """A new account with one root access key. Conflict when the id is taken."""
+    """A new account with one root access key. Conflict when the id is taken; MasterKeyMismatch when
+    `box` could not open the secrets the store already holds."""
     if account_id is None:
         account_id = "".join(secrets.choice("0123456789") for _ in range(12))
         if account_id[0] == "0":
@@ -54,6 +76,7 @@ def create_account(store: Store, box: SecretBox, account_id: str | None = None) 
         raise ValueError(f"account id must be 12 digits: {account_id!r}")
     key_id, secret = ids.access_key_id(ids.LONG_TERM_KEY, account_id), ids.secret_access_key()
     with store.transaction() as tx:
+        _check_master_key(tx, box)
         tx.insert(GLOBAL, "account", account_id, {"AccountId": account_id, "CreateDate": _now_iso()})
         _add_root_key(tx, box, account_id, key_id, secret)
     return RootCredentials(account_id, key_id, secret)
@@ -92,30 +115,126 @@ def ensure_default_account(store: Store, box: SecretBox, account_id: str) -> Roo
         return creds
 
 
-def write_credentials_file(data_dir: str | Path, creds: RootCredentials, profile: str = "rolecall") -> Path:
-    """DATA_DIR/credentials in the AWS shared-credentials format, readable by the owner only."""
-    path = Path(data_dir) / "credentials"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = (
-        f"[{profile}]\n"
-        f"aws_access_key_id = {creds.access_key_id}\n"
-        f"aws_secret_access_key = {creds.secret_access_key}\n"
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o600)
+# The AWS shared-credentials file in the data dir: profile `rolecall` holds the default account's root keys
+# (written at first start), `rolecall-ACCOUNTID` those of each account `rolecall account create` made.
+CREDENTIALS_FILE = "credentials"
+DEFAULT_PROFILE = "rolecall"
+
+
+def account_profile(account_id: str) -> str:
+    return f"{DEFAULT_PROFILE}-{account_id}"
+
+
+def credentials_path(data_dir: str | Path) -> Path:
+    return Path(data_dir).expanduser() / CREDENTIALS_FILE
+
+
+class CredentialsFileError(Exception):
+    """The credentials file cannot be read as an AWS shared-credentials file."""
+
+
+def write_credentials_file(
+    data_dir: str | Path, creds: RootCredentials, profile: str = DEFAULT_PROFILE
+) -> Path:
+    """Add `profile` to DATA_DIR/credentials, or replace it, leaving every other line of the file as it was.
+
+    The file holds root keys, so it is only ever readable by its owner: the new text is written 0600 beside
+    it and renamed over it, under a lock, so a crash or a concurrent writer never leaves half a file.
+    """
+    import fcntl
+
+    path = credentials_path(data_dir)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    section = [
+        f"[{profile}]\n",
+        f"aws_access_key_id = {creds.access_key_id}\n",
+        f"aws_secret_access_key = {creds.secret_access_key}\n",
+    ]
+    lock_fd = os.open(path.with_name(f".{CREDENTIALS_FILE}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+        text = "".join(_with_section(lines, profile, section))
+        tmp = path.with_name(f".{CREDENTIALS_FILE}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        os.close(lock_fd)
     return path
 
 
-def read_credentials_file(data_dir: str | Path, profile: str = "rolecall") -> tuple[str, str] | None:
-    import configparser
+def _with_section(lines: list[str], profile: str, section: list[str]) -> list[str]:
+    """`lines` with the keys of [profile] replaced by `section` (appended when there is none). Comments
+    are kept wherever they are."""
+    out: list[str] = []
+    replaced = skipping = False
+    for line in lines:
+        text = line.strip()
+        if text.startswith("[") and text.endswith("]"):
+            skipping = text[1:-1].strip() == profile
+            if skipping:
+                if not replaced:
+                    out += section
+                    replaced = True
+                continue
+            if replaced and out and out[-1].strip():
+                out.append("\n")  # a blank line between the new section and the next
+        if not skipping or text.startswith(("#", ";")):
+            out.append(line)
+    if not replaced:
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        if out and out[-1].strip():
+            out.append("\n")
+        out += section
+    return out
 
-    path = Path(data_dir) / "credentials"
+
+def read_profiles(path: str | Path) -> dict[str, tuple[str, str]]:
+    """Every profile of a shared-credentials file that has both keys: name -> (access key id, secret).
+    Empty when the file does not exist; CredentialsFileError when it is not in the format."""
+
+    path = Path(path).expanduser()
     if not path.exists():
-        return None
-    cp = configparser.ConfigParser()
-    cp.read(path)
-    if profile not in cp:
-        return None
-    return cp[profile]["aws_access_key_id"], cp[profile]["aws_secret_access_key"]
+        return {}
+    cp = configparser.ConfigParser(interpolation=None)
+    try:
+        cp.read(path)
+    except configparser.Error as exc:
+        raise CredentialsFileError(f"{path} is not an AWS credentials file: {exc.message}") from None
+    return {
+        name: (cp[name]["aws_access_key_id"], cp[name]["aws_secret_access_key"])
+        for name in cp.sections()
+        if cp[name].get("aws_access_key_id") and cp[name].get("aws_secret_access_key")
+    }
+
+
+def read_credentials_file(data_dir: str | Path, profile: str = DEFAULT_PROFILE) -> tuple[str, str] | None:
+    """The keys of `profile` in DATA_DIR/credentials, or None."""
+    return read_profiles(credentials_path(data_dir)).get(profile)
+
+
+@dataclass
+class AccountSummary:
+    account_id: str
+    create_date: str
+    root_access_key_ids: list[str]  # active root keys (ids only: never a secret)
+
+
+def list_accounts(store: Store) -> list[AccountSummary]:
+    """Every account of the store, with the ids of its active root access keys."""
+    with store.read_transaction() as tx:
+        return [
+            AccountSummary(
+                doc["AccountId"],
+                doc.get("CreateDate", ""),
+                [
+                    key["AccessKeyId"]
+                    for key in tx.list(doc["AccountId"], "access_key")
+                    if key.get("UserName") is None and key.get("Status") == "Active"
+                ],
+            )
+            for doc in tx.list(GLOBAL, "account")
+        ]

@@ -13,6 +13,7 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rolecall import ids
 from rolecall.clock import iso
 from rolecall.credentials.secretbox import SecretBox
 
@@ -68,7 +69,6 @@ def role_session(
     role: dict[str, Any], account: str, session_name: str, now: float, duration: int, **fields: Any
 ) -> Session:
     """A new session of `role` with fresh temporary keys (ASIA..., the account encoded in the id)."""
-    from rolecall import ids
 
     return Session(
         access_key_id=ids.access_key_id(ids.TEMPORARY_KEY, account),

@@ -46,12 +46,40 @@ class MatchedStatement(NamedTuple):
     effect: str  # "Allow" | "Deny"
 
 
+class FailedCondition(NamedTuple):
+    """A condition that kept a statement from applying although its action and resource matched."""
+
+    policy: str  # as MatchedStatement.policy
+    kind: str
+    index: int  # type: ignore[assignment]  # the statement's position (shadows tuple.index)
+    sid: str | None
+    effect: str
+    operator: str  # as written: "StringEquals", "ForAnyValue:StringLike", "DateLessThanIfExists", ...
+    key: str  # the condition key as written
+    values: tuple[str, ...]  # the policy's values
+    request_values: tuple[str, ...] | None  # the request's values for the key, None when it has none
+
+
+class OtherResource(NamedTuple):
+    """A statement whose action matched the request but whose Resource (or NotResource) did not."""
+
+    policy: str
+    kind: str
+    index: int  # type: ignore[assignment]  # the statement's position (shadows tuple.index)
+    sid: str | None
+    effect: str
+    resources: tuple[str, ...]  # the statement's Resource, or NotResource, as written
+    not_resource: bool
+
+
 class _Trace:
     """What the detailed pass saw."""
 
     def __init__(self) -> None:
         self.matched: list[MatchedStatement] = []
         self.unmet: list[str] = []  # statements whose action/resource matched but a condition failed
+        self.failed: list[FailedCondition] = []  # the same, as data
+        self.other_resources: list[OtherResource] = []
         self.missing: dict[str, str] = {}  # lower-cased key -> key as written
         self.grant = NONE
         self.decision: tuple[str, str | None] | None = None  # what the traced pass decided
@@ -65,11 +93,32 @@ class _Trace:
         failed = [c for c in st.conditions if not c.test(ctx)]
         if failed:
             for c in failed:
-                note = " (key missing from the request)" if not ctx.get(c.key) else ""
+                present = ctx.get(c.key) or None
+                note = " (key missing from the request)" if present is None else ""
                 self.unmet.append(f"{layer} {label} statement {st.label()}: {c.describe()} not met{note}")
+                self.failed.append(
+                    FailedCondition(
+                        label,
+                        layer,
+                        st.index,
+                        st.sid,
+                        st.effect,
+                        c.operator.text,
+                        c.key_name,
+                        c.values,
+                        tuple(present) if present is not None else None,
+                    )
+                )
             return False
         self.matched.append(MatchedStatement(label, layer, st.index, st.sid, st.effect))
         return True
+
+    def other_resource(self, layer: str, label: str, st: Statement) -> None:
+        raw = st.raw.get("NotResource" if st.not_resource else "Resource")
+        resources = (raw,) if isinstance(raw, str) else tuple(r for r in raw or () if isinstance(r, str))
+        self.other_resources.append(
+            OtherResource(label, layer, st.index, st.sid, st.effect, resources, st.not_resource)
+        )
 
 
 def _applies(st: Statement, request: Request) -> bool:
@@ -153,7 +202,9 @@ def _scan(
         entry = policy.candidates(action)
         label = policy.label(position, layer)
         for st in sorted(entry.denies + entry.allows, key=lambda s: s.index):
-            if st.matches_resource(resource, request) and trace.statement(layer, label, st, request):
+            if not st.matches_resource(resource, request):
+                trace.other_resource(layer, label, st)
+            elif trace.statement(layer, label, st, request):
                 if st.is_deny:
                     deny = True
                 else:
@@ -363,6 +414,36 @@ class Decision:
         return list(self._traced().matched)
 
     @property
+    def failed_conditions(self) -> list[FailedCondition]:
+        """Conditions that failed in statements whose action and resource (and principal) matched."""
+        return list(self._traced().failed)
+
+    @property
+    def other_resources(self) -> list[OtherResource]:
+        """Statements of the principal's own layers (identity, boundary, session, SCP, RCP) whose action
+        matched but whose resource did not: the grants that exist, for other resources."""
+        return list(self._traced().other_resources)
+
+    def policy_labels(self) -> dict[str, list[str]]:
+        """The policies evaluated, by layer (scp, rcp, resource, identity, boundary, session), named as
+        MatchedStatement.policy names them; layers without a policy are left out."""
+        _, identity, resource_policy, boundary, sessions, scps, rcps, _ = self._inputs
+        groups: list[tuple[str, list[Sequence[Policy]]]] = [
+            ("scp", _levels(scps)),
+            ("rcp", _levels(rcps)),
+            ("resource", [(resource_policy,)] if resource_policy is not None else []),
+            ("identity", [tuple(identity)]),
+            ("boundary", [(boundary,)] if boundary is not None else []),
+            ("session", [tuple(sessions)]),
+        ]
+        out: dict[str, list[str]] = {}
+        for layer, levels in groups:
+            labels = [p.label(i, layer) for level in levels for i, p in enumerate(level)]
+            if labels:
+                out[layer] = labels
+        return out
+
+    @property
     def missing_context_keys(self) -> list[str]:
         """Condition keys (and condition-value variables) used by statements whose action and resource
         matched the request, but absent from the request context."""
@@ -433,4 +514,4 @@ def evaluate(
     return Decision(decision, denied_by, inputs)
 
 
-__all__ = ["Decision", "MatchedStatement", "evaluate"]
+__all__ = ["Decision", "FailedCondition", "MatchedStatement", "OtherResource", "evaluate"]

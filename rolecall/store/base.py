@@ -109,6 +109,11 @@ class Store(ABC):
         (EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource, AccessKeyId)."""
 
     @abstractmethod
+    def events_by_request_id(self, request_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """(account, record) of every CloudTrail record of one request, by its requestID, oldest first:
+        the caller's account's, and the copy each other account whose resource it touched received."""
+
+    @abstractmethod
     def reset(self) -> None:
         """Remove everything (for `--auth off`'s POST /moto-api/reset)."""
 

@@ -84,6 +84,7 @@ class IndexedEvent:
     username: str | None
     access_key_id: str | None
     read_only: str | None
+    request_id: str | None
     resources: list[tuple[str, str]]  # (attr, value) rows of event_resources, without duplicates
 
 
@@ -118,6 +119,7 @@ def index_record(record: dict[str, Any]) -> IndexedEvent:
         username=event_username(identity),
         access_key_id=identity.get("accessKeyId") or None,
         read_only=read_only,
+        request_id=record.get("requestID") if isinstance(record.get("requestID"), str) else None,
         resources=list(dict.fromkeys(resources)),
     )
 

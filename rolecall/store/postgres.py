@@ -35,6 +35,7 @@ DIALECT = Dialect.build(schema.pg, event_time=lambda moment: moment, returning_s
 
 _READ_GENERATION = schema.pg(schema.READ_GENERATION)
 _BUMP_GENERATION = schema.pg(schema.BUMP_GENERATION)
+_EVENTS_BY_REQUEST_ID = schema.pg(schema.EVENTS_BY_REQUEST_ID)
 _INSERT_MASTER_KEY = "INSERT INTO secrets (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
 _READ_MASTER_KEY = "SELECT value FROM secrets WHERE name = %s"
 
@@ -127,6 +128,10 @@ class PostgresStore(SqlStore):
             seq, when, _ = rows[query.limit - 1]
             token = encode_token(when, seq)
         return records, token
+
+    def events_by_request_id(self, request_id: str) -> list[tuple[str, dict[str, Any]]]:
+        rows = self._conn().execute(_EVENTS_BY_REQUEST_ID, (request_id,)).fetchall()
+        return [(account, json.loads(record)) for account, record in rows]
 
     # --- the rest -------------------------------------------------------------------------------------
 

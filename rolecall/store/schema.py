@@ -8,6 +8,8 @@ describes the same logical schema:
   1. meta (schema_version, generation) and documents.
   2. events and event_resources (CloudTrail history); PostgreSQL also gets `secrets`, where the
      master key lives so every node shares it (SQLite keeps it in a file beside the database).
+  3. events.request_id, indexed, filled in from the records already there: `rolecall explain` finds a
+     request's records by the request id its client was given.
 
 A migration runs in its own transaction together with the bump of schema_version, so a crash
 mid-upgrade leaves the previous version intact and the next start resumes.
@@ -73,6 +75,11 @@ SQLITE_MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID""",
         "CREATE INDEX event_resources_by_seq ON event_resources (seq)",
     ],
+    [
+        "ALTER TABLE events ADD COLUMN request_id TEXT",
+        "UPDATE events SET request_id = json_extract(record, '$.requestID')",
+        "CREATE INDEX events_by_request_id ON events (request_id)",
+    ],
 ]
 
 # COLLATE "C" everywhere: byte order, like SQLite, so list() orders names identically on both backends
@@ -123,6 +130,11 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
         "CREATE INDEX event_resources_by_seq ON event_resources (seq)",
         'CREATE TABLE secrets (name TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL)',
     ],
+    [
+        'ALTER TABLE events ADD COLUMN request_id TEXT COLLATE "C"',
+        "UPDATE events SET request_id = record::jsonb ->> 'requestID'",
+        "CREATE INDEX events_by_request_id ON events (request_id)",
+    ],
 ]
 
 LATEST_VERSION = len(SQLITE_MIGRATIONS)
@@ -160,11 +172,14 @@ BUMP_GENERATION = "UPDATE meta SET value = value + 1 WHERE key = 'generation'"
 # --- events -----------------------------------------------------------------------------------------
 
 _EVENT_COLUMNS = (
-    "event_id, account, event_time, event_name, event_source, username, access_key_id, read_only, record"
+    "event_id, account, event_time, event_name, event_source, username, access_key_id, read_only, "
+    "request_id, record"
 )
 INSERT_EVENT = (
-    f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
+# Every account's records of one request (the caller's, and a copy for each account whose resource it touched).
+EVENTS_BY_REQUEST_ID = "SELECT account, record FROM events WHERE request_id = ? ORDER BY seq"
 INSERT_EVENT_RESOURCE = (
     "INSERT INTO event_resources (account, attr, value, event_time, seq) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT DO NOTHING"

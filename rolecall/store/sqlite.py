@@ -154,6 +154,10 @@ class SqliteStore(SqlStore):
             token = encode_token(moment, seq)
         return records, token
 
+    def events_by_request_id(self, request_id: str) -> list[tuple[str, dict[str, Any]]]:
+        rows = self._reader().execute(schema.EVENTS_BY_REQUEST_ID, (request_id,)).fetchall()
+        return [(account, json.loads(record)) for account, record in rows]
+
     # --- the rest -------------------------------------------------------------------------------------
 
     def master_key(self) -> tuple[bytes, bool]:

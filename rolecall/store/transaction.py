@@ -151,6 +151,7 @@ class SqlTx(Tx):
             event.username,
             event.access_key_id,
             event.read_only,
+            event.request_id,
             schema.dump(record),
         )
         cursor = self._conn.execute(self._sql.insert_event, params)

@@ -9,6 +9,7 @@ and may be datetimes, epoch seconds or preformatted strings on output.
 
 from __future__ import annotations
 
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -33,6 +34,23 @@ REDACTED_SHAPES: dict[str, frozenset[str]] = {
 UNENFORCED_PATTERNS: dict[str, frozenset[str]] = {
     "iam": frozenset({"AttachmentName"}),
 }
+
+
+INVALID_TEXT = "The request contains text that is not valid Unicode (UTF-8)"
+
+
+def parse_json(body: bytes | str) -> Any:
+    """A JSON document as AWS's services accept one: UTF-8 text whose strings are all valid Unicode (a lone
+    surrogate escape such as "\\ud800" is refused), nested no deeper than the parser can go. UnicodeError
+    for invalid text, ValueError for anything else that is not JSON."""
+    text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError("the JSON document is nested too deeply") from None
+    if "\\u" in text:  # only an escape can make a surrogate that strict UTF-8 decoding let through
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    return value
 
 
 class BadValue(Exception):
@@ -123,12 +141,21 @@ class Codec(ABC):
 
     # -- the interface the pipeline uses -----------------------------------------------------------------
 
-    @abstractmethod
     def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
         """(operation name, input members), parsed and (unless validate=False) validated against the model.
 
-        Raises AwsError with AWS's code and message.
+        Raises AwsError with AWS's code and message. Text that is not valid Unicode (malformed UTF-8, a
+        lone UTF-16 surrogate in a JSON escape) is refused here, in every protocol: no store, encoder or
+        later reader could keep it.
         """
+        try:
+            return self._decode(req, validate=validate)
+        except UnicodeError:
+            raise self.bad_value_error(BadValue("", INVALID_TEXT)) from None
+
+    @abstractmethod
+    def _decode(self, req: HttpRequest, *, validate: bool) -> tuple[str, dict[str, Any]]:
+        """decode() for one protocol; text it decodes strictly, letting UnicodeError out."""
 
     @abstractmethod
     def encode(self, operation: str, output: dict[str, Any] | None, request_id: str) -> HttpResponse:

@@ -13,6 +13,7 @@ from functools import cache
 from urllib.parse import parse_qsl
 
 from rolecall.http import HttpRequest
+from rolecall.wire.models import service_model
 
 
 def query_params(query_string: str) -> dict[str, str]:
@@ -33,13 +34,12 @@ _VIRTUAL_HOST = re.compile(
 
 # The services we serve by protocol marker: JSON ones by X-Amz-Target prefix, query ones by Version.
 JSON_SERVICES = ("cloudtrail", "logs")
-QUERY_SERVICES = ("iam", "sts")
+QUERY_SERVICES = ("iam", "sts", "ec2")
 
 
 @cache
 def _target_prefixes() -> dict[str, str]:
     """X-Amz-Target prefix (full and last segment) -> service name."""
-    from rolecall.wire.models import service_model
 
     prefixes: dict[str, str] = {}
     for name in JSON_SERVICES:
@@ -51,8 +51,7 @@ def _target_prefixes() -> dict[str, str]:
 
 @cache
 def _query_versions() -> dict[str, str]:
-    """API Version parameter -> service name (IAM is 2010-05-08, STS 2011-06-15)."""
-    from rolecall.wire.models import service_model
+    """API Version parameter -> service name (IAM is 2010-05-08, STS 2011-06-15, EC2 2016-11-15)."""
 
     return {service_model(name).api_version: name for name in QUERY_SERVICES}
 

@@ -90,7 +90,7 @@ class Ec2Codec(QueryCodec):
 
     # -- decode ------------------------------------------------------------------------------------------
 
-    def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
+    def _decode(self, req: HttpRequest, *, validate: bool) -> tuple[str, dict[str, Any]]:
         params = form_params(req)
         action = params.get("Action")
         if not action:

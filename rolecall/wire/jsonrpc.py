@@ -23,7 +23,7 @@ from botocore.model import OperationModel, Shape
 
 from rolecall.errors import AwsError
 from rolecall.http import HttpRequest, HttpResponse
-from rolecall.wire.codec import BadValue, Codec, compile_once
+from rolecall.wire.codec import BadValue, Codec, compile_once, parse_json
 from rolecall.wire.models import lower_first
 from rolecall.wire.timestamps import format_epoch, parse_timestamp, to_datetime
 
@@ -313,13 +313,15 @@ class JsonCodec(Codec):
             raise AwsError("", code="UnknownOperationException", status=400)
         return operation
 
-    def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
+    def _decode(self, req: HttpRequest, *, validate: bool) -> tuple[str, dict[str, Any]]:
         operation = self.operation_from_target(req.headers.get("x-amz-target"))
         body: Any = {}
         if req.body.strip():
             try:
-                body = json.loads(req.body)
-            except (ValueError, UnicodeDecodeError):
+                body = parse_json(req.body)
+            except UnicodeError:
+                raise
+            except ValueError:
                 raise AwsError("", code="SerializationException", status=400) from None
         return operation, self.read_input(operation, body, validate=validate)
 

@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import botocore
 from botocore.model import Shape
 
 from rolecall.errors import AwsError, NotImplementedOperation
@@ -88,7 +89,6 @@ def snapshot_operation(shape: Shape | None, shapes: dict[str, dict[str, str | No
 
 def build_snapshot(services: Iterable[Any]) -> dict[str, Any]:
     """The snapshot of every implemented operation of these services (rolecall.core.operations.Service)."""
-    import botocore
 
     out: dict[str, Any] = {
         "about": "Input members rolecall's handlers were written against; made by scripts/refresh_known_members.py",

@@ -47,7 +47,7 @@ def form_params(req: HttpRequest) -> dict[str, str]:
     if req.query_string:
         _parse_form(req.query_string, params)
     if req.body and req.method.upper() != "GET":
-        _parse_form(req.body.decode("utf-8", errors="replace"), params)
+        _parse_form(req.body.decode("utf-8"), params)
     return params
 
 
@@ -58,9 +58,9 @@ def _parse_form(text: str, into: dict[str, str]) -> None:
             continue
         name, _, value = piece.partition("=")
         if "%" in name or "+" in name:
-            name = unquote_plus(name)
+            name = unquote_plus(name, errors="strict")
         if "%" in value or "+" in value:
-            value = unquote_plus(value)
+            value = unquote_plus(value, errors="strict")
         into.setdefault(name, value)
 
 
@@ -216,7 +216,7 @@ class QueryCodec(Codec):
 
     # -- decode ------------------------------------------------------------------------------------------
 
-    def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
+    def _decode(self, req: HttpRequest, *, validate: bool) -> tuple[str, dict[str, Any]]:
         params = form_params(req)
         action = params.get("Action")
         if not action:

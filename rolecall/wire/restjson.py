@@ -30,7 +30,7 @@ from botocore.model import OperationModel, Shape
 
 from rolecall.errors import AwsError
 from rolecall.http import HttpRequest, HttpResponse
-from rolecall.wire.codec import BadValue, Codec, read_labelled, reader_of_steps
+from rolecall.wire.codec import BadValue, Codec, parse_json, read_labelled, reader_of_steps
 from rolecall.wire.jsonrpc import (
     JsonReaderCompiler,
     JsonWriterCompiler,
@@ -72,7 +72,7 @@ def _text_reader(shape: Shape) -> Callable[[str], Any]:
 
             def read_json_value(text: str) -> Any:
                 try:
-                    return json.loads(base64.b64decode(text, validate=True))
+                    return parse_json(base64.b64decode(text, validate=True))
                 except (binascii.Error, ValueError):
                     raise BadValue(text, "Invalid base64-encoded JSON value") from None
 
@@ -173,7 +173,7 @@ class RestJsonCodec(Codec):
 
     # -- requests ----------------------------------------------------------------------------------------
 
-    def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
+    def _decode(self, req: HttpRequest, *, validate: bool) -> tuple[str, dict[str, Any]]:
         query = parse_query(req.query_string)
         found = self.router.find(req.method, req.path, query)
         if found is None:
@@ -302,7 +302,7 @@ class RestJsonCodec(Codec):
 
             def raw_payload(source: RestInput, out: dict[str, Any]) -> None:
                 if source.req.body:
-                    out[name] = source.req.body.decode("utf-8", "replace") if as_text else source.req.body
+                    out[name] = source.req.body.decode("utf-8") if as_text else source.req.body
 
             return raw_payload
         read = self._readers.reader(member)
@@ -416,6 +416,8 @@ def _json_body(body: bytes) -> Any:
     if not body.strip():
         return None
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return parse_json(body)
+    except UnicodeError:
+        raise
+    except ValueError as exc:
         raise BadValue(body, f"{type(exc).__name__}: {exc}") from None

@@ -17,8 +17,9 @@ them). A response carrying Content-Range is 206; HEAD responses and 304s carry n
 Errors are S3's document:
     <Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>k</Key>
     <RequestId>..</RequestId><HostId>..</HostId></Error>
-with extra elements from the error's `fields` (BucketName, Key, Resource, ...). The generic errors raised by
-authentication are renamed as S3 names them (InvalidClientTokenId -> InvalidAccessKeyId, ...).
+with extra elements from the error's `fields` (BucketName, Key, Resource, ...). Generic errors are renamed as
+S3 names them (ValidationError -> InvalidArgument, ...); the S3 service words its authentication errors itself
+(InvalidClientTokenId -> InvalidAccessKeyId, ...).
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ from botocore.model import OperationModel, ServiceModel, Shape
 
 from rolecall.errors import AwsError
 from rolecall.http import Headers, HttpRequest, HttpResponse
-from rolecall.wire.codec import BadValue, Codec, Step, compile_once, read_labelled, reader_of_steps
+from rolecall.wire.codec import (
+    BadValue,
+    Codec,
+    Step,
+    compile_once,
+    parse_json,
+    read_labelled,
+    reader_of_steps,
+)
 from rolecall.wire.dispatch import virtual_host_bucket
 from rolecall.wire.routing import Route, compile_route, parse_query
 from rolecall.wire.sigv4 import open_payload
@@ -88,16 +97,9 @@ UNROUTED = {
 
 MALFORMED_XML = "The XML you provided was not well-formed or did not validate against our published schema"
 
-# Errors raised by authentication, as S3 reports them: code -> (S3 code, S3 message or None to keep, status).
+# Generic errors as S3 reports them: code -> (S3 code, S3 message or None to keep, status). (Authentication
+# errors S3 words itself: the S3 service's authentication_error hook renames them before they get here.)
 S3_ERROR_NAMES: dict[str, tuple[str, str | None, int | None]] = {
-    "InvalidClientTokenId": (
-        "InvalidAccessKeyId",
-        "The AWS Access Key Id you provided does not exist in our records.",
-        403,
-    ),
-    "ExpiredToken": ("ExpiredToken", "The provided token has expired.", 400),
-    "IncompleteSignature": ("AuthorizationHeaderMalformed", None, 400),
-    "MissingAuthenticationToken": ("AccessDenied", "Access Denied", 403),
     "ValidationError": ("InvalidArgument", None, 400),
     "InternalFailure": ("InternalError", "We encountered an internal error. Please try again.", 500),
 }
@@ -127,7 +129,7 @@ def _to_int(raw: str) -> int:
 
 def _to_json(raw: str) -> Any:
     try:
-        return json.loads(base64.b64decode(raw))
+        return parse_json(base64.b64decode(raw))
     except (binascii.Error, ValueError):
         raise BadValue(raw, "Member must be base64-encoded JSON") from None
 
@@ -376,7 +378,7 @@ class RestXmlCodec(Codec):
 
     # -- decode ------------------------------------------------------------------------------------------
 
-    def decode(self, req: HttpRequest, *, validate: bool = True) -> tuple[str, dict[str, Any]]:
+    def _decode(self, req: HttpRequest, *, validate: bool) -> tuple[str, dict[str, Any]]:
         if (req.headers.get("x-amz-content-sha256") or "").startswith("STREAMING-"):
             open_payload(req)  # --auth off: nobody verified (or decoded) the streaming body yet
         path = req.path or "/"
@@ -526,7 +528,7 @@ class RestXmlCodec(Codec):
 
             def read_text(parts: RequestParts, out: dict[str, Any]) -> None:
                 if parts.body:
-                    out[name] = parts.body.decode("utf-8", errors="replace")
+                    out[name] = parts.body.decode("utf-8")
 
             return read_text
         read_document = self._xml_readers.reader(shape)

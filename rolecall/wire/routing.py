@@ -37,7 +37,7 @@ class Route:
             values = query.get(key)
             if values is None or (value and value not in values):
                 return None
-        return {name: unquote(found.group(group)) for group, name, _ in self.labels}
+        return {name: unquote(found.group(group), errors="strict") for group, name, _ in self.labels}
 
 
 def compile_route(operation: str, method: str, request_uri: str) -> Route:
@@ -87,6 +87,6 @@ class Router:
 def parse_query(query_string: str) -> dict[str, list[str]]:
     """Every value of every query parameter, decoded, in the order sent."""
     out: dict[str, list[str]] = {}
-    for key, value in parse_qsl(query_string, keep_blank_values=True):
+    for key, value in parse_qsl(query_string, keep_blank_values=True, errors="strict"):
         out.setdefault(key, []).append(value)
     return out

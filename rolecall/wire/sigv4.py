@@ -142,7 +142,7 @@ def _parse_authorization(req: HttpRequest, header: str) -> SignatureInfo:
         region=region,
         service=service,
         terminator=terminator,
-        signed_headers=tuple(fields["SignedHeaders"].lower().split(";")),
+        signed_headers=tuple(fields["SignedHeaders"].split(";")),
         signature=fields["Signature"],
         amz_date=amz_date,
         security_token=req.headers.get("x-amz-security-token"),
@@ -166,7 +166,7 @@ def _parse_presigned(req: HttpRequest, query: dict[str, str]) -> SignatureInfo:
         region=region,
         service=service,
         terminator=terminator,
-        signed_headers=tuple(query["X-Amz-SignedHeaders"].lower().split(";")),
+        signed_headers=tuple(query["X-Amz-SignedHeaders"].split(";")),
         signature=query["X-Amz-Signature"],
         amz_date=query["X-Amz-Date"],
         security_token=query.get("X-Amz-Security-Token") or req.headers.get("x-amz-security-token"),
@@ -216,7 +216,10 @@ def verify(
     regions:  when given, the scope's region must be one of them.
     max_skew: seconds the request time may differ from `now` (default: 15 min for STS, 5 min otherwise).
     """
-    if "host" not in info.signed_headers:
+    # SignedHeaders and the signature are taken exactly as sent: the canonical request names the headers as
+    # the signer listed them (lower-case, as every AWS signer writes them), and the signature is compared
+    # as the lower-case hex every signer produces, so a re-cased copy of a valid signature is not one.
+    if "host" not in (name.lower() for name in info.signed_headers):
         raise IncompleteSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
     if not _BASIC_DATE.fullmatch(info.amz_date):
         raise IncompleteSignature(
@@ -238,7 +241,7 @@ def verify(
     _check_time(info, now, max_skew)
     payload_hash = _payload_hash(req, info)
     expected = signature_for(req, info, secret_access_key, payload_hash)
-    if not hmac.compare_digest(expected.encode(), info.signature.lower().encode("utf-8", "replace")):
+    if not hmac.compare_digest(expected.encode(), info.signature.encode("utf-8", "replace")):
         raise SignatureDoesNotMatch(S3_SIGNATURE_MISMATCH if _is_s3(info) else SIGNATURE_MISMATCH)
     if _is_s3(info):
         signer = aws_chunked.ChunkSigner(
@@ -298,6 +301,10 @@ def _check_s3_expiry(info: SignatureInfo, signed_at: float, now: float) -> None:
         )
     if now > signed_at + expires:
         raise AwsError("Request has expired", code="AccessDenied", status=403)
+    # A URL dated ahead of the clock (beyond the allowed skew) is not valid yet: otherwise a signer could
+    # date it years ahead and stretch the 7-day limit at will.
+    if signed_at > now + MAX_SKEW_BY_SERVICE.get(info.service, DEFAULT_MAX_SKEW):
+        raise AwsError("Request is not valid yet", code="AccessDenied", status=403)
 
 
 def _basic(timestamp: float) -> str:

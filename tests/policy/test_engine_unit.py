@@ -555,6 +555,58 @@ def test_matched_missing_keys_and_explain() -> None:
     assert "Bool aws:MultiFactorAuthPresent" in text and "key missing" in text
 
 
+def test_failed_conditions_other_resources_and_policy_labels() -> None:
+    """What an explanation is built from: each failed condition as data (with the request's value), the
+    grants that exist for other resources, and the policies evaluated per layer."""
+    p = Policy.parse(
+        doc(
+            allow("s3:GetObject", "arn:aws:s3:::other/*", Sid="OtherBucket"),
+            allow("s3:GetObject", Sid="FromOffice", Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
+            allow(
+                "s3:GetObject", Sid="Tagged", Condition={"StringEquals": {"s3:ExistingObjectTag/team": "a"}}
+            ),
+        ),
+        name="inline:reader",
+    )
+    boundary = Policy.parse(doc(allow("s3:*")), kind="boundary", name="arn:aws:iam::111122223333:policy/b")
+    d = evaluate(
+        Request("s3:GetObject", OBJ, ALICE, {"aws:SourceIp": "192.0.2.1"}), identity=[p], boundary=boundary
+    )
+    assert (d.decision, d.denied_by) == ("implicitDeny", "identity")
+    assert d.failed_conditions == [
+        (
+            "inline:reader",
+            "identity",
+            1,
+            "FromOffice",
+            "Allow",
+            "IpAddress",
+            "aws:SourceIp",
+            ("10.0.0.0/8",),
+            ("192.0.2.1",),
+        ),
+        (
+            "inline:reader",
+            "identity",
+            2,
+            "Tagged",
+            "Allow",
+            "StringEquals",
+            "s3:ExistingObjectTag/team",
+            ("a",),
+            None,
+        ),
+    ]
+    assert d.other_resources == [
+        ("inline:reader", "identity", 0, "OtherBucket", "Allow", ("arn:aws:s3:::other/*",), False)
+    ]
+    assert d.policy_labels() == {
+        "identity": ["inline:reader"],
+        "boundary": ["arn:aws:iam::111122223333:policy/b"],
+    }
+    assert evaluate(Request("s3:GetObject", OBJ, ALICE)).policy_labels() == {}
+
+
 def test_action_index_is_bounded() -> None:
     p = identity(allow("s3:*"))
     for i in range(5000):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 
@@ -47,7 +48,7 @@ def build_at(store_backend, version: int) -> None:
 
 
 def test_a_new_database_is_created_at_the_latest_version(store, store_backend):
-    assert version_of(store_backend) == schema.LATEST_VERSION == 2
+    assert version_of(store_backend) == schema.LATEST_VERSION == 3
     assert store.generation() == 0
 
 
@@ -75,6 +76,30 @@ def test_upgrade_from_version_1_keeps_documents_and_generation(store_backend):
     # Opening again is a no-op.
     store_backend.open()
     assert version_of(store_backend) == schema.LATEST_VERSION
+
+
+def test_upgrade_from_version_2_finds_earlier_records_by_request_id(store_backend):
+    build_at(store_backend, 2)
+    old = {"eventID": "e-old", "eventTime": "2026-11-28T18:00:00Z", "requestID": "req-old"}
+    columns = "INSERT INTO events (event_id, account, event_time, record) VALUES (?, ?, ?, ?)"
+    if store_backend.name == "sqlite":
+        conn = sqlite3.connect(os.path.join(store_backend.data_dir, "rolecall.db"), isolation_level=None)
+        conn.execute(columns, ("e-old", A, "2026-11-28T18:00:00.000000Z", json.dumps(old)))
+        conn.close()
+    else:
+        with store_backend.raw() as conn:
+            conn.execute(
+                schema.pg(columns), ("e-old", A, datetime(2026, 11, 28, 18, tzinfo=UTC), json.dumps(old))
+            )
+    store = store_backend.open()
+    assert version_of(store_backend) == schema.LATEST_VERSION
+    assert store.events_by_request_id("req-old") == [(A, old)]
+    new = {"eventID": "e-new", "eventTime": "2026-11-28T18:01:00Z", "requestID": "req-new"}
+    with store.transaction() as tx:
+        tx.append_event(A, new)
+        tx.append_event("222222222222", {**new, "eventID": "e-new-copy"})
+    assert [account for account, _ in store.events_by_request_id("req-new")] == [A, "222222222222"]
+    assert store.events_by_request_id("req-none") == []
 
 
 def test_a_newer_schema_is_refused(store, store_backend):

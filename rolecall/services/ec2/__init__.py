@@ -12,11 +12,21 @@ from rolecall.authz.messages import encode_authorization_message
 from rolecall.core.context import Check, OpContext
 from rolecall.core.host import Host, InternalRoute
 from rolecall.core.operations import Service, access_denied
-from rolecall.errors import AwsError
-from rolecall.services.ec2.errors import UnauthorizedOperation
+from rolecall.errors import (
+    AwsError,
+    ExpiredToken,
+    InvalidClientTokenId,
+    MissingAuthenticationToken,
+    MissingParameter,
+    SignatureDoesNotMatch,
+)
+from rolecall.services.ec2.errors import AuthFailure, RequestExpired, UnauthorizedOperation
 from rolecall.services.ec2.imds.endpoint import LOOKUP_PREFIX, ImdsManager
 from rolecall.services.ec2.instances import InstanceOperations
 from rolecall.services.ec2.profile_associations import ProfileAssociationOperations
+
+# The SigV4 check's messages for a request dated too far from the server's clock.
+_SIGNATURE_TIME = ("Signature expired", "Signature not yet current")
 
 
 class EC2(Service):
@@ -49,6 +59,21 @@ class EC2(Service):
         """Stop a stopped or terminated instance's metadata endpoint."""
         if self.imds is not None:
             self.imds.close_instance(instance_id)
+
+    def authentication_error(self, err: AwsError) -> AwsError:
+        """EC2's words (services/ec2/errors.py): an unknown or inactive key, or a signature that does not
+        hold, is AuthFailure; expired temporary credentials, or a request signed too long ago (or in the
+        future), RequestExpired; a request without any signature, MissingParameter -- as EC2 answers an
+        unsigned call ("The request must contain the parameter AWSAccessKeyId")."""
+        if isinstance(err, InvalidClientTokenId) or (
+            isinstance(err, SignatureDoesNotMatch) and not err.message.startswith(_SIGNATURE_TIME)
+        ):
+            return AuthFailure()
+        if isinstance(err, ExpiredToken | SignatureDoesNotMatch):
+            return RequestExpired()
+        if isinstance(err, MissingAuthenticationToken):
+            return MissingParameter("The request must contain the parameter AWSAccessKeyId")
+        return err
 
     def denial(self, ctx: OpContext, check: Check) -> AwsError:
         """EC2's refusal: UnauthorizedOperation, with the decision sealed for sts:DecodeAuthorizationMessage."""

@@ -56,3 +56,28 @@ class InvalidRequest(AwsError):
     """rolecall's own endpoint lookup (GET /_rolecall/imds/ID) asked the wrong way."""
 
     code = "InvalidRequest"
+
+
+# EC2's words for a request it cannot authenticate, in place of IAM's (Amazon EC2 API Reference, "Error codes
+# for the Amazon EC2 API", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html, and
+# EC2's answers as quoted in public tools and tests: "AuthFailure: AWS was not able to validate the provided
+# access credentials" with HTTP 401, "RequestExpired: Request has expired." for expired temporary credentials).
+
+
+class AuthFailure(AwsError):
+    """An unknown or inactive access key, or a signature that does not hold."""
+
+    code = "AuthFailure"
+    status = 401
+
+    def __init__(self, message: str = "AWS was not able to validate the provided access credentials") -> None:
+        super().__init__(message)
+
+
+class RequestExpired(AwsError):
+    """Expired temporary credentials, or a request dated too far from the server's clock."""
+
+    code = "RequestExpired"
+
+    def __init__(self, message: str = "Request has expired.") -> None:
+        super().__init__(message)

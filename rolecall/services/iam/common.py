@@ -190,6 +190,26 @@ def paginate(
     return out
 
 
+def paginate_computed(
+    total: int, compute: Callable[[int], Any], params: dict[str, Any], key: str
+) -> dict[str, Any]:
+    """paginate() over `total` items that only exist once computed (`compute(i)` makes item i): only the
+    requested page is computed, so the work and memory of one call are bounded by MaxItems."""
+    limit = params.get("MaxItems") or DEFAULT_MAX_ITEMS
+    start = 0
+    marker = params.get("Marker")
+    if marker:
+        state = _decode_marker(marker)
+        if not isinstance(state.get("offset"), int) or state["offset"] < 0:
+            raise ValidationError("Invalid Marker.")
+        start = state["offset"]
+    page = [compute(i) for i in range(start, min(start + limit, total))]
+    out: dict[str, Any] = {key: page, "IsTruncated": start + limit < total}
+    if out["IsTruncated"]:
+        out["Marker"] = _encode_marker({"offset": start + limit})
+    return out
+
+
 def by_name(kind: str) -> Callable[[dict[str, Any]], str]:
     """Cursor for documents listed in the store's order (lower-cased name)."""
     member = NAME_MEMBER[kind]
@@ -284,6 +304,27 @@ def arn_of(kind: str, name_param: str | None = None) -> Resolver:
         return entity_arn(ctx.account, kind, params.get("Path") or "/", name)
 
     return resolve
+
+
+def path_prefix_arn(kind: str) -> Resolver:
+    """Resource resolver of the List* operations over one kind of entity: the ARN of the path they list,
+    arn:aws:iam::ACCOUNT:role/ (with PathPrefix, role/PREFIX/), which is what IAM authorizes and names
+    in its AccessDenied message. AWS's words, e.g. "is not authorized to perform: iam:ListRoles on
+    resource: arn:aws:iam::123456789012:role/", and with PathPrefix "/aws-service-role/x/",
+    "...:role/aws-service-role/x/" (observed AWS responses quoted in public repositories)."""
+
+    def resolve(ctx: OpContext, params: dict[str, Any]) -> str:
+        return entity_arn(ctx.account, kind, params.get("PathPrefix") or "/", "")
+
+    return resolve
+
+
+def policy_path(ctx: OpContext, params: dict[str, Any]) -> str:
+    """Resource of iam:ListPolicies: not an ARN but "policy path /" (with PathPrefix, that path), as
+    AWS words it: "is not authorized to perform: iam:ListPolicies on resource: policy path /". Only a
+    statement with Resource "*" matches it, as the Service Authorization Reference (no resource type for
+    ListPolicies) implies."""
+    return f"policy path {params.get('PathPrefix') or '/'}"
 
 
 def request_tag_context(params: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from rolecall.services.iam.common import (
     iso_now,
     paginate,
     path_matches,
+    path_prefix_arn,
     touched,
     user_shape,
 )
@@ -73,7 +74,7 @@ class GroupOperations(Family):
         page["Users"] = [user_shape(u, full=False) for u in page["Users"]]
         return {"Group": group_shape(doc), **page}
 
-    @operation("iam:ListGroups")
+    @operation("iam:ListGroups", path_prefix_arn("group"))
     def ListGroups(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         groups = [
             g for g in ctx.tx.list(ctx.account, "group") if path_matches(g["Path"], params.get("PathPrefix"))

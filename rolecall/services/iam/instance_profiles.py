@@ -20,6 +20,7 @@ from rolecall.services.iam.common import (
     iso_now,
     paginate,
     path_matches,
+    path_prefix_arn,
     resource_tag_context,
     retag,
     touched,
@@ -67,7 +68,7 @@ class InstanceProfileOperations(Family):
         doc = get_instance_profile(ctx.tx, ctx.account, params["InstanceProfileName"])
         return {"InstanceProfile": instance_profile_shape(ctx.tx, ctx.account, doc)}
 
-    @operation("iam:ListInstanceProfiles")
+    @operation("iam:ListInstanceProfiles", path_prefix_arn("instance_profile"))
     def ListInstanceProfiles(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         profiles = [
             p

@@ -27,6 +27,7 @@ from rolecall.services.iam.common import (
     merge_tags,
     paginate,
     path_matches,
+    policy_path,
     remove_tags,
     request_tag_context,
     resource_tag_context,
@@ -341,7 +342,7 @@ class ManagedPolicyOperations(Family):
         record = _find_policy(ctx, params["PolicyArn"])
         return {"Policy": policy_shape(record, Usage(ctx.tx, ctx.account), description=True, tags=True)}
 
-    @operation("iam:ListPolicies")
+    @operation("iam:ListPolicies", policy_path)
     def ListPolicies(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         scope = params.get("Scope") or "All"
         usage = Usage(ctx.tx, ctx.account)

@@ -11,6 +11,7 @@ from rolecall import ids
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.errors import MalformedPolicyDocument
+from rolecall.policy import MalformedPolicy, Policy
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
@@ -23,6 +24,7 @@ from rolecall.services.iam.common import (
     iso_now,
     paginate,
     path_matches,
+    path_prefix_arn,
     retag,
     role_shape,
     signin_session_duration,
@@ -36,6 +38,9 @@ from rolecall.services.iam.users import check_boundary
 DEFAULT_MAX_SESSION_DURATION = 3600
 TRUST_POLICY_QUOTA = 2048  # AWS's default ACLSizePerRole, characters not counting whitespace
 
+# Where service-linked roles live (arn:aws:iam::ACCOUNT:role/aws-service-role/SERVICE/NAME).
+SERVICE_LINKED_PATH = "/aws-service-role/"
+
 
 # ---------------------------------------------------------------- trust policies
 
@@ -45,7 +50,6 @@ def validate_trust_policy(ctx: OpContext, text: str) -> tuple[str, dict[str, str
     unique ids of the user and role principals it names."""
     if len("".join(text.split())) > TRUST_POLICY_QUOTA:
         raise LimitExceeded(f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_QUOTA}")
-    from rolecall.policy import MalformedPolicy, Policy
 
     try:
         policy = Policy.parse(text, kind="trust", max_size=TRUST_POLICY_QUOTA)
@@ -109,7 +113,7 @@ def service_linked_role_name(service: str, suffix: str | None) -> str:
 
 
 def service_linked_role_path(service: str) -> str:
-    return f"/aws-service-role/{service}/"
+    return f"{SERVICE_LINKED_PATH}{service}/"
 
 
 def service_linked_role_arn(ctx: OpContext, params: dict[str, Any]) -> str:
@@ -138,6 +142,13 @@ class RoleOperations(Family):
     @operation("iam:CreateRole", arn_of("role"), entity_context("role"))
     def CreateRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         name, path = params["RoleName"], params.get("Path") or "/"
+        if path.startswith(SERVICE_LINKED_PATH):
+            # Only CreateServiceLinkedRole makes roles there: a role under this path would pass for one,
+            # and service-linked roles cannot be edited or deleted by callers (the wording is rolecall's).
+            raise InvalidInput(
+                f"The path {SERVICE_LINKED_PATH} is reserved for service-linked roles; "
+                "use CreateServiceLinkedRole to create one."
+            )
         tags = validate_tags(params.get("Tags"))
         trust_text, trust_ids = validate_trust_policy(ctx, params["AssumeRolePolicyDocument"])
         doc: dict[str, Any] = {
@@ -174,7 +185,7 @@ class RoleOperations(Family):
     def GetRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"Role": role_shape(get_role(ctx.tx, ctx.account, params["RoleName"]), full=True)}
 
-    @operation("iam:ListRoles")
+    @operation("iam:ListRoles", path_prefix_arn("role"))
     def ListRoles(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         roles = [
             r for r in ctx.tx.list(ctx.account, "role") if path_matches(r["Path"], params.get("PathPrefix"))

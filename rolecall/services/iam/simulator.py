@@ -31,7 +31,7 @@ from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.policy import Decision, MalformedPolicy, Policy, Request, evaluate
 from rolecall.policy.inspect import context_keys, statement_positions
-from rolecall.services.iam.common import NOT_FOUND, get_entity, paginate
+from rolecall.services.iam.common import NOT_FOUND, get_entity, paginate_computed
 from rolecall.services.iam.errors import InvalidInput, NoSuchEntity
 
 _ENTITY_ARN = re.compile(
@@ -394,14 +394,18 @@ def _run(
         _context(params.get("ContextEntries")),
         organization,
     )
+    actions = params["ActionNames"]
     resources = params.get("ResourceArns") or []
     per_resource = bool(resources)
-    results = [
-        simulation.result(action, resource, per_resource)
-        for action in params["ActionNames"]
-        for resource in (resources or ["*"])
-    ]
-    return paginate(results, params, "EvaluationResults")
+    targets = resources or ["*"]
+
+    def result(i: int) -> dict[str, Any]:  # the i-th of actions x resources, in that order
+        action, resource = actions[i // len(targets)], targets[i % len(targets)]
+        return simulation.result(action, resource, per_resource)
+
+    # Only the page asked for is simulated: a caller naming thousands of actions and resources costs at
+    # most MaxItems evaluations per call, never the whole product at once.
+    return paginate_computed(len(actions) * len(targets), result, params, "EvaluationResults")
 
 
 def _context_key_names(sources: list[PolicySource]) -> list[str]:

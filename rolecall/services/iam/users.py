@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from rolecall import ids
+from rolecall.authz.principals import managed_policy_exists
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.errors import ValidationError
@@ -24,6 +25,7 @@ from rolecall.services.iam.common import (
     iso_now,
     paginate,
     path_matches,
+    path_prefix_arn,
     retag,
     signin_session_duration,
     touched,
@@ -60,7 +62,6 @@ def verify_password(stored: str, password: str) -> bool:
 
 def check_boundary(ctx: OpContext, arn: str) -> dict[str, str]:
     """A permissions boundary must be an existing managed policy (the account's own or AWS's)."""
-    from rolecall.authz.principals import managed_policy_exists
 
     if not managed_policy_exists(ctx.tx, ctx.account, arn):
         raise NoSuchEntity(f"Scope ARN: {arn} does not exist or is not attachable.")
@@ -130,7 +131,7 @@ class UserOperations(Family):
             return {"User": root}
         return {"User": user_shape(get_user(ctx.tx, ctx.account, target_user_name(ctx, params)))}
 
-    @operation("iam:ListUsers")
+    @operation("iam:ListUsers", path_prefix_arn("user"))
     def ListUsers(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         users = [
             u for u in ctx.tx.list(ctx.account, "user") if path_matches(u["Path"], params.get("PathPrefix"))

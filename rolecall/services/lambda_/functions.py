@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rolecall.authz.principals import compiled
 from rolecall.core.context import OpContext
 from rolecall.errors import summarize, violation
 from rolecall.policy import Request, evaluate
@@ -256,7 +257,6 @@ def check_execution_role(ctx: OpContext, role_arn: str, function: FunctionRef) -
     """The role must exist and its trust policy must let Lambda assume it for this function, judged with the
     context Lambda's AssumeRole carries (as rolecall.services.sts.service_sessions builds it), so a trust policy pinned to
     another function by aws:SourceArn refuses here already."""
-    from rolecall.authz.principals import compiled
 
     parts = role_arn.split(":", 5)
     role = None

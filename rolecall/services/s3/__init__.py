@@ -13,10 +13,18 @@ from __future__ import annotations
 
 from rolecall.core.context import Check, OpContext
 from rolecall.core.operations import Service
-from rolecall.errors import AwsError
+from rolecall.errors import (
+    AccessDenied,
+    AwsError,
+    ExpiredToken,
+    IncompleteSignature,
+    InvalidClientTokenId,
+    MissingAuthenticationToken,
+)
 from rolecall.services.s3.arns import bucket_record
 from rolecall.services.s3.bucket_policies import BucketPolicyOperations
 from rolecall.services.s3.buckets import BucketOperations
+from rolecall.services.s3.errors import AuthorizationHeaderMalformed, InvalidAccessKeyId, TokenExpired
 from rolecall.services.s3.listing import ListingOperations
 from rolecall.services.s3.multipart import MultipartOperations
 from rolecall.services.s3.objects import ObjectOperations
@@ -33,6 +41,19 @@ class S3(Service):
         MultipartOperations,
         ListingOperations,
     )
+
+    def authentication_error(self, err: AwsError) -> AwsError:
+        """S3's words for the failures IAM names InvalidClientTokenId, ExpiredToken, IncompleteSignature
+        and MissingAuthenticationToken (an anonymous request S3 does not allow is plain AccessDenied)."""
+        if isinstance(err, InvalidClientTokenId):
+            return InvalidAccessKeyId()
+        if isinstance(err, ExpiredToken):
+            return TokenExpired()
+        if isinstance(err, IncompleteSignature):
+            return AuthorizationHeaderMalformed(err.message)
+        if isinstance(err, MissingAuthenticationToken):
+            return AccessDenied("Access Denied")
+        return err
 
     def denial(self, ctx: OpContext, check: Check) -> AwsError:
         """S3's AccessDenied: detailed within the bucket owner's account, bare across accounts."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from rolecall.authz.principals import compiled
 from rolecall.core.context import OpContext
 from rolecall.errors import AccessDenied
 from rolecall.policy import Policy
@@ -74,7 +75,6 @@ def object_resource(ctx: OpContext, params: dict[str, Any]) -> str:
 
 
 def policy_of(doc: dict[str, Any]) -> Policy | None:
-    from rolecall.authz.principals import compiled
 
     text = doc.get("Policy")
     return compiled(text, "resource", f"bucket policy of {doc['Name']}") if text else None

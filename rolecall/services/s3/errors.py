@@ -170,3 +170,29 @@ class MalformedPolicy(S3Error):
 class InternalError(S3Error):
     code = "InternalError"
     status = 500
+
+
+# S3's words for a request it cannot authenticate, in place of IAM's (the S3 service's authentication_error).
+
+
+class InvalidAccessKeyId(S3Error):
+    code = "InvalidAccessKeyId"
+    status = 403
+
+    def __init__(
+        self, message: str = "The AWS Access Key Id you provided does not exist in our records."
+    ) -> None:
+        super().__init__(message)
+
+
+class TokenExpired(S3Error):
+    """S3's ExpiredToken: status 400, where IAM and STS answer 403."""
+
+    code = "ExpiredToken"
+
+    def __init__(self, message: str = "The provided token has expired.") -> None:
+        super().__init__(message)
+
+
+class AuthorizationHeaderMalformed(S3Error):
+    code = "AuthorizationHeaderMalformed"

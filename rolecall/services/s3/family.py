@@ -55,7 +55,7 @@ class S3Family(Family):
         refused = self.permitted(ctx, doc, "s3:ListBucket", bucket_arn(doc["Name"]))
         if refused is None:
             return no_such_key(key)
-        return self.service.denial(ctx, refused)
+        return self.service.refuse(ctx, refused)
 
     @staticmethod
     def _touch(ctx: OpContext, doc: dict[str, Any], key: str | None = None) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from rolecall import ids
+from rolecall.authz.messages import decode_authorization_message
+from rolecall.authz.principals import compiled, managed_policy_document
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.credentials.sessions import Session, packed_size, role_session, seal
@@ -43,7 +46,6 @@ def target_role(ctx: OpContext, params: dict[str, Any]) -> tuple[str, dict[str, 
 
 
 def trust_policy(ctx: OpContext, params: dict[str, Any]) -> tuple[Policy, str | None]:
-    from rolecall.authz.principals import compiled
 
     account, role = target_role(ctx, params)
     # No role, no trust: an empty trust policy allows nobody, which AWS reports as AccessDenied.
@@ -77,7 +79,6 @@ def assume_role_extra(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str,
 
 
 def credentials_of(session: Session, token: str) -> dict[str, Any]:
-    from datetime import UTC, datetime
 
     return {
         "AccessKeyId": session.access_key_id,
@@ -170,7 +171,6 @@ class STSOperations(Family):
         return out
 
     def _check_session_policies(self, ctx: OpContext, text: str | None, arns: list[str]) -> None:
-        from rolecall.authz.principals import managed_policy_document
 
         if text is not None:
             if len(text) > SESSION_POLICY_MAX:
@@ -272,7 +272,6 @@ class STSOperations(Family):
 
     @operation("sts:DecodeAuthorizationMessage")
     def DecodeAuthorizationMessage(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        from rolecall.authz.messages import decode_authorization_message
 
         try:
             decoded = decode_authorization_message(ctx.config.token_box, params["EncodedMessage"])

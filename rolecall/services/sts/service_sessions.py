@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rolecall import ids
+from rolecall.audit.explanations import explain_decision, explain_missing_role
 from rolecall.audit.records import record
+from rolecall.authz.principals import compiled
 from rolecall.core.context import Caller
 from rolecall.credentials.sessions import Session, role_session, seal
 from rolecall.policy import Request, evaluate
@@ -63,7 +65,6 @@ def assume_role_for_service(
     region: str | None = None,
 ) -> ServiceCredentials:
     """Credentials of `role_arn` for `service` (e.g. "ec2.amazonaws.com"), or ServiceCannotAssumeRole."""
-    from rolecall.authz.principals import compiled
 
     clock, config = host.clock, host.config
     now = clock.time()
@@ -119,6 +120,10 @@ def assume_role_for_service(
             error_message=err.message,
             resources=resources,
         )
+        explanation = (
+            explain_decision(decision) if decision is not None else explain_missing_role(service, role_arn)
+        )
+        rec["additionalEventData"] = {"rolecallExplanation": explanation}
         host.record(account or config.default_account, _aws_service_identity(rec, service))
         raise err
     assert role is not None and config.token_box is not None

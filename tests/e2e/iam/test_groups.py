@@ -45,7 +45,7 @@ def test_a_groups_policy_applies_to_members_only(server):
     as_user = as_key(server, key)
     with pytest.raises(ClientError) as exc:
         as_user.list_roles()
-    assert err(exc) == ("AccessDenied", no_allow(user, "iam:ListRoles", "*"), 403)
+    assert err(exc) == ("AccessDenied", no_allow(user, "iam:ListRoles", f"arn:aws:iam::{ACCOUNT}:role/"), 403)
     iam.add_user_to_group(GroupName=group, UserName=user)
     assert "Roles" in as_user.list_roles()
     iam.remove_user_from_group(GroupName=group, UserName=user)

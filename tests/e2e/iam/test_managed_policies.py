@@ -18,10 +18,10 @@ def test_denied_then_allowed_then_denied_again(any_server):
         as_user.list_roles()
     code, message, status = err(exc)
     assert (code, status) == ("AccessDenied", 403)
-    assert message.startswith(
+    assert message == (
         f"User: arn:aws:iam::123456789012:user/{user} is not authorized to perform: iam:ListRoles on resource: "
+        "arn:aws:iam::123456789012:role/ because no identity-based policy allows the iam:ListRoles action"
     )
-    assert message.endswith("because no identity-based policy allows the iam:ListRoles action")
     arn = iam.create_policy(PolicyName=name("list"), PolicyDocument=allow("iam:List*"))["Policy"]["Arn"]
     iam.attach_user_policy(UserName=user, PolicyArn=arn)
     assert "Roles" in as_user.list_roles()

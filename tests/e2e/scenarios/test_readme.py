@@ -40,6 +40,7 @@ WALKTHROUGH = [
     Step("export AWS_ENDPOINT_URL=http://127.0.0.1:4577"),
     Step("export AWS_SHARED_CREDENTIALS_FILE=~/.rolecall/credentials AWS_PROFILE=rolecall"),
     Step("export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1"),
+    Step("export ROLECALL_DATA_DIR=~/.rolecall"),
     Step("cat > trust.json <<'JSON'"),
     Step(
         "aws iam create-role --role-name app --assume-role-policy-document file://trust.json",
@@ -56,6 +57,36 @@ WALKTHROUGH = [
             r'^CreateRole\t\{"eventVersion":"1\.08","userIdentity":\{"type":"IAMUser"',
             '"errorCode":"AccessDenied"',
         ),
+    ),
+    Step(
+        "REQUEST_ID=$(aws cloudtrail lookup-events --lookup-attributes AttributeKey=Username,AttributeValue=dev \\"
+    ),
+    Step(
+        "rolecall explain $REQUEST_ID",
+        shows=(
+            r"^  who:      arn:aws:iam::123456789012:user/dev \(IAMUser, access key AKIA",
+            r"^  what:     iam:CreateRole on arn:aws:iam::123456789012:role/x$",
+            r"^  outcome:  refused: AccessDenied$",
+            r"no identity-based policy allows iam:CreateRole \(the principal has none\)\.$",
+            r"^  missing grant:      iam:CreateRole on arn:aws:iam::123456789012:role/x, in an identity-based policy$",
+        ),
+    ),
+    # "Other commands": another account, its root keys saved as a profile
+    Step(
+        "rolecall account create --account-id 210987654321 >/dev/null",
+        shows=(r"^Saved as profile rolecall-210987654321 in \S+/\.rolecall/credentials\. ",),
+    ),
+    Step(
+        "rolecall account list",
+        shows=(
+            r"^ACCOUNT +CREATED +ROOT KEYS +PROFILE$",
+            r"^123456789012 +\d{4}-\d\d-\d\dT[\d:]+Z +AKIA[A-Z2-7]{16} +rolecall$",
+            r"^210987654321 +\d{4}-\d\d-\d\dT[\d:]+Z +AKIA[A-Z2-7]{16} +rolecall-210987654321$",
+        ),
+    ),
+    Step(
+        "aws sts get-caller-identity --profile rolecall-210987654321 --query Arn --output text",
+        shows=(r"^arn:aws:iam::210987654321:root$",),
     ),
     # "Instance roles"
     Step("cat > ec2-trust.json <<'JSON'"),
@@ -171,10 +202,11 @@ def test_the_walkthrough_lists_the_readme_commands():
 
 @pytest.fixture
 def readme_server(tmp_path):
-    """`rolecall serve` with its default data dir, ~/.rolecall, in a fresh HOME: root keys in the file."""
+    """`rolecall serve` with its default data dir, ~/.rolecall, in a fresh HOME: root keys in the file, and
+    the master key the store generates (the README sets no ROLECALL_MASTER_KEY)."""
     home = tmp_path / "home"
     (home / ".rolecall").mkdir(parents=True)
-    srv = Server(home / ".rolecall", env_root=False).start()
+    srv = Server(home / ".rolecall", env_root=False, master_key_env=False).start()
     yield srv, home
     srv.stop()
 

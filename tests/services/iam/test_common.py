@@ -80,8 +80,18 @@ def test_declarations_resolve_arns_with_paths(iam_env, call):
     call("CreateRole", RoleName="Existing", Path="/deep/path/", AssumeRolePolicyDocument=TRUST_EC2)
     [(_, resource, _)], read_only = resolve(iam_env, "GetRole", RoleName="existing")
     assert resource == f"arn:aws:iam::{ACCOUNT}:role/deep/path/Existing" and read_only
+    # The List* operations are authorized on the path they list, as IAM names it in AccessDenied.
     [(_, resource, _)], _ = resolve(iam_env, "ListRoles")
-    assert resource == "*"
+    assert resource == f"arn:aws:iam::{ACCOUNT}:role/"
+    [(_, resource, _)], _ = resolve(iam_env, "ListRoles", PathPrefix="/aws-service-role/")
+    assert resource == f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/"
+    for op, word in (
+        ("ListUsers", "user"),
+        ("ListGroups", "group"),
+        ("ListInstanceProfiles", "instance-profile"),
+    ):
+        [(_, resource, _)], _ = resolve(iam_env, op)
+        assert resource == f"arn:aws:iam::{ACCOUNT}:{word}/", op
     call("CreateUser", UserName="mover", Path="/a/")
     [(_, resources, _)], _ = resolve(iam_env, "UpdateUser", UserName="mover", NewUserName="moved")
     assert resources == [f"arn:aws:iam::{ACCOUNT}:user/a/mover", f"arn:aws:iam::{ACCOUNT}:user/a/moved"]

@@ -25,11 +25,15 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from rolecall import ids
+from rolecall.audit.explanations import explain_refusals
+from rolecall.audit.records import RequestEvent
+from rolecall.audit.requestlog import log_request, request_log
 from rolecall.core.context import Caller, OpContext
 from rolecall.core.operations import access_denied
 from rolecall.errors import AwsError
@@ -41,7 +45,7 @@ from rolecall.services.ec2.errors import (
     UnauthorizedOperation,
 )
 from rolecall.services.ec2.imds.content import InstanceCredentials, lookup, metadata_tree, read_snapshot
-from rolecall.services.ec2.records import INSTANCE
+from rolecall.services.ec2.records import INSTANCE, instance_arn
 from rolecall.store import GLOBAL, Tx
 
 if TYPE_CHECKING:
@@ -327,30 +331,51 @@ class ImdsManager:
     # -- rolecall's own lookup: which port serves an instance -------------------------------------------
 
     def endpoint_response(self, req: HttpRequest) -> HttpResponse:
-        """GET /_rolecall/imds/<instance-id>, signed like any API call: the instance's endpoint URL as JSON."""
-        try:
-            body = self._endpoint(req)
-            return _json_response(200, body)
-        except AwsError as err:
-            return _json_response(err.status, {"Error": {"Code": err.code, "Message": err.message}})
+        """GET /_rolecall/imds/<instance-id>, signed like any API call: the instance's endpoint URL as JSON.
 
-    def _endpoint(self, req: HttpRequest) -> dict[str, Any]:
+        Finding an instance's endpoint is describing the instance, so the trail records it as
+        ec2:DescribeInstances (with additionalEventData.rolecallRoute), refusals explained as any API's are.
+        """
+        started = time.perf_counter()
+        clock, config = self.host.clock, self.host.config
+        event = RequestEvent("ec2", "ec2", req, datetime.fromtimestamp(clock.time(), UTC), config.region)
+        event.operation = "DescribeInstances"
+        event.extra["rolecallRoute"] = f"{req.method} {LOOKUP_PREFIX}"
+        try:
+            response = _json_response(200, self._endpoint(req, event))
+        except AwsError as err:
+            event.error = err
+            body = {"Error": {"Code": err.code, "Message": err.message}, "RequestId": event.request_id}
+            response = _json_response(err.status, body)
+        for account, rec in event.records():
+            self.host.record(account, rec)
+        if request_log.isEnabledFor(logging.INFO):
+            log_request(event, response.status, time.perf_counter() - started)
+        return response
+
+    def _endpoint(self, req: HttpRequest, event: RequestEvent) -> dict[str, Any]:
         instance_id = req.path[len(LOOKUP_PREFIX) :].strip("/")
         if req.method != "GET" or not instance_id:
             raise InvalidRequest("Use GET /_rolecall/imds/<instance-id>.")
         caller = self.host.authenticate(req)
+        event.caller = caller
+        event.params = {"InstanceIds": [instance_id]}
         with read_snapshot(self.host) as tx:
             doc = tx.get(caller.account, INSTANCE, instance_id)
             if doc is not None:
-                self._authorize(req, tx, caller, doc)
+                self._authorize(req, tx, caller, doc, event)
         if doc is None or doc["State"] == "terminated":
             raise InvalidInstanceIDNotFound(f"The instance ID '{instance_id}' does not exist")
+        arn = instance_arn(doc["Region"], caller.account, instance_id)
+        event.resources = [{"ARN": arn, "accountId": caller.account, "type": "AWS::EC2::Instance"}]
         port = self.ensure(caller.account, instance_id)
         if port is None:
             raise IncorrectInstanceState(f"The instance '{instance_id}' is not in the 'running' state.")
         return {"InstanceId": instance_id, "Endpoint": f"http://127.0.0.1:{port}", "Region": doc["Region"]}
 
-    def _authorize(self, req: HttpRequest, tx: Tx, caller: Caller, doc: dict[str, Any]) -> None:
+    def _authorize(
+        self, req: HttpRequest, tx: Tx, caller: Caller, doc: dict[str, Any], event: RequestEvent
+    ) -> None:
         """Finding an instance's endpoint is describing the instance: ec2:DescribeInstances."""
         ctx = OpContext(
             service="ec2",
@@ -360,10 +385,13 @@ class ImdsManager:
             caller=caller,
             tx=tx,
             host=self.host,
-            request_id=ids.request_id(),
+            request_id=event.request_id,
             source_ip=req.remote_addr or "127.0.0.1",
         )
         refused = ctx.authorize("ec2:DescribeInstances", "*")
+        if refused is not None:
+            ctx.denied = refused
+        explain_refusals(event, ctx)
         if refused is not None:
             raise UnauthorizedOperation(access_denied(caller, refused).message)
 

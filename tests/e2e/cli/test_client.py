@@ -15,7 +15,7 @@ import pytest
 from tests.e2e.ec2_helpers import AMI, EC2_TRUST, doc, launch, make_profile
 from tests.servers import Server
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OTHER = "210987654321"
 WHOAMI = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
 

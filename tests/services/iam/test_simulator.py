@@ -8,7 +8,8 @@ import json
 import pytest
 
 from rolecall.errors import AccessDenied
-from rolecall.services.iam import IAM
+from rolecall.services.iam import IAM, simulator
+from rolecall.services.iam.common import _encode_marker
 from rolecall.services.iam.errors import InvalidInput, NoSuchEntity
 from tests.services.conftest import ACCOUNT
 
@@ -747,3 +748,50 @@ def test_simulating_needs_the_simulator_actions(iam_env, call):
     assert f"iam:GetContextKeysForPrincipalPolicy on resource: {alice} because" in err.message
     err = iam_env.denied(tester, "iam", "GetContextKeysForCustomPolicy", PolicyInputList=[CLI_EXAMPLE])
     assert "iam:GetContextKeysForCustomPolicy on resource: * because" in err.message
+
+
+POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+)
+
+
+def test_only_the_requested_page_is_simulated(call, monkeypatch):
+    evaluated: list[tuple[str, str]] = []
+    real = simulator._Simulation.result
+
+    def counting(self, action, resource, per_resource):
+        evaluated.append((action, resource))
+        return real(self, action, resource, per_resource)
+
+    monkeypatch.setattr(simulator._Simulation, "result", counting)
+    actions = [f"s3:Action{i}" for i in range(300)] + ["s3:GetObject"]
+    resources = [f"arn:aws:s3:::bucket/key{i}" for i in range(300)]
+    first = call(
+        "SimulateCustomPolicy",
+        PolicyInputList=[POLICY],
+        ActionNames=actions,
+        ResourceArns=resources,
+        MaxItems=5,
+    )
+    assert len(first["EvaluationResults"]) == 5 and first["IsTruncated"]
+    assert len(evaluated) == 5
+    assert [r["EvalResourceName"] for r in first["EvaluationResults"]] == resources[:5]
+
+    # The last page holds the allowed action; a marker takes the walk there without computing the rest.
+    evaluated.clear()
+    last = call(
+        "SimulateCustomPolicy",
+        PolicyInputList=[POLICY],
+        ActionNames=actions,
+        ResourceArns=resources,
+        MaxItems=1000,
+        Marker=_marker_at(300 * 300),
+    )
+    assert len(evaluated) == 300 and not last["IsTruncated"]
+    assert {r["EvalActionName"] for r in last["EvaluationResults"]} == {"s3:GetObject"}
+    assert {r["EvalDecision"] for r in last["EvaluationResults"]} == {"allowed"}
+
+
+def _marker_at(offset: int) -> str:
+    """The marker the server issues after `offset` results (walking there page by page would compute them)."""
+    return _encode_marker({"offset": offset})

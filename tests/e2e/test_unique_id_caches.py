@@ -9,7 +9,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.test_sts import creds, make_user, sts_as
+from tests.e2e.sts.test_operations import creds, make_user, sts_as
 from tests.servers import InProcessServer
 
 ALLOW_S3_LIST = json.dumps(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.ec2_helpers import AMI, EC2_TRUST, doc, launch, make_profile
+from tests.e2e.ec2.helpers import AMI, EC2_TRUST, doc, launch, make_profile
 from tests.servers import Server
 
 ROOT = Path(__file__).resolve().parents[3]

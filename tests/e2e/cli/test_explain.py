@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.e2e.ec2_helpers import AMI, doc, imds, make_profile, token
+from tests.e2e.ec2.helpers import AMI, doc, imds, make_profile, token
 from tests.servers import Server, create_pg_database, drop_pg_database, postgres_available
 
 ACCOUNT = "123456789012"

@@ -17,7 +17,7 @@ import urllib3
 
 from rolecall.cli import build_parser
 from rolecall.services import SERVICES
-from tests.e2e.readme import section
+from tests.e2e.scenarios.readme import section
 from tests.servers import Server, create_pg_database, drop_pg_database, postgres_available
 
 

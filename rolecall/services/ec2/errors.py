@@ -34,8 +34,10 @@ class InvalidParameterCombination(AwsError):
     code = "InvalidParameterCombination"
 
 
-class InstanceLimitExceeded(AwsError):
-    code = "InstanceLimitExceeded"
+class VcpuLimitExceeded(AwsError):
+    """The On-Demand vCPU quota of the instance type's bucket would be exceeded (rolecall.services.ec2.quotas)."""
+
+    code = "VcpuLimitExceeded"
 
 
 class UnauthorizedOperation(AwsError):

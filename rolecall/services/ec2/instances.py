@@ -25,16 +25,15 @@ from rolecall.services.ec2.arns import (
 )
 from rolecall.services.ec2.errors import (
     IncorrectInstanceState,
-    InstanceLimitExceeded,
     InvalidAMIIDMalformed,
     InvalidParameterCombination,
     TagLimitExceeded,
 )
+from rolecall.services.ec2.quotas import check_start, instance_kind, launchable
 from rolecall.services.ec2.records import (
     DEFAULT_INSTANCE_TYPE,
     INSTANCE,
     INSTANCE_FILTERS,
-    MAX_INSTANCES_PER_LAUNCH,
     check_dry_run,
     decode_user_data,
     end_association,
@@ -169,11 +168,7 @@ class InstanceOperations(Family):
             raise InvalidParameterValue(
                 f"Value ({high}) for parameter maxCount is invalid. Expected a value greater than or equal to minCount."
             )
-        if low > MAX_INSTANCES_PER_LAUNCH:
-            raise InstanceLimitExceeded(
-                f"You have requested more instances ({low}) than your current instance limit of "
-                f"{MAX_INSTANCES_PER_LAUNCH} allows for the specified instance type."
-            )
+        kind = instance_kind(params.get("InstanceType") or DEFAULT_INSTANCE_TYPE)
         spec = params.get("IamInstanceProfile")
         profile = require_profile(ctx.tx, ctx.account, spec) if spec else None
         options = _metadata_options(params.get("MetadataOptions"), DEFAULT_METADATA_OPTIONS)
@@ -183,20 +178,21 @@ class InstanceOperations(Family):
         if not (zone.startswith(ctx.region) and len(zone) == len(ctx.region) + 1):
             raise InvalidParameterValue(f"Invalid availability zone: [{zone}]")
         check_dry_run(params)
+        count = launchable(ctx, kind, low, high)  # a dry run is not checked against the quota, as on AWS
+        imds = self.service.imds
 
         now = ctx.clock.time()
         reservation_id = new_reservation_id()
-        imds = self.service.imds
         opened: list[str] = []
         instances = []
         try:
-            for index in range(min(high, MAX_INSTANCES_PER_LAUNCH)):
+            for index in range(count):
                 doc: dict[str, Any] = {
                     "InstanceId": new_instance_id(),
                     "ReservationId": reservation_id,
                     "Region": ctx.region,
                     "ImageId": image_id,
-                    "InstanceType": params.get("InstanceType") or DEFAULT_INSTANCE_TYPE,
+                    "InstanceType": kind.name,
                     "State": "running",
                     "LaunchTime": iso(now),
                     "Launched": now,
@@ -270,6 +266,8 @@ class InstanceOperations(Family):
                     f"The instance '{doc['InstanceId']}' is not in a state from which it can be started."
                 )
         check_dry_run(params)
+        starting = [doc for doc in docs if doc["State"] != "running"]
+        check_start(ctx, starting)
         imds = self.service.imds
         changes = []
         for doc in docs:

@@ -4,18 +4,21 @@ connections with TCP_NODELAY, and descriptors that come back when instances go."
 from __future__ import annotations
 
 import http.client
+import logging
 import os
+import resource
 import socket
 import sys
 import threading
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 from botocore.utils import InstanceMetadataFetcher
 
 from rolecall.app import build_pipeline
-from rolecall.services.ec2.imds.server import WORKERS
-from tests.e2e.ec2_helpers import AMI, imds, launch, make_profile
+from rolecall.services.ec2.imds.server import DESCRIPTOR_RESERVE, WORKERS
+from tests.e2e.ec2_helpers import AMI, code, imds, launch, make_profile
 from tests.servers import InProcessServer
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts /proc/self/fd")
@@ -192,6 +195,55 @@ def test_stopping_an_instance_closes_its_open_connections(srv):
     assert kept.recv(1) == b""  # the server hung up: a stopped instance answers nothing
     conn.close()
     assert refused(port)
+
+
+def test_no_descriptors_left_is_insufficient_capacity_not_a_dead_server(srv):
+    """When another endpoint would eat into the descriptors the process needs to go on answering, EC2's
+    InsufficientInstanceCapacity refuses the launch (or MaxCount shrinks) and the API keeps working."""
+    ec2 = srv.session().client("ec2", region_name="us-west-1", endpoint_url=srv.url)
+    ec2.describe_instances()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors() + DESCRIPTOR_RESERVE + 4, hard))
+    try:
+        launched = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=20)["Instances"]
+        assert 1 <= len(launched) <= 4
+        with pytest.raises(ClientError) as exc:
+            ec2.run_instances(ImageId=AMI, MinCount=5, MaxCount=5)
+        assert code(exc) == "InsufficientInstanceCapacity"
+        assert exc.value.response["Error"]["Message"].startswith(
+            "We currently do not have sufficient m1.small capacity in the Availability Zone you requested "
+            "(us-west-1a)."
+        )
+        assert len(ec2.describe_instances()["Reservations"]) == 1  # nothing more launched; the API answers
+        for instance in launched:
+            answer = imds(manager(srv).port_of(instance["InstanceId"]), "/latest/meta-data/instance-id")
+            assert answer.text == instance["InstanceId"]
+        # Starting a stopped instance needs an endpoint too.
+        first = launched[0]["InstanceId"]
+        ec2.stop_instances(InstanceIds=[first])
+        resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors() + DESCRIPTOR_RESERVE - 1, hard))
+        with pytest.raises(ClientError) as exc:
+            ec2.start_instances(InstanceIds=[first])
+        assert code(exc) == "InsufficientInstanceCapacity"
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    ec2.start_instances(InstanceIds=[first])
+    ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in launched])
+
+
+def test_the_server_raises_its_open_file_limit(srv, caplog):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard < 1024:
+        pytest.skip("needs a finite hard limit of at least 1024")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))
+    try:
+        with caplog.at_level(logging.DEBUG, logger="rolecall.imds"):
+            node = build_pipeline(srv.store, srv.config, clock=srv.clock)  # a server starting
+            node.close()
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+        assert f"raised the open-file limit (RLIMIT_NOFILE) from 512 to {hard}" in caplog.text
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_closing_the_manager_frees_every_port_and_a_later_launch_starts_it_again(srv):

@@ -40,6 +40,12 @@ class VcpuLimitExceeded(AwsError):
     code = "VcpuLimitExceeded"
 
 
+class InsufficientInstanceCapacity(AwsError):
+    """EC2 has no room for the instance: here, no file descriptors left for another metadata endpoint."""
+
+    code = "InsufficientInstanceCapacity"
+
+
 class UnauthorizedOperation(AwsError):
     code = "UnauthorizedOperation"
     status = 403

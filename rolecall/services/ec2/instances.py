@@ -25,6 +25,7 @@ from rolecall.services.ec2.arns import (
 )
 from rolecall.services.ec2.errors import (
     IncorrectInstanceState,
+    InsufficientInstanceCapacity,
     InvalidAMIIDMalformed,
     InvalidParameterCombination,
     TagLimitExceeded,
@@ -84,6 +85,15 @@ def _validated_tags(tags: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def _user_initiated(ctx: OpContext) -> str:
     return f"User initiated ({ctx.clock.now().strftime('%Y-%m-%d %H:%M:%S')} GMT)"
+
+
+def _no_capacity(instance_type: str, zone: str) -> InsufficientInstanceCapacity:
+    """EC2's answer when it has no room for an instance. Here the room is descriptors: each running instance's
+    metadata endpoint is one, and a process that ran out of them could not answer anything any more."""
+    return InsufficientInstanceCapacity(
+        f"We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested "
+        f"({zone}). Our system will be working on provisioning additional capacity."
+    )
 
 
 def _change(doc: dict[str, Any], previous: str, shown: str) -> dict[str, Any]:
@@ -180,6 +190,11 @@ class InstanceOperations(Family):
         check_dry_run(params)
         count = launchable(ctx, kind, low, high)  # a dry run is not checked against the quota, as on AWS
         imds = self.service.imds
+        room = imds.room() if imds is not None else None
+        if room is not None and room < count:  # as many as there is capacity for, if MinCount fit
+            if room < low:
+                raise _no_capacity(kind.name, zone)
+            count = room
 
         now = ctx.clock.time()
         reservation_id = new_reservation_id()
@@ -269,6 +284,9 @@ class InstanceOperations(Family):
         starting = [doc for doc in docs if doc["State"] != "running"]
         check_start(ctx, starting)
         imds = self.service.imds
+        room = imds.room() if imds is not None else None
+        if starting and room is not None and room < len(starting):
+            raise _no_capacity(starting[0]["InstanceType"], starting[0]["AvailabilityZone"])
         changes = []
         for doc in docs:
             previous = doc["State"]

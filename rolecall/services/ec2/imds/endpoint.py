@@ -45,7 +45,9 @@ from rolecall.services.ec2.imds.server import (
     Listener,
     Reply,
     Request,
+    descriptor_room,
     error_page,
+    raise_descriptor_limit,
 )
 from rolecall.services.ec2.records import INSTANCE
 from rolecall.store import GLOBAL, Tx
@@ -78,6 +80,7 @@ class ImdsManager:
         self._lock = threading.RLock()
         self._token_key = os.urandom(32)  # tokens end with the server, as they end with an instance's boot
         self.server = EndpointServer(self._answer)
+        raise_descriptor_limit()  # one descriptor per endpoint: take all the process may have
 
     # -- listeners ---------------------------------------------------------------------------------------
 
@@ -97,6 +100,10 @@ class ImdsManager:
                 listener = self.server.listen(account, instance_id, 0)
             self._listeners[instance_id] = listener
             return listener.port
+
+    def room(self) -> int | None:
+        """How many more endpoints this process has descriptors for (None: no telling, assume plenty)."""
+        return descriptor_room()
 
     def close_instance(self, instance_id: str) -> None:
         """Stop the instance's endpoint and drop its credentials (an instance that starts again gets new ones)."""

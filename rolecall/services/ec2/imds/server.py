@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,10 @@ MAX_HEADERS = 100
 MAX_BODY = 64 * 1024  # the metadata service takes no request bodies; read and drop small ones
 BACKLOG = 128
 SERVER = "EC2ws"  # what EC2's metadata service calls itself in its Server header
+# Descriptors kept free for everything else the process does (the API's own connections, the database,
+# log files) when deciding whether another endpoint fits (see descriptor_room).
+DESCRIPTOR_RESERVE = 256
+
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VERSION = re.compile(r"HTTP/(\d)\.(\d)")
 
@@ -171,6 +176,41 @@ async def _drop_chunked(reader: asyncio.StreamReader) -> None:
                 pass
             return
         await reader.readexactly(size + 2)
+
+
+# -- descriptors -------------------------------------------------------------------------------------------
+
+
+def raise_descriptor_limit() -> None:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit (each endpoint is a descriptor)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    while target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):  # macOS caps below an unlimited hard limit (kern.maxfilesperproc)
+            target //= 2
+            continue
+        log.debug("raised the open-file limit (RLIMIT_NOFILE) from %d to %d", soft, target)
+        return
+
+
+def descriptor_room() -> int | None:
+    """How many more descriptors this process may open while keeping DESCRIPTOR_RESERVE free, or None
+    where that cannot be told."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    where = "/proc/self/fd" if sys.platform.startswith("linux") else "/dev/fd"
+    if soft == resource.RLIM_INFINITY or not os.path.isdir(where):
+        return None
+    return soft - len(os.listdir(where)) - DESCRIPTOR_RESERVE
 
 
 # -- the loop ----------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rolecall.cli.client import default_data_dir
+from rolecall.core.config import ServerConfig
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 4577
 
@@ -68,6 +69,14 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--region", default="us-east-1", help="the region rolecall reports (default: %(default)s)")
     p.add_argument("--threads", type=int, default=8, help="request worker threads (default: %(default)s)")
+    p.add_argument(
+        "--ec2-vcpu-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="On-Demand vCPUs each account may run per region and instance bucket, as EC2's quota "
+        f"(default: {ServerConfig.ec2_vcpu_limit})",
+    )
     p.add_argument(
         "--forwarded-allow-ips",
         default=None,

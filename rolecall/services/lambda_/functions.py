@@ -18,6 +18,7 @@ from rolecall.core.context import OpContext
 from rolecall.errors import summarize, violation
 from rolecall.policy import Request, evaluate
 from rolecall.services.lambda_.errors import (
+    CrossAccountPassRole,
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceNotFoundException,
@@ -27,6 +28,7 @@ from rolecall.services.lambda_.errors import (
 KIND = "lambda:function"
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 ROLE_CANNOT_BE_ASSUMED = "The role defined for the function cannot be assumed by Lambda."
+CROSS_ACCOUNT_PASS_ROLE = "Cross-account pass role is not allowed."
 MAX_TIMEOUT = 900
 MAX_MEMORY = 10240
 MAX_ENVIRONMENT_BYTES = 4096
@@ -258,6 +260,7 @@ def check_execution_role(ctx: OpContext, role_arn: str, function: FunctionRef) -
     another function by aws:SourceArn refuses here already."""
     from rolecall.authz.principals import compiled
 
+    check_same_account(ctx, role_arn)
     parts = role_arn.split(":", 5)
     role = None
     if len(parts) == 6 and parts[5].startswith("role/"):
@@ -285,10 +288,24 @@ def check_execution_role(ctx: OpContext, role_arn: str, function: FunctionRef) -
         raise InvalidParameterValueException(ROLE_CANNOT_BE_ASSUMED)
 
 
+def role_account(role_arn: str) -> str | None:
+    parts = role_arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[2] == "iam" else None
+
+
+def check_same_account(ctx: OpContext, role_arn: str) -> None:
+    """A principal can pass only a role of its own account to a service (IAM's PassRole rule): Lambda
+    refuses another account's role whatever the caller's policies and the role's trust policy say."""
+    account = role_account(role_arn)
+    if account is not None and account != ctx.account:
+        raise CrossAccountPassRole(CROSS_ACCOUNT_PASS_ROLE)
+
+
 def pass_role(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """iam:PassRole on the execution role a request hands to Lambda."""
+    """iam:PassRole on the execution role a request hands to Lambda. Another account's role asks for no
+    permission: no permission could pass it, and the handler refuses it (check_same_account)."""
     role = params.get("Role")
-    if not role:
+    if not role or role_account(role) not in (None, ctx.account):
         return []
     context = {
         "iam:PassedToService": LAMBDA_SERVICE,

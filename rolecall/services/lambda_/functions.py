@@ -1,8 +1,10 @@
 """Lambda functions as rolecall stores them: names and ARNs, configuration documents, Lambda's own checks.
 
 A function is one store document of kind "lambda:function" named "REGION/NAME" in its account:
-{"Configuration": <FunctionConfiguration as GetFunction returns it>, "Tags": {...}, "CodeSha256Hex": ...}.
-Its code lives on disk (rolecall.services.lambda_.code).
+{"Configuration": <FunctionConfiguration as GetFunction returns it, less Environment>, "Tags": {...},
+"CodeSha256Hex": ..., "EnvironmentSealed": ...}. Environment variables often hold secrets, so they are kept
+only sealed under the store's master key, as secret access keys are, and opened to answer GetFunction and
+its kin and to run the function. Its code lives on disk (rolecall.services.lambda_.code).
 """
 
 from __future__ import annotations
@@ -165,8 +167,34 @@ def new_configuration(ctx: OpContext, ref: FunctionRef, params: dict[str, Any]) 
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": logging_config(ref.name, params.get("LoggingConfig")),
     }
-    if params.get("Environment") is not None:
-        config["Environment"] = {"Variables": dict(params["Environment"].get("Variables") or {})}
+    return config
+
+
+# -- environment variables, sealed at rest ----------------------------------------------------------------
+
+
+def set_environment(ctx: OpContext, doc: dict[str, Any], environment: dict[str, Any]) -> None:
+    """Keep a request's Environment in the function's document, its variables sealed."""
+    variables = dict(environment.get("Variables") or {})
+    doc["Configuration"].pop("Environment", None)  # a document written before variables were sealed
+    doc["EnvironmentSealed"] = ctx.config.secret_box.seal(json.dumps(variables))
+
+
+def environment_variables(ctx: OpContext, doc: dict[str, Any]) -> dict[str, str] | None:
+    """The function's variables, or None when it was never given an Environment."""
+    if "EnvironmentSealed" in doc:
+        variables: dict[str, str] = json.loads(ctx.config.secret_box.open(doc["EnvironmentSealed"]))
+        return variables
+    legacy = doc["Configuration"].get("Environment")  # stored in the clear by an earlier rolecall
+    return dict(legacy.get("Variables") or {}) if legacy is not None else None
+
+
+def configuration(ctx: OpContext, doc: dict[str, Any]) -> dict[str, Any]:
+    """The FunctionConfiguration Lambda reports, its Environment opened."""
+    config = dict(doc["Configuration"])
+    variables = environment_variables(ctx, doc)
+    if variables is not None:
+        config["Environment"] = {"Variables": variables}
     return config
 
 

@@ -44,6 +44,7 @@ class Job:
     ref: FunctionRef
     config: dict[str, Any]
     code_sha256_hex: str
+    variables: dict[str, str]  # the function's environment variables, opened from their seal
     request_id: str
     payload: bytes
     client_context: Any
@@ -149,7 +150,7 @@ class Runner:
                 log_stream=stream,
                 credentials={k: credentials[k] for k in ("AccessKeyId", "SecretAccessKey", "Token")},
                 endpoint_url=endpoint_url(host.config),
-                variables=(config.get("Environment") or {}).get("Variables") or {},
+                variables=job.variables,
                 payload=job.payload,
                 client_context=job.client_context,
                 clock_start=now,

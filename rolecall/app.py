@@ -48,6 +48,7 @@ def build_config(store: Store, args: argparse.Namespace) -> tuple[ServerConfig, 
         default_account=DEFAULT_ACCOUNT,
         instance_credential_ttl=getattr(args, "instance_credential_ttl", 6 * 3600),
         data_dir=getattr(args, "data_dir", None),
+        lambda_isolation=getattr(args, "lambda_isolation", "sandbox"),
     )
     return config, generated
 

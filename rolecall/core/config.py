@@ -22,3 +22,4 @@ class ServerConfig:
     default_account: str = DEFAULT_ACCOUNT
     instance_credential_ttl: int = 6 * 3600
     data_dir: str | None = None  # where files live beside the store (S3 objects, Lambda function code)
+    lambda_isolation: str = "sandbox"  # sandbox | none (functions run as the server's user, unisolated)

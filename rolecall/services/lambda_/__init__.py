@@ -30,6 +30,7 @@ class Lambda(Service):
     def start(self, host: Host) -> None:
         super().start(host)
         self._runner = Runner(host)
+        self._runner.announce()
 
     def stop(self) -> None:
         if self._runner is not None:

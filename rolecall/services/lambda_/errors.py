@@ -65,5 +65,12 @@ class CrossAccountPassRole(AwsError):
     status = 403
 
 
+class ServiceException(AwsError):
+    """Lambda could not run the function for a reason of its own (here: no sandbox on this machine)."""
+
+    code = "ServiceException"
+    status = 500
+
+
 class ValidationException(AwsError):
     code = "ValidationException"

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -407,3 +409,77 @@ def test_without_a_sandbox_functions_run_only_by_explicit_opt_in(tmp_path, isola
         assert lam.invoke(FunctionName=name, InvocationType="Event")["StatusCode"] == 202
     finally:
         srv.stop()
+
+
+SLEEPER = """
+import time
+
+def handler(event, context):
+    time.sleep(event["seconds"])
+    return "slept"
+"""
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reads the environment of the server's children")
+def test_the_function_environment_reaches_only_the_function(srv, role):
+    """What the server starts (sh, bwrap -- as root for a root server -- and setpriv) runs with none of the
+    function's variables or credentials: they would be readable in /proc/PID/environ, and a variable such
+    as LD_PRELOAD would act on them."""
+    lam = srv.client("lambda")
+    marker = f"marker-{uuid.uuid4().hex}"
+    name = create_function(
+        lam, role["Arn"], SLEEPER, Timeout=30, Environment={"Variables": {"MARK": marker}}
+    )["FunctionName"]
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(invoke_json(lam, name, {"seconds": 3})[1]))
+    thread.start()
+    seen: dict[int, bytes] = {}
+    deadline = time.time() + 10
+    while thread.is_alive() and time.time() < deadline:
+        for pid in children_of(srv.proc.pid):
+            try:
+                seen[pid] = (Path("/proc") / str(pid) / "environ").read_bytes()
+            except OSError:
+                continue
+        time.sleep(0.05)
+    thread.join()
+    assert result == ["slept"]
+    assert seen, "no process of the invocation was seen"
+    for environ in seen.values():
+        assert marker.encode() not in environ and b"AWS_SECRET_ACCESS_KEY" not in environ, environ
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler to build the preloaded library")
+def test_ld_preload_in_the_function_environment_acts_only_inside_the_sandbox(srv, role, tmp_path):
+    witness = tmp_path / "witness"
+    witness.mkdir(mode=0o777)
+    witness.chmod(0o777)
+    library = tmp_path / "preload.so"
+    source = tmp_path / "preload.c"
+    source.write_text(
+        "#include <fcntl.h>\n#include <stdio.h>\n#include <unistd.h>\n"
+        "__attribute__((constructor)) static void ran(void) {\n"
+        f'  char path[512]; snprintf(path, sizeof path, "{witness}/uid-%d", (int) getuid());\n'
+        "  close(open(path, O_CREAT | O_WRONLY, 0644));\n}\n"
+    )
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    library.chmod(0o755)
+    lam = srv.client("lambda")
+    name = create_function(
+        lam, role["Arn"], SLEEPER, Timeout=30, Environment={"Variables": {"LD_PRELOAD": str(library)}}
+    )["FunctionName"]
+    assert invoke_json(lam, name, {"seconds": 0})[1] == "slept"
+    # Neither the server's tools (as root) nor the function (which cannot see tmp_path) loaded it.
+    assert sorted(p.name for p in witness.iterdir()) == []

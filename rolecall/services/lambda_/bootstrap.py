@@ -4,6 +4,12 @@ Started by rolecall.services.lambda_.runtime as `python -u -P bootstrap.py [opti
 unpacked code (LAMBDA_TASK_ROOT) with the Lambda environment -- inside a sandbox, at
 /var/runtime/bootstrap.py beside boto3 (rolecall.services.lambda_.sandbox). It imports nothing from rolecall.
 
+Inside the sandbox, rolecall starts this script first as `python -I -S bootstrap.py --environment-from-stdin
+[options]` with an environment of its own, and the first line on stdin holds the function's environment
+(credentials and the function's own variables, which must never reach bwrap, which may run as root: a
+variable such as LD_PRELOAD would act there). It replaces itself at once by the runtime proper, the same
+script run with that environment.
+
 Options, applied before the function's code is imported:
   --relay SOCKET PORT   listen on 127.0.0.1:PORT and relay each connection to the Unix socket SOCKET: in the
                         sandbox's network namespace this is the function's only way out, to rolecall
@@ -32,6 +38,24 @@ import sys
 import threading
 import time
 import traceback
+
+
+def exec_with_environment_from_stdin() -> None:
+    """Read one line (the environment, as JSON) from stdin without reading past it, then become the
+    runtime with that environment. Nothing else is on stdin until the runtime reports ready."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = os.read(0, 1)
+        if not chunk:
+            raise SystemExit("bootstrap: no environment on stdin")
+        line += chunk
+    environment = json.loads(line)
+    script = os.path.abspath(__file__)
+    os.execve(sys.executable, [sys.executable, "-u", "-P", "-s", script, *sys.argv[2:]], environment)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--environment-from-stdin"]:
+    exec_with_environment_from_stdin()  # before the channels below are set up: they would survive exec
 
 RESULT = os.fdopen(os.dup(1), "w", encoding="utf-8")  # os.dup: not inherited by the function's children
 os.dup2(2, 1)

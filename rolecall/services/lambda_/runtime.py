@@ -95,6 +95,14 @@ class Launch:
     def cwd(self) -> str | None:
         return str(self.inv.task_root)
 
+    def process_environment(self) -> dict[str, str]:
+        """The environment of the launched program (here, the runtime itself)."""
+        return self.environment()
+
+    def preamble(self) -> bytes:
+        """What the launched program reads on stdin before anything else (here, nothing)."""
+        return b""
+
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         """Kill what is left of the invocation: here its process group (children that left it survive)."""
         try:
@@ -166,12 +174,20 @@ class _Process:
         self.proc = subprocess.Popen(
             launch.command(),
             cwd=launch.cwd(),
-            env=launch.environment(),
+            env=launch.process_environment(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, which Launch.kill ends
         )
+        preamble = launch.preamble()
+        if preamble:
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.write(preamble)
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
         self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.closed = False  # the result channel reached its end (the process is gone or going)
         self.lines: list[tuple[float, str]] = []  # (monotonic arrival, line)

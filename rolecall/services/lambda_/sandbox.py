@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import json
 import logging
 import os
 import shutil
@@ -427,7 +428,7 @@ class Sandbox:
         self, task_root: Path, port: int, memory_mb: int, tmp_mb: int, cgroups: Cgroups | None
     ) -> list[str]:
         """The whole command of one invocation."""
-        runtime = [str(interpreter()), "-u", "-P", "-s", f"{RUNTIME_DIR}/bootstrap.py"]
+        runtime = [str(interpreter()), "-I", "-S", f"{RUNTIME_DIR}/bootstrap.py", "--environment-from-stdin"]
         runtime += ["--relay", RELAY_SOCKET, str(port)]
         if cgroups is None:  # no cgroup: the weaker per-process limits
             runtime += ["--limit-data", str(memory_mb * 1024 * 1024)]
@@ -466,6 +467,15 @@ class SandboxLaunch(Launch):
             endpoint_url=f"http://127.0.0.1:{self.port}",
         )
         return {"PYTHONPATH": RUNTIME_DIR, **env}  # boto3 and its requirements, as in Lambda
+
+    def process_environment(self) -> dict[str, str]:
+        # What sh, bwrap (root, for a root server) and setpriv run with: nothing of the function's. Its
+        # variables (LD_PRELOAD, say) would act on them; its credentials would be readable in their
+        # /proc/PID/environ. The runtime gets its environment on stdin (bootstrap.py).
+        return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+    def preamble(self) -> bytes:
+        return json.dumps(self.environment()).encode("utf-8") + b"\n"
 
     def cwd(self) -> str | None:
         return None  # bwrap's --chdir

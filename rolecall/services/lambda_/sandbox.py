@@ -36,8 +36,10 @@ files or processes.
 
 Limits. Memory: a cgroup v1 memory controller limit of MemorySize MB (memsw too where swap is
 accounted), for the function and every process it starts together; and a pids controller limit of MAX_PROCESSES. Both need root and cgroup v1 (which this machine has); elsewhere the
-runtime sets RLIMIT_DATA to MemorySize on each process, a weaker, per-process bound, and RLIMIT_NPROC only
-when the function has its own uid (root). Time: the invocation's Timeout (rolecall.services.lambda_.runtime).
+runtime sets RLIMIT_DATA to MemorySize on each process, a weaker, per-process bound (not RLIMIT_AS: Python
+reserves far more address space than it uses, for thread stacks and allocator arenas, so an address-space
+limit of MemorySize would refuse functions that fit), and RLIMIT_NPROC only when the function has a uid
+of its own (root), since it counts every process of that uid. Time: the invocation's Timeout (rolecall.services.lambda_.runtime).
 When the invocation ends, the sandbox's init is killed, which ends its PID namespace, and every process
 still in the invocation's cgroup is killed before the cgroup is removed.
 """

@@ -49,6 +49,7 @@ def build_config(store: Store, args: argparse.Namespace) -> tuple[ServerConfig, 
         instance_credential_ttl=getattr(args, "instance_credential_ttl", 6 * 3600),
         ec2_vcpu_limit=getattr(args, "ec2_vcpu_limit", None) or ServerConfig.ec2_vcpu_limit,
         data_dir=getattr(args, "data_dir", None),
+        lambda_isolation=getattr(args, "lambda_isolation", "sandbox"),
     )
     return config, generated
 

@@ -98,6 +98,15 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
         help="lifetime in seconds of credentials served to instances (default: %(default)s)",
     )
     p.add_argument(
+        "--lambda-isolation",
+        choices=["sandbox", "none"],
+        default=os.environ.get("ROLECALL_LAMBDA_ISOLATION", "sandbox"),
+        help="sandbox: run each Lambda function in a bubblewrap sandbox of its own, holding nothing but its "
+        "role's credentials (default; Invoke fails where the machine cannot sandbox); none: run functions "
+        "as plain processes of the server's user, which can read its data and keys "
+        "(env ROLECALL_LAMBDA_ISOLATION)",
+    )
+    p.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],

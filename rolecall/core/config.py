@@ -25,3 +25,4 @@ class ServerConfig:
     # (rolecall.services.ec2.quotas).
     ec2_vcpu_limit: int = 32
     data_dir: str | None = None  # where files live beside the store (S3 objects, Lambda function code)
+    lambda_isolation: str = "sandbox"  # sandbox | none (functions run as the server's user, unisolated)

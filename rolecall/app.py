@@ -47,7 +47,9 @@ def build_config(store: Store, args: argparse.Namespace) -> tuple[ServerConfig, 
         port=getattr(args, "port", 4577),
         default_account=DEFAULT_ACCOUNT,
         instance_credential_ttl=getattr(args, "instance_credential_ttl", 6 * 3600),
+        ec2_vcpu_limit=getattr(args, "ec2_vcpu_limit", None) or ServerConfig.ec2_vcpu_limit,
         data_dir=getattr(args, "data_dir", None),
+        lambda_isolation=getattr(args, "lambda_isolation", "sandbox"),
     )
     return config, generated
 

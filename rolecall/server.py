@@ -142,7 +142,9 @@ def _slow(req: HttpRequest) -> bool:
 
 
 def _too_large() -> HttpResponse:
-    return HttpResponse(413, [("content-type", "text/plain"), ("connection", "close")], b"Request too large\n")
+    return HttpResponse(
+        413, [("content-type", "text/plain"), ("connection", "close")], b"Request too large\n"
+    )
 
 
 def _json(status: int, body: dict[str, Any]) -> HttpResponse:

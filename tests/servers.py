@@ -63,6 +63,7 @@ class Server:
     master_key: str | None = None  # nodes sharing one database must share it
     master_key_env: bool = True  # False: no ROLECALL_MASTER_KEY, so the store keeps a generated key
     env_root: bool = True  # False: let the server generate root credentials and read them from its file
+    terminal: bool = False  # True: the server's output goes to a pseudo-terminal, as at an interactive shell
 
     @property
     def url(self) -> str:
@@ -99,7 +100,10 @@ class Server:
             *self.extra_args,
         ]
         self.log = open(self.data_dir / f"server-{self.port}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT)
+        if self.terminal:
+            self.proc = self._start_on_a_terminal(cmd)
+        else:
+            self.proc = subprocess.Popen(cmd, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         http = urllib3.PoolManager()
         while time.time() < deadline:
@@ -119,6 +123,31 @@ class Server:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"rolecall serve did not start: {self.output()}")
+
+    def _start_on_a_terminal(self, cmd: list[str]) -> subprocess.Popen:
+        """Run the server with a pseudo-terminal as its stdout and stderr (as a user at a shell), copying
+        what it writes there into the log."""
+        import pty
+        import threading
+
+        controller, terminal = pty.openpty()
+        proc = subprocess.Popen(cmd, env=self.env(), stdout=terminal, stderr=terminal)
+        os.close(terminal)
+
+        def copy() -> None:
+            while True:
+                try:
+                    data = os.read(controller, 4096)
+                except OSError:  # the server closed the terminal
+                    break
+                if not data:
+                    break
+                self.log.write(data.decode("utf-8", "replace").replace("\r\n", "\n"))
+                self.log.flush()
+            os.close(controller)
+
+        threading.Thread(target=copy, daemon=True).start()
+        return proc
 
     def output(self) -> str:
         self.log.flush()

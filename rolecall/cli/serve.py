@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rolecall.cli.client import default_data_dir
+from rolecall.core.config import ServerConfig
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 4577
 
@@ -69,6 +70,14 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--region", default="us-east-1", help="the region rolecall reports (default: %(default)s)")
     p.add_argument("--threads", type=int, default=8, help="request worker threads (default: %(default)s)")
     p.add_argument(
+        "--ec2-vcpu-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="On-Demand vCPUs each account may run per region and instance bucket, as EC2's quota "
+        f"(default: {ServerConfig.ec2_vcpu_limit})",
+    )
+    p.add_argument(
         "--forwarded-allow-ips",
         default=None,
         metavar="IPS",
@@ -87,6 +96,15 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=6 * 3600,
         help="lifetime in seconds of credentials served to instances (default: %(default)s)",
+    )
+    p.add_argument(
+        "--lambda-isolation",
+        choices=["sandbox", "none"],
+        default=os.environ.get("ROLECALL_LAMBDA_ISOLATION", "sandbox"),
+        help="sandbox: run each Lambda function in a bubblewrap sandbox of its own, holding nothing but its "
+        "role's credentials (default; Invoke fails where the machine cannot sandbox); none: run functions "
+        "as plain processes of the server's user, which can read its data and keys "
+        "(env ROLECALL_LAMBDA_ISOLATION)",
     )
     p.add_argument(
         "--log-level",

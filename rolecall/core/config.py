@@ -21,4 +21,8 @@ class ServerConfig:
     port: int = 4577
     default_account: str = DEFAULT_ACCOUNT
     instance_credential_ttl: int = 6 * 3600
+    # vCPUs that each On-Demand instance bucket (Standard, G and VT, P, ...) allows per account and Region
+    # (rolecall.services.ec2.quotas).
+    ec2_vcpu_limit: int = 32
     data_dir: str | None = None  # where files live beside the store (S3 objects, Lambda function code)
+    lambda_isolation: str = "sandbox"  # sandbox | none (functions run as the server's user, unisolated)

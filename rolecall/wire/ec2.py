@@ -38,6 +38,10 @@ from rolecall.wire.query import (
 from rolecall.wire.xmlout import escape, render
 
 _MISSING = re.compile(r"^Value null at '([^']+)' failed to satisfy constraint: Member must not be null$")
+# An instance type EC2 does not have (botocore's enum lists every one it has).
+_INSTANCE_TYPE = re.compile(
+    r"^Value '(.*)' at 'instanceType' failed to satisfy constraint: Member must satisfy enum"
+)
 
 
 def ec2_member_key(member: Shape, member_name: str) -> str:
@@ -112,6 +116,12 @@ class Ec2Codec(QueryCodec):
                 raise AwsError(
                     f"The request must contain the parameter {name[:1].upper() + name[1:]}",
                     code="MissingParameter",
+                )
+        for message in messages:
+            unknown = _INSTANCE_TYPE.match(message)
+            if unknown:
+                raise AwsError(
+                    f"Invalid value '{unknown.group(1)}' for InstanceType.", code="InvalidParameterValue"
                 )
         if messages:
             raise self.validation_error(messages)

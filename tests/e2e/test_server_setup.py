@@ -23,7 +23,7 @@ TRUST = json.dumps(
 
 
 def test_first_start_generates_root_credentials_once(tmp_path):
-    srv = Server(tmp_path, env_root=False).start()
+    srv = Server(tmp_path, env_root=False, terminal=True).start()  # printed to a terminal only
     try:
         out = srv.output()
         assert "export AWS_ENDPOINT_URL=" + srv.url in out

@@ -34,8 +34,16 @@ class InvalidParameterCombination(AwsError):
     code = "InvalidParameterCombination"
 
 
-class InstanceLimitExceeded(AwsError):
-    code = "InstanceLimitExceeded"
+class VcpuLimitExceeded(AwsError):
+    """The On-Demand vCPU quota of the instance type's bucket would be exceeded (rolecall.services.ec2.quotas)."""
+
+    code = "VcpuLimitExceeded"
+
+
+class InsufficientInstanceCapacity(AwsError):
+    """EC2 has no room for the instance: here, no file descriptors left for another metadata endpoint."""
+
+    code = "InsufficientInstanceCapacity"
 
 
 class UnauthorizedOperation(AwsError):

@@ -25,16 +25,16 @@ from rolecall.services.ec2.arns import (
 )
 from rolecall.services.ec2.errors import (
     IncorrectInstanceState,
-    InstanceLimitExceeded,
+    InsufficientInstanceCapacity,
     InvalidAMIIDMalformed,
     InvalidParameterCombination,
     TagLimitExceeded,
 )
+from rolecall.services.ec2.quotas import check_start, instance_kind, launchable
 from rolecall.services.ec2.records import (
     DEFAULT_INSTANCE_TYPE,
     INSTANCE,
     INSTANCE_FILTERS,
-    MAX_INSTANCES_PER_LAUNCH,
     check_dry_run,
     decode_user_data,
     end_association,
@@ -85,6 +85,15 @@ def _validated_tags(tags: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def _user_initiated(ctx: OpContext) -> str:
     return f"User initiated ({ctx.clock.now().strftime('%Y-%m-%d %H:%M:%S')} GMT)"
+
+
+def _no_capacity(instance_type: str, zone: str) -> InsufficientInstanceCapacity:
+    """EC2's answer when it has no room for an instance. Here the room is descriptors: each running instance's
+    metadata endpoint is one, and a process that ran out of them could not answer anything any more."""
+    return InsufficientInstanceCapacity(
+        f"We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested "
+        f"({zone}). Our system will be working on provisioning additional capacity."
+    )
 
 
 def _change(doc: dict[str, Any], previous: str, shown: str) -> dict[str, Any]:
@@ -169,11 +178,7 @@ class InstanceOperations(Family):
             raise InvalidParameterValue(
                 f"Value ({high}) for parameter maxCount is invalid. Expected a value greater than or equal to minCount."
             )
-        if low > MAX_INSTANCES_PER_LAUNCH:
-            raise InstanceLimitExceeded(
-                f"You have requested more instances ({low}) than your current instance limit of "
-                f"{MAX_INSTANCES_PER_LAUNCH} allows for the specified instance type."
-            )
+        kind = instance_kind(params.get("InstanceType") or DEFAULT_INSTANCE_TYPE)
         spec = params.get("IamInstanceProfile")
         profile = require_profile(ctx.tx, ctx.account, spec) if spec else None
         options = _metadata_options(params.get("MetadataOptions"), DEFAULT_METADATA_OPTIONS)
@@ -183,20 +188,26 @@ class InstanceOperations(Family):
         if not (zone.startswith(ctx.region) and len(zone) == len(ctx.region) + 1):
             raise InvalidParameterValue(f"Invalid availability zone: [{zone}]")
         check_dry_run(params)
+        count = launchable(ctx, kind, low, high)  # a dry run is not checked against the quota, as on AWS
+        imds = self.service.imds
+        room = imds.room() if imds is not None else None
+        if room is not None and room < count:  # as many as there is capacity for, if MinCount fit
+            if room < low:
+                raise _no_capacity(kind.name, zone)
+            count = room
 
         now = ctx.clock.time()
         reservation_id = new_reservation_id()
-        imds = self.service.imds
         opened: list[str] = []
         instances = []
         try:
-            for index in range(min(high, MAX_INSTANCES_PER_LAUNCH)):
+            for index in range(count):
                 doc: dict[str, Any] = {
                     "InstanceId": new_instance_id(),
                     "ReservationId": reservation_id,
                     "Region": ctx.region,
                     "ImageId": image_id,
-                    "InstanceType": params.get("InstanceType") or DEFAULT_INSTANCE_TYPE,
+                    "InstanceType": kind.name,
                     "State": "running",
                     "LaunchTime": iso(now),
                     "Launched": now,
@@ -270,7 +281,12 @@ class InstanceOperations(Family):
                     f"The instance '{doc['InstanceId']}' is not in a state from which it can be started."
                 )
         check_dry_run(params)
+        starting = [doc for doc in docs if doc["State"] != "running"]
+        check_start(ctx, starting)
         imds = self.service.imds
+        room = imds.room() if imds is not None else None
+        if starting and room is not None and room < len(starting):
+            raise _no_capacity(starting[0]["InstanceType"], starting[0]["AvailabilityZone"])
         changes = []
         for doc in docs:
             previous = doc["State"]

@@ -40,7 +40,6 @@ STATE_CODES = {
 }
 # Terminated instances and ended associations stay visible this long, as on AWS (about an hour).
 GONE_VISIBLE_FOR = 3600
-MAX_INSTANCES_PER_LAUNCH = 20
 USER_DATA_MAX = 16 * 1024
 DEFAULT_INSTANCE_TYPE = "m1.small"
 

@@ -1,9 +1,10 @@
 """AWS Lambda (REST-JSON, 2015-03-31): functions that run with their execution role.
 
-Python functions (.zip packages, Code.ZipFile) run in a fresh local-Python process per invocation
-(runtime, started through bootstrap) with credentials from an AssumeRole by lambda.amazonaws.com on the
-execution role (rolecall.services.sts.service_sessions), and write their logs through the CloudWatch
-Logs API with those credentials (logs). Operations are in operations; the function records and their
+Python functions (.zip packages, Code.ZipFile) run in a fresh Python process per invocation, inside a
+sandbox that holds nothing of the server's (sandbox; runtime, started through bootstrap), with
+credentials from an AssumeRole by lambda.amazonaws.com on the execution role
+(rolecall.services.sts.service_sessions), and write their logs through the CloudWatch Logs API with
+those credentials (logs). Operations are in operations; the function records and their
 checks in functions; packages in code; invocation jobs in invoke; code download URLs in code_url.
 """
 
@@ -30,6 +31,7 @@ class Lambda(Service):
     def start(self, host: Host) -> None:
         super().start(host)
         self._runner = Runner(host)
+        self._runner.announce()
 
     def stop(self) -> None:
         if self._runner is not None:

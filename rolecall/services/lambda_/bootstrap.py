@@ -1,8 +1,20 @@
 """The Python runtime of a rolecall Lambda function: run as a script, in a fresh process, one invocation.
 
-Started by rolecall.services.lambda_.runtime as `python -u -P bootstrap.py` in the function's unpacked code
-(LAMBDA_TASK_ROOT) with the Lambda environment. It imports nothing from rolecall, so a function sees only
-its own code, the standard library and what the local Python has installed (boto3 among it).
+Started by rolecall.services.lambda_.runtime as `python -u -P bootstrap.py [options]` in the function's
+unpacked code (LAMBDA_TASK_ROOT) with the Lambda environment -- inside a sandbox, at
+/var/runtime/bootstrap.py beside boto3 (rolecall.services.lambda_.sandbox). It imports nothing from rolecall.
+
+Inside the sandbox, rolecall starts this script first as `python -I -S bootstrap.py --environment-from-stdin
+[options]` with an environment of its own, and the first line on stdin holds the function's environment
+(credentials and the function's own variables, which must never reach bwrap, which may run as root: a
+variable such as LD_PRELOAD would act there). It replaces itself at once by the runtime proper, the same
+script run with that environment.
+
+Options, applied before the function's code is imported:
+  --relay SOCKET PORT   listen on 127.0.0.1:PORT and relay each connection to the Unix socket SOCKET: in the
+                        sandbox's network namespace this is the function's only way out, to rolecall
+  --limit-data BYTES    RLIMIT_DATA, soft and hard (memory, where no cgroup limits the sandbox)
+  --limit-procs N       RLIMIT_NPROC, soft and hard
 
 Channels: the server reads this process's original stdout as the result channel (newline-delimited JSON
 messages), and its stderr as the function's log. Before anything else, stdout is moved to a private file
@@ -21,9 +33,29 @@ import json
 import logging
 import os
 import resource
+import socket
 import sys
+import threading
 import time
 import traceback
+
+
+def exec_with_environment_from_stdin() -> None:
+    """Read one line (the environment, as JSON) from stdin without reading past it, then become the
+    runtime with that environment. Nothing else is on stdin until the runtime reports ready."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = os.read(0, 1)
+        if not chunk:
+            raise SystemExit("bootstrap: no environment on stdin")
+        line += chunk
+    environment = json.loads(line)
+    script = os.path.abspath(__file__)
+    os.execve(sys.executable, [sys.executable, "-u", "-P", "-s", script, *sys.argv[2:]], environment)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--environment-from-stdin"]:
+    exec_with_environment_from_stdin()  # before the channels below are set up: they would survive exec
 
 RESULT = os.fdopen(os.dup(1), "w", encoding="utf-8")  # os.dup: not inherited by the function's children
 os.dup2(2, 1)
@@ -122,7 +154,70 @@ def load_handler() -> tuple:
     return handler, None
 
 
+def pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            sink.sendall(data)
+    except OSError:
+        pass
+    try:
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def relay_connection(conn: socket.socket, path: str) -> None:
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        upstream.connect(path)
+    except OSError:
+        conn.close()
+        upstream.close()
+        return
+    back = threading.Thread(target=pump, args=(upstream, conn), daemon=True)
+    back.start()
+    pump(conn, upstream)
+    back.join()
+    conn.close()
+    upstream.close()
+
+
+def start_relay(path: str, port: int) -> None:
+    """Serve 127.0.0.1:port by relaying to the Unix socket at path, on daemon threads of this process (the
+    listening socket is not inherited: child processes reach it through this one)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(64)
+
+    def accept() -> None:
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=relay_connection, args=(conn, path), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+
+
+def apply_options(argv: list) -> None:
+    while argv:
+        option = argv.pop(0)
+        if option == "--relay":
+            start_relay(argv.pop(0), int(argv.pop(0)))
+        elif option == "--limit-data":
+            limit = int(argv.pop(0))
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        elif option == "--limit-procs":
+            limit = int(argv.pop(0))
+            resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+        else:
+            raise SystemExit(f"bootstrap: unknown option {option}")
+
+
 def main() -> None:
+    apply_options(sys.argv[1:])
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     sys.path.insert(0, task_root)
     log_handler = LambdaLogHandler()

@@ -57,5 +57,20 @@ class ExecutionRoleUnusable(AwsError):
     status = 502
 
 
+class CrossAccountPassRole(AwsError):
+    """An execution role of another account. IAM lets a principal pass only its own account's roles to a
+    service, and Lambda says so in its own words (a 403 AccessDeniedException, outside its model)."""
+
+    code = "AccessDeniedException"
+    status = 403
+
+
+class ServiceException(AwsError):
+    """Lambda could not run the function for a reason of its own (here: no sandbox on this machine)."""
+
+    code = "ServiceException"
+    status = 500
+
+
 class ValidationException(AwsError):
     code = "ValidationException"

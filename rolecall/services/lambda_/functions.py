@@ -1,8 +1,10 @@
 """Lambda functions as rolecall stores them: names and ARNs, configuration documents, Lambda's own checks.
 
 A function is one store document of kind "lambda:function" named "REGION/NAME" in its account:
-{"Configuration": <FunctionConfiguration as GetFunction returns it>, "Tags": {...}, "CodeSha256Hex": ...}.
-Its code lives on disk (rolecall.services.lambda_.code).
+{"Configuration": <FunctionConfiguration as GetFunction returns it, less Environment>, "Tags": {...},
+"CodeSha256Hex": ..., "EnvironmentSealed": ...}. Environment variables often hold secrets, so they are kept
+only sealed under the store's master key, as secret access keys are, and opened to answer GetFunction and
+its kin and to run the function. Its code lives on disk (rolecall.services.lambda_.code).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rolecall.core.context import OpContext
 from rolecall.errors import summarize, violation
 from rolecall.policy import Request, evaluate
 from rolecall.services.lambda_.errors import (
+    CrossAccountPassRole,
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceNotFoundException,
@@ -28,6 +31,7 @@ from rolecall.services.lambda_.errors import (
 KIND = "lambda:function"
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 ROLE_CANNOT_BE_ASSUMED = "The role defined for the function cannot be assumed by Lambda."
+CROSS_ACCOUNT_PASS_ROLE = "Cross-account pass role is not allowed."
 MAX_TIMEOUT = 900
 MAX_MEMORY = 10240
 MAX_ENVIRONMENT_BYTES = 4096
@@ -164,8 +168,34 @@ def new_configuration(ctx: OpContext, ref: FunctionRef, params: dict[str, Any]) 
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": logging_config(ref.name, params.get("LoggingConfig")),
     }
-    if params.get("Environment") is not None:
-        config["Environment"] = {"Variables": dict(params["Environment"].get("Variables") or {})}
+    return config
+
+
+# -- environment variables, sealed at rest ----------------------------------------------------------------
+
+
+def set_environment(ctx: OpContext, doc: dict[str, Any], environment: dict[str, Any]) -> None:
+    """Keep a request's Environment in the function's document, its variables sealed."""
+    variables = dict(environment.get("Variables") or {})
+    doc["Configuration"].pop("Environment", None)  # a document written before variables were sealed
+    doc["EnvironmentSealed"] = ctx.config.secret_box.seal(json.dumps(variables))
+
+
+def environment_variables(ctx: OpContext, doc: dict[str, Any]) -> dict[str, str] | None:
+    """The function's variables, or None when it was never given an Environment."""
+    if "EnvironmentSealed" in doc:
+        variables: dict[str, str] = json.loads(ctx.config.secret_box.open(doc["EnvironmentSealed"]))
+        return variables
+    legacy = doc["Configuration"].get("Environment")  # stored in the clear by an earlier rolecall
+    return dict(legacy.get("Variables") or {}) if legacy is not None else None
+
+
+def configuration(ctx: OpContext, doc: dict[str, Any]) -> dict[str, Any]:
+    """The FunctionConfiguration Lambda reports, its Environment opened."""
+    config = dict(doc["Configuration"])
+    variables = environment_variables(ctx, doc)
+    if variables is not None:
+        config["Environment"] = {"Variables": variables}
     return config
 
 
@@ -258,6 +288,7 @@ def check_execution_role(ctx: OpContext, role_arn: str, function: FunctionRef) -
     context Lambda's AssumeRole carries (as rolecall.services.sts.service_sessions builds it), so a trust policy pinned to
     another function by aws:SourceArn refuses here already."""
 
+    check_same_account(ctx, role_arn)
     parts = role_arn.split(":", 5)
     role = None
     if len(parts) == 6 and parts[5].startswith("role/"):
@@ -285,10 +316,24 @@ def check_execution_role(ctx: OpContext, role_arn: str, function: FunctionRef) -
         raise InvalidParameterValueException(ROLE_CANNOT_BE_ASSUMED)
 
 
+def role_account(role_arn: str) -> str | None:
+    parts = role_arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[2] == "iam" else None
+
+
+def check_same_account(ctx: OpContext, role_arn: str) -> None:
+    """A principal can pass only a role of its own account to a service (IAM's PassRole rule): Lambda
+    refuses another account's role whatever the caller's policies and the role's trust policy say."""
+    account = role_account(role_arn)
+    if account is not None and account != ctx.account:
+        raise CrossAccountPassRole(CROSS_ACCOUNT_PASS_ROLE)
+
+
 def pass_role(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """iam:PassRole on the execution role a request hands to Lambda."""
+    """iam:PassRole on the execution role a request hands to Lambda. Another account's role asks for no
+    permission: no permission could pass it, and the handler refuses it (check_same_account)."""
     role = params.get("Role")
-    if not role:
+    if not role or role_account(role) not in (None, ctx.account):
         return []
     context = {
         "iam:PassedToService": LAMBDA_SERVICE,

@@ -20,10 +20,18 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rolecall.services.lambda_.code import CodeStore
-from rolecall.services.lambda_.errors import ExecutionRoleUnusable, TooManyRequestsException
+from rolecall.services.lambda_.errors import ExecutionRoleUnusable, ServiceException, TooManyRequestsException
 from rolecall.services.lambda_.functions import LAMBDA_SERVICE, ROLE_CANNOT_BE_ASSUMED, FunctionRef
 from rolecall.services.lambda_.logs import write_function_logs
-from rolecall.services.lambda_.runtime import Invocation, Outcome, invoke
+from rolecall.services.lambda_.runtime import Invocation, Launch, Outcome, invoke
+from rolecall.services.lambda_.sandbox import (
+    ISOLATION_NONE,
+    EndpointRelay,
+    Sandbox,
+    SandboxLaunch,
+    probe,
+    unavailable_message,
+)
 from rolecall.services.sts.errors import ServiceCannotAssumeRole
 from rolecall.services.sts.service_sessions import assume_role_for_service
 
@@ -44,20 +52,25 @@ class Job:
     ref: FunctionRef
     config: dict[str, Any]
     code_sha256_hex: str
+    variables: dict[str, str]  # the function's environment variables, opened from their seal
     request_id: str
     payload: bytes
     client_context: Any
     log_tail: bool = False
 
 
-def endpoint_url(config: Any) -> str:
-    """Where a function's SDK reaches this server (a wildcard listen address is reached on loopback)."""
-    host = config.host or "127.0.0.1"
+def endpoint_host(config: Any) -> str:
+    """Where this server is reached on this machine (a wildcard listen address is reached on loopback)."""
+    host: str = config.host or "127.0.0.1"
     if host in ("0.0.0.0", ""):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host and not host.startswith("["):
+        return "127.0.0.1"
+    return "::1" if host == "::" else host
+
+
+def endpoint_url(config: Any) -> str:
+    """Where a client on this machine reaches this server."""
+    host = endpoint_host(config)
+    if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{config.port}"
 
@@ -71,6 +84,43 @@ class Runner:
         self._events: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._scratch: str | None = None
+        self.isolation = getattr(host.config, "lambda_isolation", "sandbox")
+        self._sandbox: Sandbox | None = None
+        self._relay: EndpointRelay | None = None
+
+    def announce(self) -> None:
+        """At start: say loudly when functions will run unisolated, or cannot run at all."""
+        if self.isolation == ISOLATION_NONE:
+            log.warning(
+                "Lambda functions run WITHOUT isolation (--lambda-isolation=none): a function runs as the "
+                "server's user and can read its data directory (master key, database) and environment."
+            )
+            return
+        support = probe()
+        if not support.available:
+            log.warning(
+                "%s Until then, Invoke fails with ServiceException.", unavailable_message(support.reason)
+            )
+        elif support.cgroups is None:
+            log.warning(
+                "Lambda functions run in a sandbox without cgroup limits (%s): memory is limited per process "
+                "(RLIMIT_DATA) and the number of processes only by the sandbox's user.",
+                "not root" if not support.as_root else "no writable cgroup v1 memory and pids controllers",
+            )
+
+    def launch(self, inv: Invocation) -> Launch:
+        """How this invocation runs: in the sandbox, or unisolated where the server was told so."""
+        if self.isolation == ISOLATION_NONE:
+            return Launch(inv)
+        support = probe()
+        if not support.available:
+            raise ServiceException(unavailable_message(support.reason))
+        with self._lock:
+            if self._sandbox is None:
+                config = self.host.config
+                self._relay = EndpointRelay(endpoint_host(config), config.port)
+                self._sandbox = Sandbox(support, self._relay.path)
+        return SandboxLaunch(inv, self._sandbox, self.host.config.port)
 
     def code_store(self) -> CodeStore:
         data_dir = self.host.config.data_dir
@@ -111,6 +161,13 @@ class Runner:
             log.exception("event invocation %s of %s failed", job.request_id, job.ref.arn)
 
     def _run(self, job: Job, *, raise_on_role: bool) -> Outcome | None:
+        if self.isolation != ISOLATION_NONE and not probe().available:  # before any credentials exist
+            if raise_on_role:
+                raise ServiceException(unavailable_message(probe().reason))
+            log.warning(
+                "event invocation %s not run: %s", job.request_id, unavailable_message(probe().reason)
+            )
+            return None
         host = self.host
         ref, config = job.ref, job.config
         try:
@@ -134,30 +191,34 @@ class Runner:
         group = config["LoggingConfig"]["LogGroup"]
         stream = datetime.fromtimestamp(now, UTC).strftime("%Y/%m/%d/") + f"[$LATEST]{uuid.uuid4().hex}"
         task_root = self.code_store().task_root(ref.account, ref.region, ref.name, job.code_sha256_hex)
-        outcome = invoke(
-            Invocation(
-                request_id=job.request_id,
-                function_name=ref.name,
-                function_arn=ref.qualified_arn,
-                runtime=config["Runtime"],
-                handler=config["Handler"],
-                task_root=task_root,
-                timeout=config["Timeout"],
-                memory_size=config["MemorySize"],
-                region=ref.region,
-                log_group=group,
-                log_stream=stream,
-                credentials={k: credentials[k] for k in ("AccessKeyId", "SecretAccessKey", "Token")},
-                endpoint_url=endpoint_url(host.config),
-                variables=(config.get("Environment") or {}).get("Variables") or {},
-                payload=job.payload,
-                client_context=job.client_context,
-                clock_start=now,
-            )
+        inv = Invocation(
+            request_id=job.request_id,
+            function_name=ref.name,
+            function_arn=ref.qualified_arn,
+            runtime=config["Runtime"],
+            handler=config["Handler"],
+            task_root=task_root,
+            timeout=config["Timeout"],
+            memory_size=config["MemorySize"],
+            ephemeral_mb=(config.get("EphemeralStorage") or {}).get("Size", 512),
+            region=ref.region,
+            log_group=group,
+            log_stream=stream,
+            credentials={k: credentials[k] for k in ("AccessKeyId", "SecretAccessKey", "Token")},
+            endpoint_url=endpoint_url(host.config),
+            variables=job.variables,
+            payload=job.payload,
+            client_context=job.client_context,
+            clock_start=now,
         )
+        outcome = invoke(inv, self.launch(inv))
         write_function_logs(host, credentials, ref.region, group, stream, outcome.log_events)
         return outcome
 
     def close(self) -> None:
         if self._events is not None:
             self._events.shutdown(wait=False, cancel_futures=True)
+        if self._relay is not None:
+            self._relay.close()
+        if self._sandbox is not None:
+            self._sandbox.close()

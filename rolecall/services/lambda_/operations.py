@@ -32,6 +32,8 @@ from rolecall.services.lambda_.functions import (
     check_limits,
     check_revision,
     check_runtime,
+    configuration,
+    environment_variables,
     function_arn,
     function_owner,
     function_ref,
@@ -39,6 +41,7 @@ from rolecall.services.lambda_.functions import (
     logging_config,
     new_configuration,
     pass_role,
+    set_environment,
     touch,
 )
 from rolecall.services.lambda_.invoke import Job, endpoint_url
@@ -153,11 +156,13 @@ class FunctionOperations(Family):
             "Tags": dict(params.get("Tags") or {}),
             "CodeSha256Hex": info.sha256_hex,
         }
+        if params.get("Environment") is not None:
+            set_environment(ctx, doc, params["Environment"])
         try:
             ctx.tx.insert(ref.account, KIND, ref.key, doc)
         except Conflict:
             raise ResourceConflictException(f"Function already exist: {ref.name}") from None
-        return as_reported(config, "Pending")
+        return as_reported(configuration(ctx, doc), "Pending")
 
     @operation("lambda:GetFunction", resource=function_arn, resource_policy=function_owner)
     def GetFunction(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +172,7 @@ class FunctionOperations(Family):
             ctx.host, endpoint_url(ctx.config), ref.account, ref.region, ref.name, doc["CodeSha256Hex"]
         )
         out: dict[str, Any] = {
-            "Configuration": doc["Configuration"],
+            "Configuration": configuration(ctx, doc),
             "Code": {"RepositoryType": "S3", "Location": location},
         }
         if doc.get("Tags"):
@@ -176,7 +181,7 @@ class FunctionOperations(Family):
 
     @operation("lambda:GetFunctionConfiguration", resource=function_arn, resource_policy=function_owner)
     def GetFunctionConfiguration(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return load(ctx, function_ref(ctx, params))["Configuration"]
+        return configuration(ctx, load(ctx, function_ref(ctx, params)))
 
     # FunctionVersion=ALL lists every version: with no published versions here, the same list.
     @operation("lambda:ListFunctions", unsupported=["MasterRegion"])  # Lambda@Edge replicas
@@ -194,7 +199,7 @@ class FunctionOperations(Family):
         limit = min(params.get("MaxItems") or MAX_LIST_ITEMS, MAX_LIST_ITEMS)
         page = names[start : start + limit]
         docs = [ctx.tx.get(ctx.account, KIND, prefix + n) for n in page]
-        functions = [doc["Configuration"] for doc in docs if doc is not None]
+        functions = [configuration(ctx, doc) for doc in docs if doc is not None]
         out: dict[str, Any] = {"Functions": functions}
         if start + limit < len(names):
             out["NextMarker"] = _marker(names[start + limit])
@@ -226,7 +231,7 @@ class FunctionOperations(Family):
         check_revision(config, params)
         data, info = _read_package(params)
         if params.get("DryRun"):
-            return as_reported(config)
+            return as_reported(configuration(ctx, doc))
         store = self.service.code_store()
         store.save(ref.account, ref.region, ref.name, data, info)
         config.update(CodeSize=info.size, CodeSha256=info.sha256_b64)
@@ -236,7 +241,7 @@ class FunctionOperations(Family):
         doc["CodeSha256Hex"] = info.sha256_hex
         ctx.tx.update(ref.account, KIND, ref.key, doc)
         ctx.after_commit(lambda: store.prune(ref.account, ref.region, ref.name, info.sha256_hex))
-        return as_reported(config, "InProgress")
+        return as_reported(configuration(ctx, doc), "InProgress")
 
     @operation(
         "lambda:UpdateFunctionConfiguration",
@@ -269,7 +274,7 @@ class FunctionOperations(Family):
             if params.get(member) is not None:
                 config[member] = params[member]
         if params.get("Environment") is not None:
-            config["Environment"] = {"Variables": dict(params["Environment"].get("Variables") or {})}
+            set_environment(ctx, doc, params["Environment"])
         if params.get("TracingConfig", {}).get("Mode"):
             config["TracingConfig"] = {"Mode": params["TracingConfig"]["Mode"]}
         if params.get("LoggingConfig"):
@@ -278,7 +283,7 @@ class FunctionOperations(Family):
             )
         touch(ctx, config)
         ctx.tx.update(ref.account, KIND, ref.key, doc)
-        return as_reported(config, "InProgress")
+        return as_reported(configuration(ctx, doc), "InProgress")
 
 
 class InvokeOperations(Family):
@@ -328,6 +333,7 @@ class InvokeOperations(Family):
         job = Job(
             ref=ref,
             config=json.loads(json.dumps(config)),
+            variables=environment_variables(ctx, doc) or {},
             code_sha256_hex=doc["CodeSha256Hex"],
             request_id=ctx.request_id,
             payload=payload,

@@ -1,11 +1,13 @@
-"""One invocation of a Lambda function: a fresh local-Python process, its result, and its log lines.
+"""One invocation of a Lambda function: a fresh Python process, its result, and its log lines.
 
 The process runs rolecall/services/lambda_/bootstrap.py in the function's unpacked code with an environment built
 from scratch -- Lambda's variables, the execution role's credentials, AWS_ENDPOINT_URL pointing back at
 rolecall, and the function's own variables -- and nothing inherited from the server, whose environment may
-hold credentials (ROLECALL_*, AWS_*). The handler's INIT phase (importing its module) gets up to
-INIT_LIMIT seconds; the invocation proper gets the function's Timeout, after which the process group is
-killed and the result is Lambda's "Task timed out" error.
+hold credentials (ROLECALL_*, AWS_*). A Launch says how the process starts and ends: in a sandbox
+(rolecall.services.lambda_.sandbox), or, where the server was told to run functions without isolation, as a
+plain local process (Launch itself). The handler's INIT phase (importing its module) gets up to INIT_LIMIT
+seconds; the invocation proper gets the function's Timeout, after which the process is killed and the
+result is Lambda's "Task timed out" error.
 
 Log lines carry millisecond timestamps on the server's clock: the invocation's start on that clock plus
 the real time elapsed when each line arrived.
@@ -46,6 +48,7 @@ class Invocation:
     task_root: Path
     timeout: int  # seconds
     memory_size: int  # MB
+    ephemeral_mb: int  # EphemeralStorage.Size: the size of /tmp
     region: str
     log_group: str
     log_stream: str
@@ -70,15 +73,75 @@ class Outcome:
         return text[-TAIL_BYTES:].decode("utf-8", "ignore")
 
 
-def lambda_environment(inv: Invocation) -> dict[str, str]:
+class Launch:
+    """How an invocation's process starts and ends. This base runs a plain local process as the server's
+    user, which can read everything the server can: used only with --lambda-isolation=none."""
+
+    def __init__(self, inv: Invocation) -> None:
+        self.inv = inv
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-u", "-P", str(BOOTSTRAP)]
+
+    def environment(self) -> dict[str, str]:
+        return lambda_environment(
+            self.inv,
+            task_root=str(self.inv.task_root),
+            runtime_dir=str(BOOTSTRAP.parent),
+            python_dir=os.path.dirname(sys.executable),
+            endpoint_url=self.inv.endpoint_url,
+        )
+
+    def cwd(self) -> str | None:
+        return str(self.inv.task_root)
+
+    def process_environment(self) -> dict[str, str]:
+        """The environment of the launched program (here, the runtime itself)."""
+        return self.environment()
+
+    def preamble(self) -> bytes:
+        """What the launched program reads on stdin before anything else (here, nothing)."""
+        return b""
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """Kill what is left of the invocation: here its process group (children that left it survive)."""
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def release(self) -> None:
+        """After the process is reaped: free what the launch held."""
+
+    def peak_memory_kb(self, proc: subprocess.Popen[bytes]) -> int:
+        """VmHWM of the process while it still runs (for a report after a timeout)."""
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0
+
+    def out_of_memory(self) -> bool:
+        """Was the function killed for using more than its MemorySize?"""
+        return False
+
+    def exit_signal(self, code: int) -> int | None:
+        """The signal that ended the runtime, from the exit code of the launched process."""
+        return -code if code < 0 else None
+
+
+def lambda_environment(
+    inv: Invocation, *, task_root: str, runtime_dir: str, python_dir: str, endpoint_url: str
+) -> dict[str, str]:
     """The process environment: Lambda's reserved variables, then the function's own."""
-    python_dir = os.path.dirname(sys.executable)
     env = {
         "PATH": f"{python_dir}:{SYSTEM_PATH}",
         "LANG": "C.UTF-8",
         "TZ": ":UTC",
-        "LAMBDA_TASK_ROOT": str(inv.task_root),
-        "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
+        "LAMBDA_TASK_ROOT": task_root,
+        "LAMBDA_RUNTIME_DIR": runtime_dir,
         "_HANDLER": inv.handler,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{inv.runtime}",
         "AWS_REGION": inv.region,
@@ -92,7 +155,7 @@ def lambda_environment(inv: Invocation) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": inv.credentials["AccessKeyId"],
         "AWS_SECRET_ACCESS_KEY": inv.credentials["SecretAccessKey"],
         "AWS_SESSION_TOKEN": inv.credentials["Token"],
-        "AWS_ENDPOINT_URL": inv.endpoint_url,
+        "AWS_ENDPOINT_URL": endpoint_url,
         # Not Lambda's: keep the SDK from reading the server user's ~/.aws profiles, which could hold
         # real credentials or settings. The environment's credentials come first anyway.
         "AWS_CONFIG_FILE": os.devnull,
@@ -105,17 +168,26 @@ def lambda_environment(inv: Invocation) -> dict[str, str]:
 class _Process:
     """The bootstrap process and the threads reading its two channels."""
 
-    def __init__(self, inv: Invocation) -> None:
+    def __init__(self, launch: Launch) -> None:
+        self.launch = launch
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-P", str(BOOTSTRAP)],
-            cwd=inv.task_root,
-            env=lambda_environment(inv),
+            launch.command(),
+            cwd=launch.cwd(),
+            env=launch.process_environment(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a timeout kills the function's children too
+            start_new_session=True,  # its own process group, which Launch.kill ends
         )
+        preamble = launch.preamble()
+        if preamble:
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.write(preamble)
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
         self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.closed = False  # the result channel reached its end (the process is gone or going)
         self.lines: list[tuple[float, str]] = []  # (monotonic arrival, line)
@@ -161,32 +233,27 @@ class _Process:
         except (BrokenPipeError, OSError):
             pass
 
-    def peak_memory_kb(self) -> int:
-        """VmHWM of the process while it still runs (for a report after a timeout)."""
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        except (OSError, ValueError, IndexError):
-            pass
-        return 0
-
     def finish(self) -> int:
-        """Kill what is left of the process group, reap the process and drain the channels."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """Kill what is left of the invocation, reap the process and drain the channels."""
+        self.launch.kill(self.proc)
         code = self.proc.wait()
         for reader in self._readers:
             reader.join(5)
         return code
 
 
-def invoke(inv: Invocation) -> Outcome:
+def invoke(inv: Invocation, launch: Launch | None = None) -> Outcome:
     """Run one invocation to its end (result, error, crash or timeout)."""
+    launch = launch or Launch(inv)
+    try:
+        return _invoke(inv, launch)
+    finally:
+        launch.release()
+
+
+def _invoke(inv: Invocation, launch: Launch) -> Outcome:
     clock_ms = inv.clock_start * 1000
-    process = _Process(inv)
+    process = _Process(launch)
     origin = process.started
 
     def stamp(at: float) -> int:
@@ -207,7 +274,7 @@ def invoke(inv: Invocation) -> Outcome:
         process.send(json.dumps(request).encode("utf-8"))
         result = process.next_message(began + inv.timeout)
     timed_out = result is None and not process.closed
-    peak_kb = process.peak_memory_kb() if timed_out else 0
+    peak_kb = launch.peak_memory_kb(process.proc) if timed_out else 0
     ended = time.monotonic()
     exit_code = process.finish()
 
@@ -238,10 +305,13 @@ def invoke(inv: Invocation) -> Outcome:
         duration_ms = inv.timeout * 1000.0
     else:
         function_error = "Unhandled"
-        status = f"signal: {signal.Signals(-exit_code).name}" if exit_code < 0 else f"exit status {exit_code}"
+        signum = launch.exit_signal(exit_code)
+        status = f"signal: {_signal_name(signum)}" if signum is not None else f"exit status {exit_code}"
         message = f"RequestId: {inv.request_id} Error: Runtime exited with error: {status}"
-        events.append((tail, f"{message}\nRuntime.ExitError"))
-        payload = _error("Runtime.ExitError", message)
+        error_type = "Runtime.OutOfMemory" if launch.out_of_memory() else "Runtime.ExitError"
+        events.append((tail, f"{message}\n{error_type}"))
+        payload = _error(error_type, message)
+        peak_kb = peak_kb or launch.peak_memory_kb(process.proc)
     if result is not None:
         duration_ms = float(result.get("durationMs", duration_ms))
         peak_kb = int(result.get("maxRssKb", 0))
@@ -256,6 +326,20 @@ def invoke(inv: Invocation) -> Outcome:
         )
     )
     return Outcome(payload, function_error, events, duration_ms)
+
+
+def _signal_name(signum: int) -> str:
+    """As Lambda's runtime interface (Go) names signals: "killed", "segmentation fault"..."""
+    names = {
+        signal.SIGKILL: "killed",
+        signal.SIGTERM: "terminated",
+        signal.SIGSEGV: "segmentation fault",
+        signal.SIGABRT: "aborted",
+    }
+    try:
+        return names.get(signal.Signals(signum), signal.Signals(signum).name)
+    except ValueError:
+        return str(signum)
 
 
 def _error(error_type: str, message: str) -> bytes:

@@ -143,7 +143,7 @@ def serve_options() -> set[str]:
 
 def readme_table_options() -> set[str]:
     rows = [line for line in section("### Options").splitlines() if line.startswith("| `")]
-    return {opt for row in rows for opt in re.findall(r"`(--[a-z-]+)", row.split("|")[1])}
+    return {opt for row in rows for opt in re.findall(r"`(--[a-z0-9-]+)", row.split("|")[1])}
 
 
 def test_the_readme_options_table_lists_every_serve_option():

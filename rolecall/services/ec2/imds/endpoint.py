@@ -4,7 +4,8 @@ Each running instance gets its own listener on 127.0.0.1 and a port of its own (
 document), because SDKs address the metadata service by host and port only: the JavaScript SDK v3 drops
 any path in AWS_EC2_METADATA_SERVICE_ENDPOINT, so one port cannot tell instances apart by path. Listeners
 start when an instance is launched or started, and for every running instance found in the store when the
-server starts; they stop when the instance stops or terminates.
+server starts; they stop when the instance stops or terminates. All of them are served by one event loop
+and a few worker threads (rolecall.services.ec2.imds.server), so instances cost descriptors, not threads.
 
 The rules, as EC2 applies them:
 - PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds in 1..21600 returns a token bound to
@@ -26,9 +27,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from rolecall.audit.explanations import explain_refusals
@@ -45,6 +44,15 @@ from rolecall.services.ec2.errors import (
     UnauthorizedOperation,
 )
 from rolecall.services.ec2.imds.content import InstanceCredentials, lookup, metadata_tree, read_snapshot
+from rolecall.services.ec2.imds.server import (
+    EndpointServer,
+    Listener,
+    Reply,
+    Request,
+    descriptor_room,
+    error_page,
+    raise_descriptor_limit,
+)
 from rolecall.services.ec2.records import INSTANCE, instance_arn
 from rolecall.store import GLOBAL, Tx
 
@@ -61,96 +69,9 @@ LOOKUP_PREFIX = "/_rolecall/imds/"
 # The versions a metadata service lists at its root; every one of them serves the same tree here.
 VERSIONS = ("1.0", "2009-04-04", "2016-09-02", "2018-09-24", "2020-10-27", "2022-09-24", "latest")
 
-_PAGE = (
-    '<?xml version="1.0" encoding="iso-8859-1"?>\n'
-    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
-    '\t\t "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
-    '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n'
-    " <head>\n  <title>{status} - {reason}</title>\n </head>\n"
-    " <body>\n  <h1>{status} - {reason}</h1>\n </body>\n</html>\n"
-)
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-}
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
 
 def _text(body: str, *extra: tuple[str, str], content_type: str = "text/plain") -> Reply:
     return Reply(200, body.encode("utf-8"), [("Content-Type", content_type), *extra])
-
-
-def _error_page(status: int) -> Reply:
-    page = _PAGE.format(status=status, reason=_REASONS[status])
-    return Reply(status, page.encode(), [("Content-Type", "text/html")])
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "EC2ws"
-    sys_version = ""
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self) -> None:
-        server: _Listener = self.server  # type: ignore[assignment]
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(min(length, 65536))
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        try:
-            reply = server.manager.respond(
-                server.account, server.instance_id, self.command, self.path, headers
-            )
-        except Exception:
-            log.exception("metadata request %s %s for %s failed", self.command, self.path, server.instance_id)
-            reply = Reply(500, b"Internal Server Error", [("Content-Type", "text/plain")])
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
-
-    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = do_PATCH = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the base class's name
-        log.debug("imds %s: " + format, self.server.server_address[1], *args)  # type: ignore[index]
-
-
-class _Listener(ThreadingHTTPServer):
-    """One instance's metadata endpoint."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, manager: ImdsManager, account: str, instance_id: str, port: int) -> None:
-        self.manager = manager
-        self.account = account
-        self.instance_id = instance_id
-        super().__init__(("127.0.0.1", port), _Handler)
-        self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name=f"imds-{instance_id}", daemon=True
-        )
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 class ImdsManager:
@@ -159,9 +80,11 @@ class ImdsManager:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.credentials = InstanceCredentials(host)
-        self._listeners: dict[str, _Listener] = {}
+        self._listeners: dict[str, Listener] = {}
         self._lock = threading.RLock()
         self._token_key = os.urandom(32)  # tokens end with the server, as they end with an instance's boot
+        self.server = EndpointServer(self._answer)
+        raise_descriptor_limit()  # one descriptor per endpoint: take all the process may have
 
     # -- listeners ---------------------------------------------------------------------------------------
 
@@ -173,22 +96,25 @@ class ImdsManager:
             if held is not None:
                 return held.port
             try:
-                listener = _Listener(self, account, instance_id, port)
+                listener = self.server.listen(account, instance_id, port)
             except OSError:
                 if not port or not move:
                     raise
                 log.info("port %d of %s's metadata endpoint is taken; moving it", port, instance_id)
-                listener = _Listener(self, account, instance_id, 0)
-            listener.start()
+                listener = self.server.listen(account, instance_id, 0)
             self._listeners[instance_id] = listener
             return listener.port
+
+    def room(self) -> int | None:
+        """How many more endpoints this process has descriptors for (None: no telling, assume plenty)."""
+        return descriptor_room()
 
     def close_instance(self, instance_id: str) -> None:
         """Stop the instance's endpoint and drop its credentials (an instance that starts again gets new ones)."""
         with self._lock:
             listener = self._listeners.pop(instance_id, None)
         if listener is not None:
-            listener.stop()
+            self.server.stop(listener)
         self.credentials.forget(instance_id)
 
     def port_of(self, instance_id: str) -> int | None:
@@ -237,11 +163,10 @@ class ImdsManager:
             log.exception("could not start the metadata endpoints of running instances")
 
     def close(self) -> None:
+        """Stop every endpoint (and the loop serving them; opening another starts it again)."""
         with self._lock:
-            listeners = list(self._listeners.values())
             self._listeners.clear()
-        for listener in listeners:
-            listener.stop()
+        self.server.close()
         self.credentials.forget_all()
 
     # -- tokens ------------------------------------------------------------------------------------------
@@ -274,6 +199,9 @@ class ImdsManager:
         with read_snapshot(self.host) as tx:
             return tx.get(account, INSTANCE, instance_id)
 
+    def _answer(self, account: str, instance_id: str, request: Request) -> Reply:
+        return self.respond(account, instance_id, request.method, request.target, request.headers)
+
     def respond(
         self, account: str, instance_id: str, method: str, target: str, headers: dict[str, str]
     ) -> Reply:
@@ -281,10 +209,10 @@ class ImdsManager:
         path = target.split("?", 1)[0]
         instance = self._instance(account, instance_id)
         if instance is None or instance["State"] != "running":
-            return _error_page(404)
+            return error_page(404)
         options = instance["MetadataOptions"]
         if options.get("HttpEndpoint") == "disabled" or "x-forwarded-for" in headers:
-            return _error_page(403)
+            return error_page(403)
         if method == "PUT":
             return self._token(instance, path, headers)
         if method not in ("GET", "HEAD"):
@@ -294,18 +222,18 @@ class ImdsManager:
         if token is not None:
             left = self.token_seconds_left(instance, token)
             if left is None:
-                return _error_page(401)
+                return error_page(401)
             extra.append(("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", str(left)))
         elif options.get("HttpTokens") == "required":
-            return _error_page(401)
+            return error_page(401)
         return self._content(account, instance, path, extra)
 
     def _token(self, instance: dict[str, Any], path: str, headers: dict[str, str]) -> Reply:
         if path != TOKEN_PATH:
-            return _error_page(403 if path.endswith("/api/token") else 405)
+            return error_page(403 if path.endswith("/api/token") else 405)
         raw = headers.get(TOKEN_TTL_HEADER, "").strip()
         if not raw.isdigit() or not 1 <= int(raw) <= TOKEN_TTL_MAX:
-            return _error_page(400)
+            return error_page(400)
         ttl = int(raw)
         return _text(self.new_token(instance, ttl), ("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", str(ttl)))
 
@@ -316,13 +244,13 @@ class ImdsManager:
             return _text("\n".join(VERSIONS), *extra)
         parts = path.strip("/").split("/")
         if parts[0] not in VERSIONS or "" in parts:
-            return _error_page(404)
+            return error_page(404)
         tree = metadata_tree(self.host, self.credentials, account, instance)
         if len(parts) == 1:  # the version's root lists its branches without trailing slashes
             return _text("\n".join(sorted(name.rstrip("/") for name in tree)), *extra)
         found = lookup(tree, parts[1:], path.endswith("/"))
         if found is None:
-            return _error_page(404)
+            return error_page(404)
         _, text = found
         if parts[1:] == ["user-data"]:
             return Reply(200, text.encode("latin-1"), [("Content-Type", "application/octet-stream"), *extra])

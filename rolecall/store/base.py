@@ -27,6 +27,10 @@ class Conflict(Exception):
 class BlobMissing(Exception):
     """A body's bytes are not all there: it was replaced or deleted since its Blob was read."""
 
+    def __init__(self, message: str, blob: Blob | None = None) -> None:
+        super().__init__(message)
+        self.blob = blob  # the Blob that is not whole, when known
+
 
 @dataclass(frozen=True)
 class Blob:

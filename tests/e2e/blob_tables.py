@@ -12,15 +12,26 @@ from rolecall.store import schema
 
 def query(srv: Any, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Rows of `sql` (written with ? placeholders) on `srv`'s database: its PostgreSQL database, or the SQLite
-    file in its data dir."""
+    file in its data dir. A statement that returns no rows gives []."""
     if srv.database_url:
         with psycopg.connect(srv.database_url, autocommit=True) as conn:
-            return conn.execute(schema.pg(sql), params).fetchall()
+            cursor = conn.execute(schema.pg(sql), params)
+            return cursor.fetchall() if cursor.description is not None else []
     conn = sqlite3.connect(srv.data_dir / "rolecall.db", isolation_level=None)
     try:
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+def as_previous_version(srv: Any) -> None:
+    """Turn `srv`'s (stopped) database into what rolecall before schema version 4 left: no blob tables."""
+    for statement in (
+        "DROP TABLE blob_chunks",
+        "DROP TABLE blobs",
+        "UPDATE meta SET value = 3 WHERE key = 'schema_version'",
+    ):
+        query(srv, statement)
 
 
 def names(srv: Any, space_prefix: str) -> list[str]:

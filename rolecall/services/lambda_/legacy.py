@@ -41,7 +41,10 @@ def import_legacy_packages(store: Store, root: Path) -> int:
             imported += _import(store, account, region, name, package)
         except FileNotFoundError:  # another process imported it and removed the directory
             continue
-    remove_tree(root)
+    try:
+        remove_tree(root)
+    except OSError:  # gone already (another process starting on this data dir), or not ours to remove:
+        pass  # the next start tries again, importing nothing twice
     if imported:
         log.warning("moved %d Lambda function packages from %s into the store", imported, root)
     return imported

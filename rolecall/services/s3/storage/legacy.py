@@ -79,14 +79,21 @@ def import_legacy_files(store: Store, root: Path) -> int:
     with store.read_transaction() as tx:
         live = {doc["Id"] for doc in tx.list(GLOBAL, BUCKET_KIND)}
     imported = 0
-    for bucket_dir in sorted(root.iterdir()):
+    try:
+        bucket_dirs = sorted(root.iterdir())
+    except FileNotFoundError:  # another process starting on this data dir (--workers) was quicker
+        return 0
+    for bucket_dir in bucket_dirs:
         if not bucket_dir.is_dir():
             continue
         if bucket_dir.name not in live:
             log.info("removing %s: the files of a deleted bucket", bucket_dir)
             shutil.rmtree(bucket_dir, ignore_errors=True)
             continue
-        imported += _import_bucket(store, bucket_dir)
+        try:
+            imported += _import_bucket(store, bucket_dir)
+        except FileNotFoundError:  # as above
+            continue
     try:
         root.rmdir()
     except OSError:  # something could not be imported (and was named in a warning), or another process's

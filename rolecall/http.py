@@ -6,7 +6,7 @@ on the wire; nothing in rolecall.wire knows about ASGI.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import overload
 from urllib.parse import unquote
@@ -86,12 +86,28 @@ class HttpRequest:
 
 
 @dataclass
+class BodyStream:
+    """A body too large to hold in memory (an S3 object, a Lambda package): `length` bytes that iterating
+    `chunks` produces. Producing a chunk may block (it reads the store), and may raise part-way when what it
+    reads has gone; the server then ends the connection, so the client sees a short body, never a wrong one."""
+
+    length: int
+    chunks: Iterable[bytes]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.chunks)
+
+
+@dataclass
 class HttpResponse:
-    """A complete response: headers include Content-Type, Content-Length and x-amzn-RequestId."""
+    """A complete response: headers include Content-Type, Content-Length and x-amzn-RequestId.
+
+    stream: when set, the body is sent from it (body is then b"" and Content-Length gives stream.length)."""
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    stream: BodyStream | None = None
 
     def header(self, name: str) -> str | None:
         lname = name.lower()

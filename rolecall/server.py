@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rolecall.core.host import InternalRoute
-from rolecall.http import Headers
+from rolecall.http import BodyStream, Headers
 from rolecall.pipeline import Pipeline
 from rolecall.wire import HttpRequest, HttpResponse
 from rolecall.wire.dispatch import service_from_request
@@ -119,9 +119,36 @@ class App:
     async def _send(self, send, response: HttpResponse) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         if not any(k.lower() == b"content-length" for k, _ in headers):
-            headers.append((b"content-length", str(len(response.body)).encode()))
+            length = len(response.body) if response.stream is None else response.stream.length
+            headers.append((b"content-length", str(length).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+        if response.stream is None:
+            await send({"type": "http.response.body", "body": response.body})
+        else:
+            await self._send_stream(send, response.stream)
+
+    async def _send_stream(self, send, stream: BodyStream) -> None:
+        """Send a large body a chunk at a time as it is read (on a worker thread: reading the store blocks),
+        so that it is never held whole. The server's send waits while the client is slow to take it."""
+        loop = asyncio.get_running_loop()
+        chunks = iter(stream)
+        done = object()
+        try:
+            while True:
+                chunk = await loop.run_in_executor(self.executor, next, chunks, done)
+                if chunk is done:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except Exception as exc:
+            # The status line has gone out: all that is left is to end the connection short of the
+            # Content-Length it announced, which every client reports as an incomplete body.
+            log.warning("response body ended early (%s: %s); closing the connection", type(exc).__name__, exc)
+            raise
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        await send({"type": "http.response.body", "body": b""})
 
     async def _lifespan(self, receive, send) -> None:
         while True:

@@ -231,11 +231,12 @@ def render(ops: list[Operation]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for op in ops:
-        file, line = op.source
+        # The handler's file, not its line: a line number would make every edit of the module stale the index.
+        file, _ = op.source
         short = file.removeprefix("rolecall/services/")
         module = Path(file).stem
         lines.append(
-            f"| {op.service} | {op.name} | [{short}:{line}](../{file}#L{line}) | {describe_action(op)} "
+            f"| {op.service} | {op.name} | [{short}](../{file}) | {describe_action(op)} "
             f"| {describe_resource(op.spec.authorization.resource)} "
             f"| {linked_files(op.unit, module)} | {linked_files(op.e2e, module)} |"
         )

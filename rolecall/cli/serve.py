@@ -23,13 +23,16 @@ def _store_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
         default=default_data_dir(),
-        help="where SQLite data, the credentials file, the master key, S3 objects and function code live "
+        help="where SQLite data (S3 objects and function code included), the credentials file, the master key "
+        "and the node's cache of unpacked function code live; with --database-url, only the credentials file "
+        "and that cache "
         "(default: $ROLECALL_DATA_DIR, else ~/.rolecall; now %(default)s)",
     )
     p.add_argument(
         "--database-url",
         default=os.environ.get("ROLECALL_DATABASE_URL"),
-        help="postgresql://... to keep state in PostgreSQL instead of SQLite (default: $ROLECALL_DATABASE_URL)",
+        help="postgresql://... to keep state, S3 objects and function code in PostgreSQL instead of SQLite "
+        "(default: $ROLECALL_DATABASE_URL)",
     )
 
 

@@ -24,5 +24,7 @@ class ServerConfig:
     # vCPUs that each On-Demand instance bucket (Standard, G and VT, P, ...) allows per account and Region
     # (rolecall.services.ec2.quotas).
     ec2_vcpu_limit: int = 32
-    data_dir: str | None = None  # where files live beside the store (S3 objects, Lambda function code)
+    # Where files live beside the store: the credentials file, and each node's cache of unpacked Lambda code (S3
+    # objects and Lambda packages are in the store; files an older rolecall kept here are moved there at start).
+    data_dir: str | None = None
     lambda_isolation: str = "sandbox"  # sandbox | none (functions run as the server's user, unisolated)

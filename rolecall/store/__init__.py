@@ -1,8 +1,8 @@
 """Persistence: one Store interface, SQLite and PostgreSQL behind it."""
 
-from rolecall.store.base import GLOBAL, Conflict, Store, Tx
+from rolecall.store.base import GLOBAL, Blob, BlobMissing, Conflict, Store, Tx
 
-__all__ = ["GLOBAL", "Conflict", "Store", "Tx", "open_store"]
+__all__ = ["GLOBAL", "Blob", "BlobMissing", "Conflict", "Store", "Tx", "open_store"]
 
 
 def open_store(data_dir: str | None = None, database_url: str | None = None) -> Store:

@@ -11,16 +11,50 @@ processes on the same database read to know their caches are stale.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 GLOBAL = ""  # the "account" of documents that belong to no account (accounts themselves)
 
 
 class Conflict(Exception):
     """An insert collided with an existing (account, kind, name) or id."""
+
+
+class BlobMissing(Exception):
+    """A body's bytes are not all there: it was replaced or deleted since its Blob was read."""
+
+    def __init__(self, message: str, blob: Blob | None = None) -> None:
+        super().__init__(message)
+        self.blob = blob  # the Blob that is not whole, when known
+
+
+@dataclass(frozen=True)
+class Blob:
+    """What a name holds in the blob storage: a body (`size` bytes, stored in chunks under `id`) and the
+    owner's description of it (`meta`, a JSON object).
+
+    Names live in spaces ("s3:<bucket id>", ...) and are case-sensitive, ordered by their UTF-8 bytes. Every
+    write makes a body with a new id and then points the name at it, so a body never changes once written:
+    whoever holds a Blob reads exactly its bytes, or BlobMissing once it has been replaced or deleted.
+    """
+
+    space: str
+    name: str
+    id: str
+    size: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# Blob row locks (PostgreSQL; SQLite's single writer needs none): "share" keeps the name from being deleted
+# until this transaction ends, concurrent sharers allowed; "update" excludes every other locker and writer.
+BlobLock = Literal["share", "update"]
+# Called with what a name holds (None: nothing) under the write's row lock, just before the write replaces
+# it; raising refuses the write (and the transaction's exception rolls its chunks back).
+BlobCheck = Callable[[Blob | None], None]
 
 
 class Tx(ABC):
@@ -72,6 +106,62 @@ class Tx(ABC):
     def append_event(self, account: str, record: dict[str, Any]) -> None:
         """Add one CloudTrail record (see rolecall.audit.records), committed with this transaction."""
 
+    # -- blobs: bodies too large for a document (S3 objects, Lambda packages), committed with the transaction
+
+    @abstractmethod
+    def hold(self, account: str, kind: str, name: str) -> bool:
+        """Keep a document from being deleted until this transaction ends (writes that belong to it, such as a
+        bucket's objects, then cannot outlive it); False if it does not exist."""
+
+    @abstractmethod
+    def put_blob(
+        self,
+        space: str,
+        name: str,
+        meta: dict[str, Any],
+        chunks: Iterable[bytes],
+        *,
+        check: BlobCheck | None = None,
+    ) -> Blob:
+        """Store the body `chunks` make up (written as they come, never held whole) under space/name,
+        replacing what the name held: the replaced body's chunks go in the same transaction."""
+
+    @abstractmethod
+    def compose_blob(
+        self,
+        space: str,
+        name: str,
+        meta: dict[str, Any],
+        sources: Sequence[Blob],
+        *,
+        move: bool = False,
+        check: BlobCheck | None = None,
+    ) -> Blob:
+        """Store the concatenation of `sources`' bodies under space/name, without their bytes passing through
+        this process: copied inside the database, or with move=True taken over (the sources' bodies are then
+        empty and their names should be deleted). BlobMissing if a source is no longer whole."""
+
+    @abstractmethod
+    def blob(self, space: str, name: str, *, lock: BlobLock | None = None) -> Blob | None:
+        """What space/name holds, or None."""
+
+    @abstractmethod
+    def blobs(self, space: str, *, prefix: str = "", after: str | None = None) -> Iterator[Blob]:
+        """The names of a space that start with `prefix` and sort after `after`, in the order of their UTF-8
+        bytes, read a page at a time as the iterator is consumed (within this transaction)."""
+
+    @abstractmethod
+    def read_blob(self, blob: Blob, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Bytes [start, end) of a body, a chunk at a time; BlobMissing if it is gone."""
+
+    @abstractmethod
+    def delete_blob(self, space: str, name: str) -> bool:
+        """Remove a name and its body; True if it existed."""
+
+    @abstractmethod
+    def delete_blobs(self, space: str, *, prefix: str = "") -> int:
+        """Remove every name of a space that starts with `prefix`, and their bodies; how many there were."""
+
 
 class Store(ABC):
     kind: str  # "sqlite" | "postgresql"
@@ -112,6 +202,12 @@ class Store(ABC):
     def events_by_request_id(self, request_id: str) -> list[tuple[str, dict[str, Any]]]:
         """(account, record) of every CloudTrail record of one request, by its requestID, oldest first:
         the caller's account's, and the copy each other account whose resource it touched received."""
+
+    @abstractmethod
+    def blob_stream(self, blob_id: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes [start, end) of a body, read a chunk at a time outside any transaction, on whichever thread
+        advances the iterator: for sending a large body after its request's transaction has ended. Raises
+        BlobMissing part-way if the body is replaced or deleted meanwhile (never yields another body's bytes)."""
 
     @abstractmethod
     def reset(self) -> None:

@@ -28,10 +28,12 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from rolecall.store import keys, schema
+from rolecall.store.blobs import BlobSql, read_chunks
 from rolecall.store.events import build_lookup, encode_token
 from rolecall.store.transaction import Dialect, ReadOnlyTx, SqlStore, SqlTx
 
-DIALECT = Dialect.build(schema.pg, event_time=lambda moment: moment, returning_seq=True)
+BLOB_SQL = BlobSql.build(schema.pg, row_locks=True, binary=True)
+DIALECT = Dialect.build(schema.pg, event_time=lambda moment: moment, returning_seq=True, blobs=BLOB_SQL)
 
 _READ_GENERATION = schema.pg(schema.READ_GENERATION)
 _BUMP_GENERATION = schema.pg(schema.BUMP_GENERATION)
@@ -134,6 +136,10 @@ class PostgresStore(SqlStore):
         return [(account, json.loads(record)) for account, record in rows]
 
     # --- the rest -------------------------------------------------------------------------------------
+
+    def blob_stream(self, blob_id: str, start: int, end: int) -> Iterator[bytes]:
+        # The thread's autocommit connection: each chunk is read in a statement of its own.
+        return read_chunks(BLOB_SQL.fetcher(self._conn), BLOB_SQL, blob_id, start, end)
 
     def master_key(self) -> tuple[bytes, bool]:
         """From the environment, else the `secrets` row: the first node to ask inserts a fresh key,

@@ -10,6 +10,8 @@ describes the same logical schema:
      master key lives so every node shares it (SQLite keeps it in a file beside the database).
   3. events.request_id, indexed, filled in from the records already there: `rolecall explain` finds a
      request's records by the request id its client was given.
+  4. blobs and blob_chunks: bodies too large for a document (S3 objects and multipart parts, Lambda
+     packages), kept in the database so that nodes sharing it share nothing else (rolecall.store.blobs).
 
 A migration runs in its own transaction together with the bump of schema_version, so a crash
 mid-upgrade leaves the previous version intact and the next start resumes.
@@ -80,6 +82,25 @@ SQLITE_MIGRATIONS: list[list[str]] = [
         "UPDATE events SET request_id = json_extract(record, '$.requestID')",
         "CREATE INDEX events_by_request_id ON events (request_id)",
     ],
+    [
+        # Names are UTF-8 bytes (BLOB compares them with memcmp: S3's key order; any key, NUL included).
+        """CREATE TABLE blobs (
+            space TEXT NOT NULL,
+            name BLOB NOT NULL,
+            id TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            meta TEXT NOT NULL,
+            updated REAL NOT NULL,
+            PRIMARY KEY (space, name)
+        ) WITHOUT ROWID""",
+        # A rowid table: SQLite advises against WITHOUT ROWID for rows this large (a chunk is up to 1 MiB).
+        """CREATE TABLE blob_chunks (
+            blob TEXT NOT NULL,
+            off INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (blob, off)
+        )""",
+    ],
 ]
 
 # COLLATE "C" everywhere: byte order, like SQLite, so list() orders names identically on both backends
@@ -135,6 +156,26 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
         "UPDATE events SET request_id = record::jsonb ->> 'requestID'",
         "CREATE INDEX events_by_request_id ON events (request_id)",
     ],
+    [
+        """CREATE TABLE blobs (
+            space TEXT COLLATE "C" NOT NULL,
+            name BYTEA NOT NULL,
+            id TEXT COLLATE "C" NOT NULL,
+            size BIGINT NOT NULL,
+            meta TEXT NOT NULL,
+            updated DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (space, name)
+        )""",
+        """CREATE TABLE blob_chunks (
+            blob TEXT COLLATE "C" NOT NULL,
+            off BIGINT NOT NULL,
+            data BYTEA NOT NULL,
+            PRIMARY KEY (blob, off)
+        )""",
+        # Stored out of line uncompressed: bodies are mostly compressed already (pglz would only cost CPU),
+        # and an uncompressed TOAST value can be measured (length()) without reading it.
+        "ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL",
+    ],
 ]
 
 LATEST_VERSION = len(SQLITE_MIGRATIONS)
@@ -189,6 +230,7 @@ INSERT_EVENT_RESOURCE = (
 
 # reset(): everything but meta (schema version, generation) and secrets; the caller bumps the generation.
 RESET = ["DELETE FROM documents", "DELETE FROM event_resources", "DELETE FROM events"]
+RESET += ["DELETE FROM blobs", "DELETE FROM blob_chunks"]
 
 
 def pg(sql: str) -> str:

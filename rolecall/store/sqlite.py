@@ -26,13 +26,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rolecall.store import keys, schema
+from rolecall.store.blobs import BlobSql, read_chunks
 from rolecall.store.events import build_lookup, encode_token, time_text
 from rolecall.store.transaction import Dialect, ReadOnlyTx, SqlStore, SqlTx
 
 DB_FILE = "rolecall.db"
 BUSY_TIMEOUT_S = 30.0
 
-DIALECT = Dialect.build(lambda sql: sql, event_time=time_text, returning_seq=False)
+BLOB_SQL = BlobSql.build(lambda sql: sql, row_locks=False, binary=False)
+DIALECT = Dialect.build(lambda sql: sql, event_time=time_text, returning_seq=False, blobs=BLOB_SQL)
 
 
 class SqliteStore(SqlStore):
@@ -159,6 +161,10 @@ class SqliteStore(SqlStore):
         return [(account, json.loads(record)) for account, record in rows]
 
     # --- the rest -------------------------------------------------------------------------------------
+
+    def blob_stream(self, blob_id: str, start: int, end: int) -> Iterator[bytes]:
+        # The thread's reader: each chunk is read in a statement of its own, on the last committed state.
+        return read_chunks(BLOB_SQL.fetcher(self._reader), BLOB_SQL, blob_id, start, end)
 
     def master_key(self) -> tuple[bytes, bool]:
         if self._master_key is None:

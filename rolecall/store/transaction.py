@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from rolecall.store import schema
-from rolecall.store.base import Conflict, Store, Tx
+from rolecall.store.base import Blob, BlobCheck, BlobLock, Conflict, Store, Tx
+from rolecall.store.blobs import BlobRows, BlobSql
 from rolecall.store.events import index_record
 
 
@@ -34,10 +35,15 @@ class Dialect:
     insert_event_resource: str
     event_time: Callable[[datetime], Any]  # a UTC datetime as the event_time column stores it
     returning_seq: bool  # insert_event returns the seq as a row (else cursor.lastrowid)
+    blobs: BlobSql | None = None  # the blob statements (rolecall.store.blobs)
 
     @classmethod
     def build(
-        cls, translate: Callable[[str], str], event_time: Callable[[datetime], Any], returning_seq: bool
+        cls,
+        translate: Callable[[str], str],
+        event_time: Callable[[datetime], Any],
+        returning_seq: bool,
+        blobs: BlobSql | None = None,
     ):
         insert_event = schema.INSERT_EVENT + (" RETURNING seq" if returning_seq else "")
         return cls(
@@ -52,6 +58,7 @@ class Dialect:
             insert_event_resource=translate(schema.INSERT_EVENT_RESOURCE),
             event_time=event_time,
             returning_seq=returning_seq,
+            blobs=blobs,
         )
 
 
@@ -166,6 +173,53 @@ class SqlTx(Tx):
             rows = [(account, attr, value, when, seq) for attr, value in event.resources]
             self._conn.cursor().executemany(self._sql.insert_event_resource, rows)
 
+    # -- blobs (rolecall.store.blobs): not document writes, so the generation stays -------------------------
+
+    def _blobs(self) -> BlobRows:
+        assert self._sql.blobs is not None, "this dialect has no blob statements"
+        return BlobRows(lambda: self._conn, self._sql.blobs)
+
+    def hold(self, account: str, kind: str, name: str) -> bool:
+        return self._blobs().hold(account, kind, name)
+
+    def put_blob(
+        self,
+        space: str,
+        name: str,
+        meta: dict[str, Any],
+        chunks: Iterable[bytes],
+        *,
+        check: BlobCheck | None = None,
+    ) -> Blob:
+        return self._blobs().put(space, name, meta, chunks, check)
+
+    def compose_blob(
+        self,
+        space: str,
+        name: str,
+        meta: dict[str, Any],
+        sources: Sequence[Blob],
+        *,
+        move: bool = False,
+        check: BlobCheck | None = None,
+    ) -> Blob:
+        return self._blobs().compose(space, name, meta, sources, move, check)
+
+    def blob(self, space: str, name: str, *, lock: BlobLock | None = None) -> Blob | None:
+        return self._blobs().get(space, name, lock)
+
+    def blobs(self, space: str, *, prefix: str = "", after: str | None = None) -> Iterator[Blob]:
+        return self._blobs().list(space, prefix, after)
+
+    def read_blob(self, blob: Blob, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        return self._blobs().read(blob, start, end)
+
+    def delete_blob(self, space: str, name: str) -> bool:
+        return self._blobs().delete(space, name)
+
+    def delete_blobs(self, space: str, *, prefix: str = "") -> int:
+        return self._blobs().delete_all(space, prefix)
+
 
 class ReadOnlyTx(SqlTx):
     """A Tx that only reads (Store.read_transaction)."""
@@ -182,6 +236,21 @@ class ReadOnlyTx(SqlTx):
         raise RuntimeError("read-only transaction")
 
     def append_event(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("read-only transaction")
+
+    def hold(self, *args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("read-only transaction")
+
+    def put_blob(self, *args: Any, **kwargs: Any) -> Blob:
+        raise RuntimeError("read-only transaction")
+
+    def compose_blob(self, *args: Any, **kwargs: Any) -> Blob:
+        raise RuntimeError("read-only transaction")
+
+    def delete_blob(self, *args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("read-only transaction")
+
+    def delete_blobs(self, *args: Any, **kwargs: Any) -> int:
         raise RuntimeError("read-only transaction")
 
 

@@ -37,7 +37,7 @@ from urllib.parse import quote
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from rolecall.errors import AwsError
-from rolecall.http import Headers, HttpRequest, HttpResponse
+from rolecall.http import BodyStream, Headers, HttpRequest, HttpResponse
 from rolecall.wire.codec import (
     BadValue,
     Codec,
@@ -586,7 +586,7 @@ class RestXmlCodec(Codec):
         write_payload = self._payload_writer(shape.members[payload]) if payload else None
         write_body = self._body_writer(shape, body_members) if body_members else None
 
-        def write(output: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        def write(output: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes | BodyStream]:
             out_headers: list[tuple[str, str]] = []
             for name, wire, text in headers:
                 value = output.get(name)
@@ -600,7 +600,7 @@ class RestXmlCodec(Codec):
                 code = int(output[status_member])
             elif code == 200 and output.get("ContentRange") is not None:
                 code = 206
-            body = b""
+            body: bytes | BodyStream = b""
             if write_payload is not None and payload is not None and output.get(payload) is not None:
                 body, content_type = write_payload(output[payload])
                 if content_type and not any(k.lower() == "content-type" for k, _ in out_headers):
@@ -614,9 +614,9 @@ class RestXmlCodec(Codec):
 
         return write
 
-    def _payload_writer(self, shape: Shape) -> Callable[[Any], tuple[bytes, str | None]]:
-        if shape.type_name == "blob":
-            return lambda value: (bytes(value), None)
+    def _payload_writer(self, shape: Shape) -> Callable[[Any], tuple[bytes | BodyStream, str | None]]:
+        if shape.type_name == "blob":  # a large one (an object's bytes) comes as a BodyStream, sent as read
+            return lambda value: (value if isinstance(value, BodyStream) else bytes(value), None)
         if shape.type_name == "string":
             return lambda value: (value.encode("utf-8"), None)
         root = shape.serialization.get("name") or shape.name
@@ -664,9 +664,13 @@ class RestXmlCodec(Codec):
         write = self.plan(operation).write
         status, headers, body = write(output or {}) if write is not None else (200, [], b"")
         headers = [("x-amz-request-id", request_id), ("x-amz-id-2", host_id(request_id)), *headers]
+        stream = body if isinstance(body, BodyStream) else None
+        if stream is not None:
+            body = b""
         if not any(k.lower() == "content-length" for k, _ in headers):
-            headers.append(("Content-Length", str(len(body))))
-        return HttpResponse(status, headers, body)
+            headers.append(("Content-Length", str(len(body) if stream is None else stream.length)))
+        assert isinstance(body, bytes)
+        return HttpResponse(status, headers, body, stream)
 
     def encode_error(self, err: AwsError, request_id: str, operation: str | None = None) -> HttpResponse:
         code, message, status = err.code, err.message, err.status

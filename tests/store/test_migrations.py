@@ -48,7 +48,7 @@ def build_at(store_backend, version: int) -> None:
 
 
 def test_a_new_database_is_created_at_the_latest_version(store, store_backend):
-    assert version_of(store_backend) == schema.LATEST_VERSION == 3
+    assert version_of(store_backend) == schema.LATEST_VERSION == 4
     assert store.generation() == 0
 
 

@@ -5,17 +5,22 @@ sandbox that holds nothing of the server's (sandbox; runtime, started through bo
 credentials from an AssumeRole by lambda.amazonaws.com on the execution role
 (rolecall.services.sts.service_sessions), and write their logs through the CloudWatch Logs API with
 those credentials (logs). Operations are in operations; the function records and their
-checks in functions; packages in code; invocation jobs in invoke; code download URLs in code_url.
+checks in functions; packages (in the store) and their unpacked copies (on each node) in code; invocation
+jobs in invoke; code download URLs in code_url; packages an older rolecall kept in the data dir, moved into
+the store at start, in legacy.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rolecall.core.host import Host, InternalRoute
 from rolecall.core.operations import Service
 from rolecall.http import HttpRequest, HttpResponse
-from rolecall.services.lambda_.code import CodeStore
+from rolecall.services.lambda_.code import CodeCache
 from rolecall.services.lambda_.code_url import CODE_PREFIX, code_response
 from rolecall.services.lambda_.invoke import Runner
+from rolecall.services.lambda_.legacy import import_legacy_packages
 from rolecall.services.lambda_.operations import FunctionOperations, InvokeOperations
 
 
@@ -30,6 +35,8 @@ class Lambda(Service):
 
     def start(self, host: Host) -> None:
         super().start(host)
+        if host.config.data_dir:
+            import_legacy_packages(host.store, Path(host.config.data_dir) / "lambda")
         self._runner = Runner(host)
         self._runner.announce()
 
@@ -42,8 +49,8 @@ class Lambda(Service):
             raise RuntimeError("the Lambda service has not been started")
         return self._runner
 
-    def code_store(self) -> CodeStore:
-        return self.runner().code_store()
+    def code_cache(self) -> CodeCache:
+        return self.runner().code_cache()
 
     def internal_routes(self) -> dict[str, InternalRoute]:
         return {CODE_PREFIX: self.code_download}
@@ -51,7 +58,7 @@ class Lambda(Service):
     def code_download(self, req: HttpRequest) -> HttpResponse:
         """GET of a Code.Location URL (served outside the AWS API)."""
         assert self.host is not None
-        return code_response(self.host, self.code_store(), req)
+        return code_response(self.host, req)
 
 
 __all__ = ["Lambda"]

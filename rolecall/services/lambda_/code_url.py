@@ -14,8 +14,8 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote
 
-from rolecall.http import HttpRequest, HttpResponse
-from rolecall.services.lambda_.code import CodeStore
+from rolecall.http import BodyStream, HttpRequest, HttpResponse
+from rolecall.services.lambda_.code import package_space
 
 if TYPE_CHECKING:
     from rolecall.core.host import Host
@@ -48,8 +48,9 @@ def _refusal(status: int, code: str, message: str) -> HttpResponse:
     )
 
 
-def code_response(host: Host, store: CodeStore, req: HttpRequest) -> HttpResponse:
-    """Serve a package to whoever holds a valid URL for it (as a presigned S3 URL would)."""
+def code_response(host: Host, req: HttpRequest) -> HttpResponse:
+    """Serve a package from the store to whoever holds a valid URL for it (as a presigned S3 URL would), a
+    chunk at a time."""
     if req.method not in ("GET", "HEAD"):
         return _refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
     query = parse_qs(req.query_string)
@@ -69,9 +70,14 @@ def code_response(host: Host, store: CodeStore, req: HttpRequest) -> HttpRespons
     if host.clock.time() > expires:
         return _refusal(403, "AccessDenied", "Request has expired")
     found = _PATH.fullmatch(unquote(req.path[len(CODE_PREFIX) :]))
-    package = store.function_dir(found[1], found[2], found[3]) / f"{found[4]}.zip" if found else None
-    if package is None or not package.is_file():
+    package = None
+    if found:
+        with host.store.read_transaction() as tx:
+            package = tx.blob(package_space(found[1], found[2], found[3]), found[4])
+    if package is None:
         return _refusal(404, "NoSuchKey", "The specified key does not exist.")
-    data = package.read_bytes()
-    headers = [("Content-Type", "application/zip"), ("Content-Length", str(len(data)))]
-    return HttpResponse(200, headers, b"" if req.method == "HEAD" else data)
+    headers = [("Content-Type", "application/zip"), ("Content-Length", str(package.size))]
+    if req.method == "HEAD":
+        return HttpResponse(200, headers, b"")
+    stream = BodyStream(package.size, host.store.blob_stream(package.id, 0, package.size))
+    return HttpResponse(200, headers, b"", stream)

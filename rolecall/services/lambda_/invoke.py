@@ -17,9 +17,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rolecall.services.lambda_.code import CodeStore
+from rolecall.services.lambda_.code import CodeCache, PackageMissing
 from rolecall.services.lambda_.errors import ExecutionRoleUnusable, ServiceException, TooManyRequestsException
 from rolecall.services.lambda_.functions import LAMBDA_SERVICE, ROLE_CANNOT_BE_ASSUMED, FunctionRef
 from rolecall.services.lambda_.logs import write_function_logs
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("rolecall.lambda")
 
 MAX_RUNNING = 4  # synchronous invocations at once (of the server's 8 request threads)
+CACHE_DIR = "cache/lambda"  # under the data dir: this node's unpacked code (rolecall.services.lambda_.code)
 EVENT_WORKERS = 2
 CREDENTIAL_SECONDS = 3600
 
@@ -122,14 +124,16 @@ class Runner:
                 self._sandbox = Sandbox(support, self._relay.path)
         return SandboxLaunch(inv, self._sandbox, self.host.config.port)
 
-    def code_store(self) -> CodeStore:
+    def code_cache(self) -> CodeCache:
+        """This node's unpacked function code: under the data dir (with PostgreSQL, a cache only: the packages
+        are in the store), or for a host built without one (library use) in a directory of this process."""
         data_dir = self.host.config.data_dir
-        if data_dir is None:  # a host built without a data dir (library use): keep code for this process
+        if data_dir is None:
             with self._lock:
                 if self._scratch is None:
                     self._scratch = tempfile.mkdtemp(prefix="rolecall-lambda-")
-            data_dir = self._scratch
-        return CodeStore(data_dir)
+            return CodeCache(self._scratch, self.host.store)
+        return CodeCache(Path(data_dir) / CACHE_DIR, self.host.store)
 
     def run_now(self, job: Job) -> dict[str, Any]:
         """A RequestResponse invocation: Invoke's output members."""
@@ -190,7 +194,15 @@ class Runner:
         now = host.clock.time()
         group = config["LoggingConfig"]["LogGroup"]
         stream = datetime.fromtimestamp(now, UTC).strftime("%Y/%m/%d/") + f"[$LATEST]{uuid.uuid4().hex}"
-        task_root = self.code_store().task_root(ref.account, ref.region, ref.name, job.code_sha256_hex)
+        try:
+            task_root = self.code_cache().task_root(ref.account, ref.region, ref.name, job.code_sha256_hex)
+        except PackageMissing as exc:  # updated or deleted since Invoke read it (on another node, say)
+            if raise_on_role:
+                raise ServiceException(
+                    "The function's code changed while it was being invoked; invoke it again."
+                ) from None
+            log.warning("event invocation %s not run: %s", job.request_id, exc)
+            return None
         inv = Invocation(
             request_id=job.request_id,
             function_name=ref.name,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
-from rolecall.services.lambda_.code import BadZip, inspect_zip
+from rolecall.services.lambda_.code import BadZip, CodeStore, inspect_zip
 from rolecall.services.lambda_.code_url import code_url
 from rolecall.services.lambda_.errors import (
     InvalidParameterValueException,
@@ -150,7 +150,7 @@ class FunctionOperations(Family):
         config = new_configuration(ctx, ref, params)
         config.update(CodeSize=info.size, CodeSha256=info.sha256_b64)
         touch(ctx, config)
-        self.service.code_store().save(ref.account, ref.region, ref.name, data, info)
+        CodeStore(ctx.tx).save(ref.account, ref.region, ref.name, data, info)
         doc = {
             "Configuration": config,
             "Tags": dict(params.get("Tags") or {}),
@@ -214,8 +214,9 @@ class FunctionOperations(Family):
             )
         load(ctx, ref)
         ctx.tx.delete(ref.account, KIND, ref.key)
-        store = self.service.code_store()
-        ctx.after_commit(lambda: store.delete(ref.account, ref.region, ref.name))
+        CodeStore(ctx.tx).delete(ref.account, ref.region, ref.name)
+        cache = self.service.code_cache()  # this node's unpacked copy; other nodes drop theirs when they next need it
+        ctx.after_commit(lambda: cache.forget(ref.account, ref.region, ref.name))
         return {"StatusCode": 204}
 
     @operation(
@@ -232,15 +233,17 @@ class FunctionOperations(Family):
         data, info = _read_package(params)
         if params.get("DryRun"):
             return as_reported(configuration(ctx, doc))
-        store = self.service.code_store()
-        store.save(ref.account, ref.region, ref.name, data, info)
+        packages = CodeStore(ctx.tx)
+        packages.save(ref.account, ref.region, ref.name, data, info)
+        packages.prune(ref.account, ref.region, ref.name, info.sha256_hex)
         config.update(CodeSize=info.size, CodeSha256=info.sha256_b64)
         if params.get("Architectures"):
             config["Architectures"] = params["Architectures"]
         touch(ctx, config)
         doc["CodeSha256Hex"] = info.sha256_hex
         ctx.tx.update(ref.account, KIND, ref.key, doc)
-        ctx.after_commit(lambda: store.prune(ref.account, ref.region, ref.name, info.sha256_hex))
+        cache = self.service.code_cache()
+        ctx.after_commit(lambda: cache.forget(ref.account, ref.region, ref.name, keep=info.sha256_hex))
         return as_reported(configuration(ctx, doc), "InProgress")
 
     @operation(

@@ -5,13 +5,17 @@ Every operation is authorized by the pipeline from its @operation declaration (a
 bucket or object ARN (arn:aws:s3:::bucket, arn:aws:s3:::bucket/key), S3's condition keys (s3:prefix,
 s3:delimiter, s3:max-keys, s3:x-amz-acl, ...) and the bucket policy as the resource-based policy, owned by
 the bucket's account -- so same-account grants to a user or role session need no identity policy, and
-cross-account access needs both the bucket policy and the caller's own policies. Object bodies live on
-disk under the data dir (storage/: one file per object, replaced atomically).
+cross-account access needs both the bucket policy and the caller's own policies. Objects live in the store
+(storage/: blobs written in the request's transaction), so nodes sharing a database share them; objects an
+older rolecall kept as files under the data dir are moved into the store at start (storage/legacy).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rolecall.core.context import Check, OpContext
+from rolecall.core.host import Host
 from rolecall.core.operations import Service
 from rolecall.errors import (
     AccessDenied,
@@ -29,6 +33,7 @@ from rolecall.services.s3.listing import ListingOperations
 from rolecall.services.s3.multipart import MultipartOperations
 from rolecall.services.s3.objects import ObjectOperations
 from rolecall.services.s3.policy import denial_message
+from rolecall.services.s3.storage.legacy import import_legacy_files
 
 
 class S3(Service):
@@ -41,6 +46,11 @@ class S3(Service):
         MultipartOperations,
         ListingOperations,
     )
+
+    def start(self, host: Host) -> None:
+        super().start(host)
+        if host.config.data_dir:
+            import_legacy_files(host.store, Path(host.config.data_dir) / "s3")
 
     def authentication_error(self, err: AwsError) -> AwsError:
         """S3's words for the failures IAM names InvalidClientTokenId, ExpiredToken, IncompleteSignature

@@ -84,7 +84,6 @@ class BucketOperations(S3Family):
             raise OperationAborted(
                 "A conflicting conditional operation is currently in progress against this resource. Please try again."
             ) from None
-        self.objects(ctx).create_bucket(bucket_id)
         self._touch(ctx, doc)
         location = "/" + name if region == "us-east-1" else f"http://{name}.s3.amazonaws.com/"
         return {"Location": location, "BucketArn": bucket_arn(name)}
@@ -110,11 +109,14 @@ class BucketOperations(S3Family):
     @operation("s3:DeleteBucket", bucket_resource, resource_account, resource_policy=bucket_policy)
     def DeleteBucket(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
+        # The record first: deleting it waits for the writes that hold it (S3Family.hold_bucket), and keeps
+        # new ones out, so the emptiness seen next stays true until this commits.
+        ctx.tx.delete(GLOBAL, BUCKET_KIND, doc["Name"])
         objects = self.objects(ctx)
         if not objects.is_empty(doc["Id"]):
             raise BucketNotEmpty("The bucket you tried to delete is not empty", BucketName=doc["Name"])
-        ctx.tx.delete(GLOBAL, BUCKET_KIND, doc["Name"])
         objects.drop_bucket(doc["Id"])
+        self.uploads(ctx).drop_bucket(doc["Id"])
         self._touch(ctx, doc)
         return {}
 

@@ -13,7 +13,7 @@ from rolecall.services.s3.errors import (
     precondition_failed,
 )
 from rolecall.services.s3.limits import RANGE
-from rolecall.services.s3.storage.objects import ObjectInfo, ObjectStore
+from rolecall.services.s3.storage.objects import ObjectInfo, ObjectStore, WriteCondition
 
 
 def resolve_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -82,16 +82,29 @@ def check_object_acl(params: dict[str, Any]) -> None:
         raise AccessControlListNotSupported("The bucket does not allow ACLs")
 
 
+def write_condition(key: str, params: dict[str, Any]) -> WriteCondition | None:
+    """A conditional write's check against the object it would replace, or None for an unconditional write:
+    If-None-Match (only "*") fails when the key exists, If-Match when its ETag differs (NoSuchKey when there
+    is no object to match). The store makes it under the key's lock, so of two conditional writes racing on
+    one key (from two nodes, say) the second sees the first's object."""
+    if_none_match, if_match = params.get("IfNoneMatch"), params.get("IfMatch")
+    if if_none_match is None and if_match is None:
+        return None
+
+    def check(current: ObjectInfo | None) -> None:
+        if if_none_match is not None and current is not None:
+            raise precondition_failed("If-None-Match")
+        if if_match is not None:
+            if current is None:
+                raise no_such_key(key)
+            if not etag_matches(if_match, current.etag):
+                raise precondition_failed("If-Match")
+
+    return check
+
+
 def check_write_conditions(objects: ObjectStore, bucket_id: str, key: str, params: dict[str, Any]) -> None:
-    """A conditional write: If-None-Match (only "*") fails when the key exists, If-Match when its ETag differs
-    (NoSuchKey when there is no object to match)."""
-    if params.get("IfNoneMatch") is None and params.get("IfMatch") is None:
-        return
-    current = objects.head(bucket_id, key)
-    if params.get("IfNoneMatch") is not None and current is not None:
-        raise precondition_failed("If-None-Match")
-    if params.get("IfMatch") is not None:
-        if current is None:
-            raise no_such_key(key)
-        if not etag_matches(params["IfMatch"], current.etag):
-            raise precondition_failed("If-Match")
+    """The write's conditions checked now, before any of its bytes are stored (write_condition)."""
+    condition = write_condition(key, params)
+    if condition is not None:
+        condition(objects.head(bucket_id, key))

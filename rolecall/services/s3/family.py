@@ -1,4 +1,5 @@
-"""The base of S3's operation families: storage, and permission checks made inside a handler.
+"""The base of S3's operation families: storage (in the store, rolecall.services.s3.storage), and permission
+checks made inside a handler.
 
 Where S3's answer depends on a permission the operation itself does not need, the handler asks the same
 engine (permitted()): a missing key is NoSuchKey only to a caller allowed s3:ListBucket (AccessDenied
@@ -7,16 +8,17 @@ otherwise), and DeleteObjects reports each key it may not delete as an AccessDen
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rolecall.core.context import Check, OpContext
 from rolecall.core.operations import Family
 from rolecall.errors import AwsError
 from rolecall.services.s3.arns import bucket_arn, object_arn, policy_of
-from rolecall.services.s3.errors import InternalError, no_such_key
+from rolecall.services.s3.errors import no_such_bucket, no_such_key
+from rolecall.services.s3.limits import BUCKET_KIND
 from rolecall.services.s3.storage.objects import ObjectStore
 from rolecall.services.s3.storage.uploads import UploadStore
+from rolecall.store import GLOBAL
 
 if TYPE_CHECKING:
     from rolecall.services.s3 import S3
@@ -30,13 +32,17 @@ class S3Family(Family):
     service: S3
 
     def objects(self, ctx: OpContext) -> ObjectStore:
-        data_dir = ctx.config.data_dir
-        if not data_dir:
-            raise InternalError("rolecall has no --data-dir to keep S3 objects in.")
-        return ObjectStore(Path(data_dir) / "s3")
+        return ObjectStore(ctx.tx, ctx.store)
 
     def uploads(self, ctx: OpContext) -> UploadStore:
-        return UploadStore(self.objects(ctx).root)
+        return UploadStore(ctx.tx)
+
+    @staticmethod
+    def hold_bucket(ctx: OpContext, doc: dict[str, Any]) -> None:
+        """Keep the bucket from being deleted (by another node, say) until this request's write commits, so
+        that what it writes cannot outlive the bucket; NoSuchBucket if it went since it was read."""
+        if not ctx.tx.hold(GLOBAL, BUCKET_KIND, doc["Name"]):
+            raise no_such_bucket(doc["Name"])
 
     def permitted(
         self,

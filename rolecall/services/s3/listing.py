@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -43,7 +44,7 @@ def decode_token(token: str) -> str:
 
 
 def list_page(
-    objects: list[ObjectInfo], prefix: str, delimiter: str, after: str | None, max_keys: int
+    objects: Iterable[ObjectInfo], prefix: str, delimiter: str, after: str | None, max_keys: int
 ) -> tuple[list[ObjectInfo], list[str], str | None]:
     """One page of a listing: (objects, common prefixes, the last entry when more follow, else None).
 
@@ -95,9 +96,10 @@ class ListingOperations(S3Family):
             )
         prefix = params.get("Prefix") or ""
         delimiter = params.get("Delimiter") or ""
-        everything = self.objects(ctx).list(doc["Id"])
+        # Read from the store as the page fills: a page of a large bucket costs a page, not the bucket.
+        candidates = self.objects(ctx).list(doc["Id"], prefix=prefix, after=after)
         contents, prefixes, last = list_page(
-            everything, prefix, delimiter, after, min(max_keys, MAX_LIST_KEYS)
+            candidates, prefix, delimiter, after, min(max_keys, MAX_LIST_KEYS)
         )
         self._touch(ctx, doc)
         return doc, contents, prefixes, last, max_keys

@@ -1,11 +1,11 @@
-"""Multipart uploads: parts stored one file each, assembled by streaming on completion."""
+"""Multipart uploads: parts stored in the store as they come, taken over whole as the object on completion
+(rolecall.services.s3.storage.uploads)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import zlib
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +22,7 @@ from rolecall.services.s3.arns import (
     write_context,
 )
 from rolecall.services.s3.checksums import CHECKSUMS, b64, md5_etag, verified_checksums
-from rolecall.services.s3.conditions import check_object_acl, check_write_conditions
+from rolecall.services.s3.conditions import check_object_acl, check_write_conditions, write_condition
 from rolecall.services.s3.errors import (
     BadDigest,
     EntityTooSmall,
@@ -46,12 +46,16 @@ from rolecall.services.s3.listing import url_encoded
 from rolecall.services.s3.objects import check_key, stored_headers
 from rolecall.services.s3.storage.objects import ObjectInfo, key_order
 from rolecall.services.s3.storage.uploads import PartInfo, UploadInfo, new_upload_id
+from rolecall.store import BlobMissing
+from rolecall.store.base import BlobLock
 
 
 class MultipartOperations(S3Family):
-    def _upload(self, ctx: OpContext, doc: dict[str, Any], params: dict[str, Any]) -> UploadInfo:
+    def _upload(
+        self, ctx: OpContext, doc: dict[str, Any], params: dict[str, Any], lock: BlobLock | None = None
+    ) -> UploadInfo:
         """The upload UploadId names, for this key; NoSuchUpload otherwise (also for a completed one)."""
-        upload = self.uploads(ctx).load(doc["Id"], params["UploadId"])
+        upload = self.uploads(ctx).load(doc["Id"], params["UploadId"], lock=lock)
         if upload is None or upload.key != params["Key"]:
             raise no_such_upload(params["UploadId"])
         return upload
@@ -98,10 +102,8 @@ class MultipartOperations(S3Family):
             checksum_algorithm=algorithm,
             checksum_type=checksum_type,
         )
-        store = self.uploads(ctx)
-        if not (store.root / doc["Id"]).is_dir():
-            self.objects(ctx).create_bucket(doc["Id"])
-        store.create(doc["Id"], upload)
+        self.hold_bucket(ctx, doc)
+        self.uploads(ctx).create(doc["Id"], upload)
         self._touch(ctx, doc, key)
         return {
             "Bucket": doc["Name"],
@@ -128,7 +130,7 @@ class MultipartOperations(S3Family):
                 ArgumentName="partNumber",
                 ArgumentValue=number,
             )
-        upload = self._upload(ctx, doc, params)
+        upload = self._upload(ctx, doc, params, lock="share")  # until the part is in: no completion meanwhile
         body = params.get("Body") or b""
         checksums = verified_checksums(params, body)
         wanted = upload.checksum_algorithm
@@ -141,8 +143,7 @@ class MultipartOperations(S3Family):
             last_modified=int(ctx.clock.time()),
             checksums=checksums,
         )
-        if not self.uploads(ctx).put_part(doc["Id"], upload.upload_id, part, body):
-            raise no_such_upload(upload.upload_id)
+        self.uploads(ctx).put_part(doc["Id"], upload.upload_id, part, body)
         self._touch(ctx, doc, upload.key)
         return {"ETag": part.etag, "ServerSideEncryption": "AES256", **checksums}
 
@@ -155,7 +156,8 @@ class MultipartOperations(S3Family):
     )
     def CompleteMultipartUpload(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = existing_bucket(ctx, params)
-        upload = self._upload(ctx, doc, params)
+        # Alone with the upload: parts being uploaded finish first, and none starts until this commits.
+        upload = self._upload(ctx, doc, params, lock="update")
         requested = (params.get("MultipartUpload") or {}).get("Parts") or []
         if not requested:
             raise MalformedXML(
@@ -167,6 +169,7 @@ class MultipartOperations(S3Family):
                 f"The upload was created with the {upload.checksum_type or 'no'} checksum type; the complete request names {sent_type}."
             )
         check_write_conditions(self.objects(ctx), doc["Id"], upload.key, params)
+        self.hold_bucket(ctx, doc)
         store = self.uploads(ctx)
         uploaded = store.parts(doc["Id"], upload.upload_id)
         chosen = self._chosen_parts(upload, requested, uploaded)
@@ -192,14 +195,15 @@ class MultipartOperations(S3Family):
             checksum_type=upload.checksum_type or "FULL_OBJECT",
         )
 
-        def assembled() -> Iterator[bytes]:
-            for part in chosen:
-                try:
-                    yield from store.part_bytes(doc["Id"], upload.upload_id, part.number, part.etag)
-                except KeyError:  # replaced or removed meanwhile: the object is left as it was
-                    raise invalid_part(upload.upload_id, part.number, part.etag) from None
-
-        self.objects(ctx).put_chunks(doc["Id"], info, assembled())
+        # The parts' chunks become the object's, inside the store: no byte is copied, whatever the size.
+        sources = [part.stored for part in chosen]
+        try:
+            self.objects(ctx).compose(
+                doc["Id"], info, sources, move=True, condition=write_condition(upload.key, params)
+            )
+        except BlobMissing as exc:  # a part no longer whole: the object is left as it was
+            part = next(p for p in chosen if exc.blob is None or p.stored == exc.blob)
+            raise invalid_part(upload.upload_id, part.number, part.etag) from None
         store.discard(doc["Id"], upload.upload_id)
         self._touch(ctx, doc, upload.key)
         out: dict[str, Any] = {
@@ -273,10 +277,11 @@ class MultipartOperations(S3Family):
         if algorithm == "CRC32":
             crc = 0
             for part in chosen:
-                for chunk in self.uploads(ctx).part_bytes(
-                    doc["Id"], upload.upload_id, part.number, part.etag
-                ):
-                    crc = zlib.crc32(chunk, crc)
+                try:
+                    for chunk in self.uploads(ctx).part_bytes(part):
+                        crc = zlib.crc32(chunk, crc)
+                except BlobMissing:
+                    raise invalid_part(upload.upload_id, part.number, part.etag) from None
             computed = b64(crc.to_bytes(4, "big"))
             if sent is not None and sent != computed:
                 raise BadDigest(f"The {algorithm} you specified did not match the calculated checksum.")

@@ -1,4 +1,5 @@
-"""Objects: written atomically under the data dir, read whole or by range, copied, deleted."""
+"""Objects: written in the request's transaction (rolecall.services.s3.storage), read whole or by range,
+copied inside the store, deleted."""
 
 from __future__ import annotations
 
@@ -25,11 +26,19 @@ from rolecall.services.s3.conditions import (
     check_object_acl,
     check_write_conditions,
     resolve_range,
+    write_condition,
 )
-from rolecall.services.s3.errors import InvalidRequest, KeyTooLongError, MalformedXML, no_such_key
+from rolecall.services.s3.errors import (
+    InternalError,
+    InvalidRequest,
+    KeyTooLongError,
+    MalformedXML,
+    no_such_key,
+)
 from rolecall.services.s3.family import S3Family
 from rolecall.services.s3.limits import MAX_DELETE_KEYS, MAX_KEY_BYTES, RESPONSE_OVERRIDES, STORED_HEADERS
 from rolecall.services.s3.storage.objects import ObjectInfo
+from rolecall.store import BlobMissing
 
 
 def check_key(key: str) -> None:
@@ -67,6 +76,7 @@ class ObjectOperations(S3Family):
         checksums = verified_checksums(params, body)
         objects = self.objects(ctx)
         check_write_conditions(objects, doc["Id"], key, params)
+        self.hold_bucket(ctx, doc)
         info = ObjectInfo(
             key=key,
             size=len(body),
@@ -78,7 +88,7 @@ class ObjectOperations(S3Family):
             checksums=checksums,
             storage_class=params.get("StorageClass") or "STANDARD",
         )
-        objects.put(doc["Id"], info, body)
+        objects.put(doc["Id"], info, body, write_condition(key, params))
         self._touch(ctx, doc, key)
         out: dict[str, Any] = {"ETag": info.etag, "ServerSideEncryption": "AES256", **checksums}
         if checksums:
@@ -209,10 +219,10 @@ class ObjectOperations(S3Family):
         source_doc = existing_bucket(ctx, source_bucket_params(source_bucket, params))
         objects = self.objects(ctx)
         check_write_conditions(objects, doc["Id"], key, params)
-        found = objects.get(source_doc["Id"], source_key, lambda info: (0, info.size))
-        if found is None:
+        self.hold_bucket(ctx, doc)
+        source = objects.head(source_doc["Id"], source_key)
+        if source is None:
             raise no_such_key(source_key)
-        source, body = found
         check_conditions(params, source, prefix="CopySource")
         replace = params.get("MetadataDirective") == "REPLACE"
         same = (source_doc["Id"], source_key) == (doc["Id"], key)
@@ -238,7 +248,11 @@ class ObjectOperations(S3Family):
             checksums=dict(source.checksums),
             storage_class=params.get("StorageClass") or "STANDARD",
         )
-        objects.put(doc["Id"], info, body)
+        assert source.blob is not None
+        try:  # the bytes are copied inside the store, never read into this process
+            objects.compose(doc["Id"], info, [source.blob], move=False, condition=write_condition(key, params))
+        except BlobMissing:  # replaced (by another node) since it was read: the SDKs retry a 500
+            raise InternalError("We encountered an internal error. Please try again.") from None
         self._touch(ctx, doc, key)
         return {
             "CopyObjectResult": {"ETag": info.etag, "LastModified": info.last_modified},

@@ -14,12 +14,14 @@ BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionR
 
 
 def package(source: str, module: str = "app.py", extra: dict[str, str] | None = None) -> bytes:
-    """A .zip deployment package holding `source` as `module` (and any extra files)."""
+    """A .zip deployment package holding `source` as `module` (and any extra files); the same bytes for the same
+    files whenever it is built (fixed member times), so a test can compare a download with a fresh build."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(module, textwrap.dedent(source))
-        for name, text in (extra or {}).items():
-            archive.writestr(name, textwrap.dedent(text))
+        for name, text in {module: source, **(extra or {})}.items():
+            member = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(member, textwrap.dedent(text))
     return buf.getvalue()
 
 

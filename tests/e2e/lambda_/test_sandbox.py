@@ -132,7 +132,7 @@ def test_the_findings_attacks_fail_and_the_role_still_works(srv, role):
     other = create_function(lam, role["Arn"], "def handler(e, c):\n    return 'other'\n")
     other_sha = lam.get_function(FunctionName=other["FunctionName"])  # its code is unpacked on first use
     invoke_json(lam, other["FunctionName"])
-    other_dir = srv.data_dir / "lambda" / ACCOUNT / "us-east-1" / other["FunctionName"]
+    other_dir = srv.data_dir / "cache" / "lambda" / ACCOUNT / "us-east-1" / other["FunctionName"]
     other_code = next(p for p in other_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert other_sha and (other_code / "app.py").is_file()
 

@@ -14,6 +14,7 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from tests.e2e import blob_tables
 from tests.servers import InProcessServer
 
 MiB = 1024 * 1024
@@ -48,8 +49,8 @@ def bucket(s3):
 
 
 def upload_dirs(srv) -> list[str]:
-    """Upload directories still on disk (in progress, or leftovers that should not exist)."""
-    return [str(p) for p in (srv.data_dir / "s3").glob("*/.uploads/*")]
+    """Uploads and parts still in the store (in progress, or leftovers that should not exist)."""
+    return blob_tables.names(srv, "s3-uploads:") + blob_tables.names(srv, "s3-parts:")
 
 
 def test_low_level_upload_complete_and_read_back(srv, s3, bucket):
@@ -269,14 +270,17 @@ def test_authorization(srv, s3, bucket):
 
 
 def test_failed_assembly_leaves_the_old_object(srv, s3, bucket):
-    """A part that goes bad on disk between the check and the copy aborts the completion: the previous object
-    stays whole and no temporary file is left behind."""
+    """A part that is no longer whole in the store aborts the completion: the previous object stays whole and
+    nothing of the failed one is left behind."""
     s3.put_object(Bucket=bucket, Key="k", Body=b"previous")
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
     etag = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"p" * 100)["ETag"]
-    (part_file,) = (srv.data_dir / "s3").glob(f"*/.uploads/{upload_id}/1")
-    with open(part_file, "r+b") as f:  # lose the part's last bytes, keeping its header
-        f.truncate(part_file.stat().st_size - 10)
+    blob_tables.query(  # lose the part's last bytes, keeping its record
+        srv,
+        "UPDATE blob_chunks SET data = substr(data, 1, 90) WHERE blob = "
+        "(SELECT id FROM blobs WHERE substr(space, 1, 9) = 's3-parts:' AND name = ?)",
+        (f"{upload_id}/00001".encode(),),
+    )
     with pytest.raises(ClientError) as exc:
         s3.complete_multipart_upload(
             Bucket=bucket,
@@ -286,7 +290,7 @@ def test_failed_assembly_leaves_the_old_object(srv, s3, bucket):
         )
     assert code(exc) == "InvalidPart"
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"previous"
-    assert list((srv.data_dir / "s3").glob("*/.tmp-*")) == []
+    assert blob_tables.orphans(srv) == 0
     s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id)
 
 

@@ -1,38 +1,32 @@
-"""S3 multipart uploads in progress, on disk beside their bucket's objects.
+"""S3 multipart uploads in progress, in the store's blob storage beside their bucket's objects.
 
-Layout, inside a bucket's directory (rolecall.services.s3.storage.objects; dot-names are invisible to object listings
-and to the bucket-empty check, and go when the bucket does):
+Layout (rolecall.store.blobs):
 
-    .uploads/<upload id>/upload        the upload's description (key, initiator, content type, metadata, ...)
-    .uploads/<upload id>/<part number> one file per part: a header line (size, ETag, checksums) then the bytes
-    .uploads/.gone-<random>            an upload being removed (completed or aborted)
+    space "s3-uploads:<bucket id>", name <upload id>              the upload's description (no body)
+    space "s3-parts:<bucket id>",   name <upload id>/<part number>  a part: its bytes, size, ETag, checksums
 
-Every file is written with s3_objects.write_atomically, so a part is either the old bytes or the new ones. An
-upload disappears in one rename (to a .gone- name) before its files are deleted, so a crash while removing it
-never leaves half an upload visible. Completing assembles the object from the part files in chunks (memory
-stays bounded whatever the object's size) into a temporary file that replaces the object atomically; the upload
-is removed only after that, so a crash mid-complete leaves the old object and the upload intact (and a retried
-CompleteMultipartUpload finishes the job).
+Every write happens in the request's transaction, so a part is either the old bytes or the new ones and an
+upload disappears at once with all its parts. Parts and completion lock the upload's record: UploadPart shares
+it (parts of one upload go up in parallel), CompleteMultipartUpload takes it alone, so a completion sees a
+fixed set of parts and a part cannot be added to an upload that completed or was aborted meanwhile (on
+another node too). Completing takes the chosen parts' chunks over as the object's (no byte is copied), in the
+same transaction that removes the upload; a failed completion leaves the old object and the upload as they
+were.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from rolecall.services.s3.storage.objects import key_order, write_atomically
+from rolecall.services.s3.storage.objects import key_order
+from rolecall.store import Blob, Tx
+from rolecall.store.base import BlobLock
 
-UPLOADS_DIR = ".uploads"
-UPLOAD_FILE = "upload"
-PART_MAGIC = b"rolecall-s3-part/1 "
-CHUNK = 1024 * 1024
-_MAX_HEADER = 64 * 1024
+UPLOADS_PREFIX = "s3-uploads:"
+PARTS_PREFIX = "s3-parts:"
 
 
 @dataclass
@@ -51,12 +45,12 @@ class UploadInfo:
     checksum_algorithm: str | None = None
     checksum_type: str | None = None
 
-    def to_json(self) -> bytes:
-        return json.dumps(self.__dict__, separators=(",", ":")).encode()
+    def to_meta(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
     @classmethod
-    def from_json(cls, raw: bytes) -> UploadInfo:
-        return cls(**json.loads(raw))
+    def from_meta(cls, doc: dict[str, Any]) -> UploadInfo:
+        return cls(**doc)
 
 
 @dataclass
@@ -66,28 +60,26 @@ class PartInfo:
     etag: str  # quoted
     last_modified: float
     checksums: dict[str, str] = field(default_factory=dict)  # "ChecksumCRC32" -> base64
-    body_offset: int = 0  # where the bytes start in the part's file (not stored)
+    blob: Blob | None = field(default=None, compare=False, repr=False)  # where its bytes are (once stored)
 
-    def to_header(self) -> bytes:
-        doc = {
-            "PartNumber": self.number,
-            "Size": self.size,
-            "ETag": self.etag,
-            "LastModified": self.last_modified,
-            "Checksums": self.checksums,
-        }
-        return PART_MAGIC + json.dumps(doc, separators=(",", ":")).encode() + b"\n"
+    @property
+    def stored(self) -> Blob:
+        """Where its bytes are in the store (known for every part read from there)."""
+        assert self.blob is not None
+        return self.blob
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"ETag": self.etag, "LastModified": self.last_modified, "Checksums": self.checksums}
 
     @classmethod
-    def from_header(cls, line: bytes) -> PartInfo:
-        doc = json.loads(line[len(PART_MAGIC) :])
+    def from_blob(cls, blob: Blob) -> PartInfo:
         return cls(
-            number=doc["PartNumber"],
-            size=doc["Size"],
-            etag=doc["ETag"],
-            last_modified=doc["LastModified"],
-            checksums=doc.get("Checksums") or {},
-            body_offset=len(line),
+            number=int(blob.name.rsplit("/", 1)[1]),
+            size=blob.size,
+            etag=blob.meta["ETag"],
+            last_modified=blob.meta["LastModified"],
+            checksums=blob.meta.get("Checksums") or {},
+            blob=blob,
         )
 
 
@@ -95,132 +87,67 @@ def new_upload_id() -> str:
     return secrets.token_hex(32)
 
 
-def _read_part_header(f: Any) -> PartInfo | None:
-    line = f.readline(_MAX_HEADER)
-    if not line.startswith(PART_MAGIC) or not line.endswith(b"\n"):
-        return None
-    try:
-        return PartInfo.from_header(line)
-    except (ValueError, KeyError):
-        return None
+def uploads_space(bucket_id: str) -> str:
+    return UPLOADS_PREFIX + bucket_id
+
+
+def parts_space(bucket_id: str) -> str:
+    return PARTS_PREFIX + bucket_id
+
+
+def part_name(upload_id: str, number: int) -> str:
+    return f"{upload_id}/{number:05d}"  # zero-padded: the store lists a part's names in number order
 
 
 class UploadStore:
-    """The multipart uploads of every bucket, under the same root as rolecall.services.s3.storage.objects.ObjectStore."""
+    """The multipart uploads of every bucket, read and written in one request's transaction."""
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-
-    def _uploads_dir(self, bucket_id: str) -> Path:
-        if not bucket_id or not all(c in "0123456789abcdef" for c in bucket_id):
-            raise ValueError(f"not a bucket id: {bucket_id!r}")
-        return self.root / bucket_id / UPLOADS_DIR
-
-    def _upload_dir(self, bucket_id: str, upload_id: str) -> Path | None:
-        """The upload's directory, or None for an id that cannot be one of ours (never a path outside)."""
-        if len(upload_id) != 64 or not all(c in "0123456789abcdef" for c in upload_id):
-            return None
-        return self._uploads_dir(bucket_id) / upload_id
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
 
     # -- uploads -----------------------------------------------------------------------------------------
 
     def create(self, bucket_id: str, upload: UploadInfo) -> None:
-        path = self._upload_dir(bucket_id, upload.upload_id)
-        assert path is not None
-        path.mkdir(parents=True, mode=0o700)
-        write_atomically(path / UPLOAD_FILE, (upload.to_json(),))
+        self.tx.put_blob(uploads_space(bucket_id), upload.upload_id, upload.to_meta(), ())
 
-    def load(self, bucket_id: str, upload_id: str) -> UploadInfo | None:
-        path = self._upload_dir(bucket_id, upload_id)
-        if path is None:
-            return None
-        try:
-            return UploadInfo.from_json((path / UPLOAD_FILE).read_bytes())
-        except (FileNotFoundError, NotADirectoryError, ValueError, TypeError):
-            return None
+    def load(self, bucket_id: str, upload_id: str, lock: BlobLock | None = None) -> UploadInfo | None:
+        """The upload, or None. lock="share" keeps it from completing or going away until the transaction ends
+        (UploadPart); lock="update" also waits out, and then keeps out, every UploadPart (completion)."""
+        blob = self.tx.blob(uploads_space(bucket_id), upload_id, lock=lock)
+        return None if blob is None else UploadInfo.from_meta(blob.meta)
 
     def uploads(self, bucket_id: str) -> list[UploadInfo]:
         """Every upload in progress in a bucket, by key (S3's order) then by time initiated."""
-        found = []
-        try:
-            entries = list(os.scandir(self._uploads_dir(bucket_id)))
-        except FileNotFoundError:
-            return []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            upload = self.load(bucket_id, entry.name)
-            if upload is not None:
-                found.append(upload)
+        found = [UploadInfo.from_meta(blob.meta) for blob in self.tx.blobs(uploads_space(bucket_id))]
         found.sort(key=lambda u: (key_order(u.key), u.initiated, u.upload_id))
         return found
 
     def discard(self, bucket_id: str, upload_id: str) -> bool:
-        """Remove an upload and its parts; False when there was none. One rename makes it vanish at once."""
-        path = self._upload_dir(bucket_id, upload_id)
-        if path is None:
+        """Remove an upload and its parts; False when there was none."""
+        if not self.tx.delete_blob(uploads_space(bucket_id), upload_id):
             return False
-        gone = path.parent / f".gone-{secrets.token_hex(8)}"
-        try:
-            os.rename(path, gone)
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        shutil.rmtree(gone, ignore_errors=True)
+        self.tx.delete_blobs(parts_space(bucket_id), prefix=f"{upload_id}/")
         return True
+
+    def drop_bucket(self, bucket_id: str) -> None:
+        """Every upload of a bucket and its parts. The records first: deleting one waits for the UploadParts
+        that hold it, whose parts the second statement then sees."""
+        self.tx.delete_blobs(uploads_space(bucket_id))
+        self.tx.delete_blobs(parts_space(bucket_id))
 
     # -- parts -------------------------------------------------------------------------------------------
 
-    def put_part(self, bucket_id: str, upload_id: str, part: PartInfo, body: bytes) -> bool:
-        """Store a part (replacing one of the same number); False when the upload is gone."""
-        path = self._upload_dir(bucket_id, upload_id)
-        if path is None:
-            return False
-        try:
-            write_atomically(path / str(part.number), (part.to_header(), body))
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        return True
+    def put_part(self, bucket_id: str, upload_id: str, part: PartInfo, body: bytes) -> PartInfo:
+        """Store a part (replacing one of the same number). The caller holds the upload (load, lock="share")."""
+        name = part_name(upload_id, part.number)
+        part.blob = self.tx.put_blob(parts_space(bucket_id), name, part.to_meta(), (body,))
+        return part
 
     def parts(self, bucket_id: str, upload_id: str) -> dict[int, PartInfo]:
         """The parts uploaded so far, by part number."""
-        path = self._upload_dir(bucket_id, upload_id)
-        found: dict[int, PartInfo] = {}
-        if path is None:
-            return found
-        try:
-            entries = list(os.scandir(path))
-        except FileNotFoundError:
-            return found
-        for entry in entries:
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(entry.path, "rb") as f:
-                    part = _read_part_header(f)
-            except FileNotFoundError:
-                continue
-            if part is not None:
-                found[part.number] = part
-        return found
+        found = self.tx.blobs(parts_space(bucket_id), prefix=f"{upload_id}/")
+        return {part.number: part for part in map(PartInfo.from_blob, found)}
 
-    def part_bytes(self, bucket_id: str, upload_id: str, number: int, etag: str) -> Iterator[bytes]:
-        """A part's bytes in chunks, from the file holding ETag `etag` (KeyError when it no longer does --
-        a part replaced after the caller looked at it)."""
-        path = self._upload_dir(bucket_id, upload_id)
-        if path is None:
-            raise KeyError(number)
-        try:
-            f = open(path / str(number), "rb")  # noqa: SIM115
-        except (FileNotFoundError, NotADirectoryError):
-            raise KeyError(number) from None
-        with f:
-            part = _read_part_header(f)
-            if part is None or part.etag != etag:
-                raise KeyError(number)
-            left = part.size
-            while left > 0:
-                chunk = f.read(min(CHUNK, left))
-                if not chunk:
-                    raise KeyError(number)  # truncated: never build an object from it
-                left -= len(chunk)
-                yield chunk
+    def part_bytes(self, part: PartInfo) -> Iterator[bytes]:
+        """A part's bytes, a chunk at a time (BlobMissing if they are no longer all there)."""
+        return self.tx.read_blob(part.stored)

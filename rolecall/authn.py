@@ -53,7 +53,7 @@ class Authenticator:
             if key_id in self._keys:
                 return self._keys[key_id]
         rec = None
-        with self.store.read_transaction() as tx:
+        with self.store.read_transaction(generation) as tx:
             found = tx.find("access_key", key_id)
             if found is not None:
                 account, doc = found

@@ -240,7 +240,7 @@ class Pipeline:
         req = event.req
         ctx: OpContext | None = None
         try:
-            with self._transaction(spec.read_only) as tx:
+            with self._transaction(spec.read_only, generation) as tx:
                 ctx = OpContext(
                     service=service.name,
                     operation=spec.name,
@@ -287,9 +287,10 @@ class Pipeline:
         for account, rec in event.records():
             self.trail.put(account, rec)
 
-    def _transaction(self, read_only: bool) -> AbstractContextManager[Tx]:
-        """Reads run on a snapshot without the write lock where the store offers one."""
-        return self.store.read_transaction() if read_only else self.store.transaction()
+    def _transaction(self, read_only: bool, generation: int) -> AbstractContextManager[Tx]:
+        """Reads run on the generation the request started at (cached documents, a snapshot for the rest),
+        without the write lock."""
+        return self.store.read_transaction(generation) if read_only else self.store.transaction()
 
     def _note_role_use(self, caller: Caller, region: str, now: float) -> None:
         """RoleLastUsed, as AWS keeps it: date and region, refreshed at most hourly per role."""

@@ -16,7 +16,10 @@ class TrailWriter:
     """Writes records that belong to no transaction, in batches, from one background thread.
 
     put() only appends to a deque (atomic in CPython): no lock and no wake-up per request. The writer
-    drains it every `interval` seconds, or at once when flush() or close() asks.
+    drains it every `interval` seconds, or at once when flush() or close() asks. A drain writes the whole
+    queue in one transaction through Tx.append_events, which on SQLite is a handful of statements per
+    batch: the writer thread gives up and takes back the GIL a few times per batch, not per record, so it
+    barely slows the request threads, and under load a batch grows rather than the queue.
     """
 
     def __init__(self, store: Store, interval: float = 0.05):
@@ -25,7 +28,8 @@ class TrailWriter:
         self._interval = interval
         self._wake = threading.Event()
         self._flushed = threading.Condition()
-        self._rounds = 0  # completed drains, for flush() to wait on
+        self._started = 0  # drains begun, numbered: flush() waits for one that begins after it is called
+        self._done = 0  # drains completed
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="rolecall-trail", daemon=True)
         self._thread.start()
@@ -33,18 +37,25 @@ class TrailWriter:
     def put(self, account: str, rec: dict[str, Any]) -> None:
         self._pending.append((account, rec))
 
+    def pending(self) -> int:
+        """Records queued and not yet written (not counting a batch being written now)."""
+        return len(self._pending)
+
     def _run(self) -> None:
         while True:
             self._wake.wait(self._interval)
             self._wake.clear()
             closing = self._closing
+            with self._flushed:
+                self._started += 1
+                number = self._started
             items = []
             while self._pending:
                 items.append(self._pending.popleft())
             if items:
                 self._write(items)
             with self._flushed:
-                self._rounds += 1
+                self._done = number
                 self._flushed.notify_all()
             if closing:
                 return
@@ -52,8 +63,7 @@ class TrailWriter:
     def _write(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         try:
             with self._store.transaction() as tx:
-                for account, rec in items:
-                    tx.append_event(account, rec)
+                tx.append_events(items)
             return
         except Exception:
             log.exception("could not write a batch of %d trail records; writing them one by one", len(items))
@@ -65,13 +75,13 @@ class TrailWriter:
                 log.exception("could not write trail record %s", rec.get("eventID"))
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Wait until everything put so far is written."""
+        """Wait until everything put so far is written: at once, not at the writer's next interval."""
         if not self._thread.is_alive():
             return
         with self._flushed:
-            target = self._rounds + 2  # a drain that starts after this call has completed
+            target = self._started + 1  # the first drain to begin after this call takes all put before it
             self._wake.set()
-            self._flushed.wait_for(lambda: self._rounds >= target or not self._thread.is_alive(), timeout)
+            self._flushed.wait_for(lambda: self._done >= target or not self._thread.is_alive(), timeout)
 
     def close(self) -> None:
         self._closing = True

@@ -106,6 +106,11 @@ class Tx(ABC):
     def append_event(self, account: str, record: dict[str, Any]) -> None:
         """Add one CloudTrail record (see rolecall.audit.records), committed with this transaction."""
 
+    def append_events(self, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Add a batch of (account, record), as append_event does for each."""
+        for account, record in items:
+            self.append_event(account, record)
+
     # -- blobs: bodies too large for a document (S3 objects, Lambda packages), committed with the transaction
 
     @abstractmethod
@@ -172,8 +177,10 @@ class Store(ABC):
         """A transaction: commits when the block exits normally, rolls back on an exception."""
 
     @abstractmethod
-    def read_transaction(self) -> AbstractContextManager[Tx]:
-        """A transaction that only reads, on a snapshot, without waiting for writers."""
+    def read_transaction(self, generation: int | None = None) -> AbstractContextManager[Tx]:
+        """A transaction that only reads, on a consistent state, without waiting for writers. Documents come
+        from a cache of the generation (`generation`, when the caller has just read it, else the store's
+        current one) where they can: a read that finds everything there issues no SQL."""
 
     @abstractmethod
     def generation(self) -> int:

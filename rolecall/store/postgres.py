@@ -30,12 +30,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rolecall.store import keys, schema
 from rolecall.store.blobs import BlobSql, read_chunks
 from rolecall.store.events import build_lookup, encode_token
-from rolecall.store.transaction import Dialect, ReadOnlyTx, SqlStore, SqlTx
+from rolecall.store.readcache import CachedReadTx, DocCache, LazySnapshot
+from rolecall.store.transaction import Dialect, SqlStore, SqlTx
 
 BLOB_SQL = BlobSql.build(schema.pg, row_locks=True, binary=True)
 DIALECT = Dialect.build(schema.pg, event_time=lambda moment: moment, returning_seq=True, blobs=BLOB_SQL)
 
 _READ_GENERATION = schema.pg(schema.READ_GENERATION)
+_BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 _BUMP_GENERATION = schema.pg(schema.BUMP_GENERATION)
 _EVENTS_BY_REQUEST_ID = schema.pg(schema.EVENTS_BY_REQUEST_ID)
 _INSERT_MASTER_KEY = "INSERT INTO secrets (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
@@ -53,6 +55,7 @@ class PostgresStore(SqlStore):
         self._connections_lock = threading.Lock()
         self._closed = False
         self._master_key: tuple[bytes, bool] | None = None
+        self._cache = DocCache(-1)
         migrate(self._conn())
 
     # --- connections ----------------------------------------------------------------------------------
@@ -90,20 +93,29 @@ class PostgresStore(SqlStore):
             self._local.in_transaction = False
 
     @contextmanager
-    def read_transaction(self) -> Iterator[SqlTx]:
-        """A consistent snapshot for reads only (REPEATABLE READ, READ ONLY; not part of base.Store)."""
+    def read_transaction(self, generation: int | None = None) -> Iterator[SqlTx]:
+        """Reads on a consistent state: documents cached at the generation (rolecall.store.readcache), and a
+        snapshot (REPEATABLE READ, READ ONLY) begun at the first read they lack."""
+        if generation is None:
+            generation = self.generation()
         conn = self._conn()
         if self._local.in_transaction:
             raise RuntimeError("transaction() is not reentrant: this thread already has one open")
+        cache = self._cache
+        if cache.generation != generation:
+            cache = DocCache(generation)
+            if generation > self._cache.generation:
+                self._cache = cache
         self._local.in_transaction = True
-        tx = ReadOnlyTx(conn, DIALECT)
+        snapshot = LazySnapshot(conn, _begin_snapshot)
+        tx = CachedReadTx(snapshot, DIALECT, cache)
         try:
-            with conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield tx
+            yield tx
         finally:
             tx.end()
             self._local.in_transaction = False
+            if snapshot.open and not conn.broken:
+                conn.execute("ROLLBACK")  # it only read
 
     def generation(self) -> int:
         row = self._conn().execute(_READ_GENERATION).fetchone()
@@ -183,6 +195,13 @@ def migrate(conn: psycopg.Connection, target: int = schema.LATEST_VERSION) -> in
             for statement in schema.POSTGRES_MIGRATIONS[version]:
                 conn.execute(statement)
             conn.execute(schema.pg(schema.SET_SCHEMA_VERSION), (version + 1,))
+
+
+def _begin_snapshot(conn: psycopg.Connection) -> int:
+    conn.execute(_BEGIN_SNAPSHOT)
+    row = conn.execute(_READ_GENERATION).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def without_password(database_url: str) -> str:

@@ -209,6 +209,7 @@ BY_UID = "SELECT account, kind, doc FROM documents WHERE uid = ?"
 
 READ_GENERATION = "SELECT value FROM meta WHERE key = 'generation'"
 BUMP_GENERATION = "UPDATE meta SET value = value + 1 WHERE key = 'generation'"
+BUMP_GENERATION_RETURNING = BUMP_GENERATION + " RETURNING value"
 
 # --- events -----------------------------------------------------------------------------------------
 
@@ -218,6 +219,21 @@ _EVENT_COLUMNS = (
 )
 INSERT_EVENT = (
     f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+# SQLite: a whole batch of records in one statement each for events and their resources, from a JSON array
+# parameter (rows of the INSERT_EVENT columns; resource rows [account, attr, value, event_id]). A batch then
+# costs the trail writer four calls into SQLite (BEGIN, these two, COMMIT), so it hands the GIL back and
+# forth with the request threads a few times per batch rather than a few times per record.
+SQLITE_INSERT_EVENTS_JSON = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT "
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(10))
+    + " FROM json_each(?) WHERE true ON CONFLICT DO NOTHING"
+)
+SQLITE_INSERT_EVENT_RESOURCES_JSON = (
+    "INSERT INTO event_resources (account, attr, value, event_time, seq) "
+    "SELECT json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'), "
+    "e.event_time, e.seq FROM json_each(?) r JOIN events e ON e.event_id = json_extract(r.value, '$[3]') "
+    "WHERE true ON CONFLICT DO NOTHING"
 )
 # Every account's records of one request (the caller's, and a copy for each account whose resource it touched).
 EVENTS_BY_REQUEST_ID = "SELECT account, record FROM events WHERE request_id = ? ORDER BY seq"

@@ -12,6 +12,9 @@ Durability and concurrency choices:
   * Each thread has its own two connections: a writer for transaction(), and a query-only reader for
     generation(), lookup_events() and read_transaction(), which never waits for writers (WAL readers
     see the last committed state).
+  * Reads cost no SQL while nothing changes (rolecall.store.readcache): generation() is a memory read of
+    DATA_DIR/rolecall.generation, which every process announces its commits in, and read transactions
+    answer from the documents cached at that generation, opening a snapshot only for what is not cached.
 """
 
 from __future__ import annotations
@@ -28,13 +31,21 @@ from typing import Any
 from rolecall.store import keys, schema
 from rolecall.store.blobs import BlobSql, read_chunks
 from rolecall.store.events import build_lookup, encode_token, time_text
-from rolecall.store.transaction import Dialect, ReadOnlyTx, SqlStore, SqlTx
+from rolecall.store.readcache import CachedReadTx, DocCache, GenerationFile, LazySnapshot
+from rolecall.store.transaction import Dialect, SqlStore, SqlTx
 
 DB_FILE = "rolecall.db"
+GENERATION_FILE = "rolecall.generation"
 BUSY_TIMEOUT_S = 30.0
 
 BLOB_SQL = BlobSql.build(lambda sql: sql, row_locks=False, binary=False)
-DIALECT = Dialect.build(lambda sql: sql, event_time=time_text, returning_seq=False, blobs=BLOB_SQL)
+DIALECT = Dialect.build(
+    lambda sql: sql,
+    event_time=time_text,
+    returning_seq=False,
+    blobs=BLOB_SQL,
+    bulk_events=(schema.SQLITE_INSERT_EVENTS_JSON, schema.SQLITE_INSERT_EVENT_RESOURCES_JSON),
+)
 
 
 class SqliteStore(SqlStore):
@@ -57,6 +68,8 @@ class SqliteStore(SqlStore):
         conn = self._writer()
         _enable_wal(conn)
         migrate(conn)
+        self._generation = GenerationFile(os.path.join(data_dir, GENERATION_FILE))
+        self._cache = DocCache(-1)
 
     # --- connections ----------------------------------------------------------------------------------
 
@@ -104,30 +117,44 @@ class SqliteStore(SqlStore):
         conn.execute("BEGIN IMMEDIATE")
         self._local.in_transaction = True
         tx = SqlTx(conn, DIALECT)
+        committed = None
         try:
             yield tx
             if tx.wrote_documents:
-                conn.execute(schema.BUMP_GENERATION)
+                committed = conn.execute(schema.BUMP_GENERATION_RETURNING).fetchone()[0]
             conn.execute("COMMIT")
         finally:
             tx.end()
             self._local.in_transaction = False
             if conn.in_transaction:  # the block raised, or COMMIT failed
                 conn.execute("ROLLBACK")
+        if committed is not None:
+            self._generation.announce(committed)
 
     @contextmanager
-    def read_transaction(self) -> Iterator[SqlTx]:
-        """A consistent snapshot for reads only, taken without the write lock (not part of base.Store)."""
-        conn = self._reader()
-        conn.execute("BEGIN")
-        tx = ReadOnlyTx(conn, DIALECT)
+    def read_transaction(self, generation: int | None = None) -> Iterator[SqlTx]:
+        """Reads on a consistent state, without the write lock: documents cached at the store's generation
+        (or `generation`, one the caller just read), and a snapshot taken at the first read they lack."""
+        if generation is None:
+            generation = self.generation()
+        cache = self._cache
+        if cache.generation != generation:
+            cache = DocCache(generation)
+            if generation > self._cache.generation:
+                self._cache = cache
+        snapshot = LazySnapshot(self._reader(), _begin_snapshot)
+        tx = CachedReadTx(snapshot, DIALECT, cache)
         try:
             yield tx
         finally:
             tx.end()
-            conn.execute("COMMIT")
+            if snapshot.open:
+                snapshot.execute("COMMIT")
 
     def generation(self) -> int:
+        return self._generation.current(self._read_generation)
+
+    def _read_generation(self) -> int:
         try:
             conn = self._local.reader
         except AttributeError:
@@ -174,6 +201,12 @@ class SqliteStore(SqlStore):
             else:
                 self._master_key = (keys.file_key(self.data_dir), True)
         return self._master_key
+
+
+def _begin_snapshot(conn: sqlite3.Connection) -> int:
+    """Start a read snapshot (WAL: its first statement fixes it) and return the generation it sees."""
+    conn.execute("BEGIN")
+    return conn.execute(schema.READ_GENERATION).fetchone()[0]
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:

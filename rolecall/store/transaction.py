@@ -36,6 +36,8 @@ class Dialect:
     event_time: Callable[[datetime], Any]  # a UTC datetime as the event_time column stores it
     returning_seq: bool  # insert_event returns the seq as a row (else cursor.lastrowid)
     blobs: BlobSql | None = None  # the blob statements (rolecall.store.blobs)
+    # (events, event_resources) statements that insert a batch given as one JSON array (SQLite), else None
+    bulk_events: tuple[str, str] | None = None
 
     @classmethod
     def build(
@@ -44,6 +46,7 @@ class Dialect:
         event_time: Callable[[datetime], Any],
         returning_seq: bool,
         blobs: BlobSql | None = None,
+        bulk_events: tuple[str, str] | None = None,
     ):
         insert_event = schema.INSERT_EVENT + (" RETURNING seq" if returning_seq else "")
         return cls(
@@ -59,6 +62,7 @@ class Dialect:
             event_time=event_time,
             returning_seq=returning_seq,
             blobs=blobs,
+            bulk_events=bulk_events,
         )
 
 
@@ -173,6 +177,39 @@ class SqlTx(Tx):
             rows = [(account, attr, value, when, seq) for attr, value in event.resources]
             self._conn.cursor().executemany(self._sql.insert_event_resource, rows)
 
+    def append_events(self, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Store a batch of (account, record); as append_event for each, in fewer statements where the
+        dialect has them. Conflict if any eventID is taken (nothing of the batch is then kept by a caller
+        that lets the transaction roll back)."""
+        if self._sql.bulk_events is None or len(items) < 2:
+            for account, record in items:
+                self.append_event(account, record)
+            return
+        rows: list[list[Any]] = []
+        resources: list[list[str]] = []
+        for account, record in items:
+            event = index_record(record)
+            rows.append(
+                [
+                    event.event_id,
+                    account,
+                    self._sql.event_time(event.event_time),
+                    event.event_name,
+                    event.event_source,
+                    event.username,
+                    event.access_key_id,
+                    event.read_only,
+                    event.request_id,
+                    schema.dump(record),
+                ]
+            )
+            resources += [[account, attr, value, event.event_id] for attr, value in event.resources]
+        insert_events, insert_resources = self._sql.bulk_events
+        if self._conn.execute(insert_events, (json.dumps(rows),)).rowcount != len(rows):
+            raise Conflict("an event of the batch already exists")
+        if resources:
+            self._conn.execute(insert_resources, (json.dumps(resources),))
+
     # -- blobs (rolecall.store.blobs): not document writes, so the generation stays -------------------------
 
     def _blobs(self) -> BlobRows:
@@ -236,6 +273,9 @@ class ReadOnlyTx(SqlTx):
         raise RuntimeError("read-only transaction")
 
     def append_event(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("read-only transaction")
+
+    def append_events(self, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("read-only transaction")
 
     def hold(self, *args: Any, **kwargs: Any) -> bool:

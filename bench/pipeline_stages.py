@@ -1,0 +1,130 @@
+"""Where one signed, authorized request's time goes inside rolecall, without HTTP: the per-stage profile.
+
+    python bench/pipeline_stages.py                    # GetRole and GetCallerIdentity, 3,000 requests each
+    python bench/pipeline_stages.py --requests 10000 --profile /tmp/stages   # also cProfile stats per operation
+
+The workload is server_requests.py's (a user with 10 policies of 10 statements, a role), built in this
+process on a SQLite store in a temporary directory: boto3 clients whose requests a `before-send` hook hands
+to Pipeline.handle instead of the network. The timed loop calls Pipeline.handle on pre-signed requests, so
+the figures are the request thread's own cost (everything but uvicorn and the socket); the trail writer
+runs on its own as in the server, and its queue is drained (flush) inside the timing.
+
+Each stage is then timed alone over the same requests, in a loop of its own: parsing the signature,
+verifying it (HMAC chain and canonical request), decoding the operation, the authorization decision, the
+handler's read transaction, encoding the response, and building the trail record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.server_requests import OPERATIONS, create_workload, signed_requests  # noqa: E402
+from rolecall.http import Headers, HttpRequest  # noqa: E402
+
+ENDPOINT = "http://127.0.0.1:4577"
+ROOT_KEY = ("AKIAROLECALLBENCH001", "rolecall-bench-root-secret-0000000000000")
+
+
+def to_http(method: str, url_or_path: str, headers: Any, body: bytes | str | None) -> HttpRequest:
+    parts = urlsplit(url_or_path)
+    if isinstance(body, str):
+        body = body.encode()
+    items = [(k, v.decode() if isinstance(v, bytes) else v) for k, v in headers]
+    if parts.netloc and not any(k.lower() == "host" for k, _ in items):
+        items.append(("host", parts.netloc))  # what the HTTP client would add
+    return HttpRequest(method, parts.path or "/", parts.query, Headers(items), body or b"")
+
+
+class _Body:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def stream(self, **_: Any):
+        yield self.data
+
+
+def in_process(pipeline: Any) -> None:
+    """Route every boto3 client of the default session to `pipeline` instead of the network."""
+
+    def send(request: Any, **_: Any) -> AWSResponse:
+        req = to_http(request.method, request.url, request.headers.items(), request.body)
+        resp = pipeline.handle(req)
+        return AWSResponse(request.url, resp.status, dict(resp.headers), _Body(resp.body))
+
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-send", send)  # type: ignore[union-attr]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="timed requests per operation")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="write cProfile stats per operation here")
+    args = parser.parse_args(argv)
+
+    os.environ["ROLECALL_ROOT_ACCESS_KEY_ID"], os.environ["ROLECALL_ROOT_SECRET_ACCESS_KEY"] = ROOT_KEY
+    os.environ.setdefault("ROLECALL_MASTER_KEY", "rolecall-bench-master-key")
+    from botocore.credentials import Credentials
+
+    from rolecall.app import build_config, build_pipeline
+    from rolecall.credentials.accounts import ensure_default_account
+    from rolecall.store import open_store
+
+    with tempfile.TemporaryDirectory(prefix="rolecall-stages-") as tmp:
+        store = open_store(data_dir=tmp, database_url=None)
+        config, _ = build_config(store, argparse.Namespace(auth="enforce", data_dir=tmp))
+        ensure_default_account(store, config.secret_box, config.default_account)
+        pipeline = build_pipeline(store, config)
+        in_process(pipeline)
+        workload = create_workload(ENDPOINT, Credentials(*ROOT_KEY))
+        for operation in OPERATIONS:
+            signed = signed_requests(ENDPOINT, workload.user_key, operation, min(args.requests, 500))
+            reqs = [to_http(s.method, s.path, s.headers, s.body) for s in signed]
+            assert pipeline.handle(reqs[0]).status == 200
+            for r in reqs:  # warm-up
+                pipeline.handle(r)
+            pipeline.flush_trail()
+            n = args.requests
+            profiler = cProfile.Profile() if args.profile else None
+            started, thread0, process0 = time.perf_counter(), time.thread_time(), time.process_time()
+            if profiler:
+                profiler.enable()
+            for i in range(n):
+                pipeline.handle(reqs[i % len(reqs)])
+            thread1 = time.thread_time()
+            pipeline.flush_trail()
+            if profiler:
+                profiler.disable()
+            done, process1 = time.perf_counter(), time.process_time()
+            print(
+                f"{operation.name:18} CPU per request: {1e6 * (thread1 - thread0) / n:6.1f} us on the request "
+                f"thread, {1e6 * (process1 - process0) / n:6.1f} us in all (trail writer included); "
+                f"wall {1e6 * (done - started) / n:6.1f} us"
+            )
+            if profiler and args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                out = args.profile / f"{operation.name}.pstats"
+                profiler.dump_stats(out)
+                stats = pstats.Stats(str(out))
+                stats.sort_stats("tottime").print_stats(25)
+        pipeline.close()
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

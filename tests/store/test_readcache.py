@@ -1,0 +1,123 @@
+"""Read transactions answered from the documents cached per generation (rolecall.store.readcache).
+
+Two Store instances on one database stand for two processes or nodes: a write through either must reach
+the other's next read, whatever the other has cached, and a read the cache answers issues no SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from rolecall.store.readcache import GenerationFile
+from rolecall.store.sqlite import GENERATION_FILE
+
+A = "111111111111"
+
+
+def test_a_write_on_one_node_reaches_the_others_cached_reads(store_backend):
+    first, second = store_backend.open(), store_backend.open()
+    with first.transaction() as tx:
+        tx.insert(A, "role", "App", {"v": 1}, uid="AROAAPP")
+    for _ in range(2):  # the second read comes from the cache
+        with second.read_transaction() as tx:
+            assert tx.get(A, "role", "app") == {"v": 1}
+            assert tx.find("role", "APP") == (A, {"v": 1})
+            assert tx.by_uid("AROAAPP") == (A, "role", {"v": 1})
+            assert tx.get(A, "role", "other") is None
+    with first.transaction() as tx:
+        tx.update(A, "role", "App", {"v": 2})
+        tx.insert(A, "role", "Other", {"v": 3})
+    with second.read_transaction() as tx:
+        assert tx.get(A, "role", "App") == {"v": 2}
+        assert tx.by_uid("AROAAPP") == (A, "role", {"v": 2})
+        assert tx.get(A, "role", "other") == {"v": 3}  # cached as missing before: gone with its generation
+    with first.transaction() as tx:
+        tx.delete(A, "role", "App")
+    with second.read_transaction() as tx:
+        assert tx.get(A, "role", "App") is None
+        assert tx.find("role", "app") is None
+        assert tx.by_uid("AROAAPP") is None
+
+
+def test_documents_handed_out_are_copies(store):
+    with store.transaction() as tx:
+        tx.insert(A, "user", "dev", {"Tags": []})
+    with store.read_transaction() as tx:
+        tx.get(A, "user", "dev")["Tags"].append("changed by a caller")  # type: ignore[index]
+    with store.read_transaction() as tx:
+        assert tx.get(A, "user", "dev") == {"Tags": []}
+
+
+def test_a_read_at_an_older_generation_does_not_fill_the_cache_with_newer_rows(store_backend):
+    """A caller that read the generation before another commit landed still gets a consistent state."""
+    first, second = store_backend.open(), store_backend.open()
+    with first.transaction() as tx:
+        tx.insert(A, "role", "r", {"v": 1})
+    old = second.generation()
+    with first.transaction() as tx:
+        tx.update(A, "role", "r", {"v": 2})
+    with second.read_transaction(old) as tx:  # its snapshot is newer than `old`: read, not cached
+        assert tx.get(A, "role", "r") == {"v": 2}
+    with second.read_transaction() as tx:
+        assert tx.get(A, "role", "r") == {"v": 2}
+
+
+def test_sqlite_cached_reads_and_generation_issue_no_sql(sqlite_backend):
+    store = sqlite_backend.open()
+    with store.transaction() as tx:
+        tx.insert(A, "role", "r", {"v": 1})
+    with store.read_transaction() as tx:  # fills the cache
+        tx.get(A, "role", "r")
+    statements: list[str] = []
+    reader = store._reader()  # type: ignore[attr-defined]
+    reader.set_trace_callback(statements.append)
+    try:
+        for _ in range(3):
+            generation = store.generation()
+            with store.read_transaction(generation) as tx:
+                assert tx.get(A, "role", "r") == {"v": 1}
+    finally:
+        reader.set_trace_callback(None)
+    assert statements == []
+
+
+def test_sqlite_generation_follows_commits_of_another_process(sqlite_backend):
+    """The generation file is what other processes see: a commit through another Store (its own
+    connections and map, as another process has) changes what this one reads at once."""
+    store, other = sqlite_backend.open(), sqlite_backend.open()
+    g0 = store.generation()
+    with other.transaction() as tx:
+        tx.insert(A, "role", "r", {})
+    assert store.generation() == g0 + 1
+    announced = GenerationFile(f"{sqlite_backend.data_dir}/{GENERATION_FILE}")
+    assert announced.current(lambda: -1) == -1  # a fresh reader always asks the database first
+    # The bytes hold the committed generation.
+    with open(f"{sqlite_backend.data_dir}/{GENERATION_FILE}", "rb") as f:
+        assert int.from_bytes(f.read(8), "little") == g0 + 1
+
+
+def test_sqlite_trail_batch_is_written_whole_with_resources(sqlite_backend):
+    store = sqlite_backend.open()
+    records = [
+        (
+            A,
+            {
+                "eventID": f"e{i}",
+                "eventTime": f"2026-01-01T00:00:{i:02d}Z",
+                "eventName": "GetRole",
+                "requestID": f"req-{i}",
+                "resources": [{"type": "AWS::IAM::Role", "ARN": f"arn:aws:iam::{A}:role/r{i}"}],
+            },
+        )
+        for i in range(30)
+    ]
+    with store.transaction() as tx:
+        tx.append_events(records)
+    page, _ = store.lookup_events(A, attribute=("ResourceName", "r7"))
+    assert [r["eventID"] for r in page] == ["e7"]
+    assert len(list(store.events(A))) == 30
+    conn = sqlite3.connect(store.path)  # type: ignore[attr-defined]
+    stored = dict(conn.execute("SELECT event_id, record FROM events").fetchall())
+    conn.close()
+    assert json.loads(stored["e3"]) == records[3][1]

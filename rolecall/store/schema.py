@@ -193,6 +193,10 @@ SET_SCHEMA_VERSION = (
 
 GET = "SELECT doc FROM documents WHERE account = ? AND kind = ? AND name_lower = ?"
 LIST = "SELECT doc FROM documents WHERE account = ? AND kind = ? ORDER BY name_lower"
+# One page of list(): the primary key's range after a name, so a page reads only its own rows.
+LIST_AFTER = (
+    "SELECT doc FROM documents WHERE account = ? AND kind = ? AND name_lower > ? ORDER BY name_lower LIMIT ?"
+)
 # No conflict target: DO NOTHING covers every unique index (the name key and uid). rowcount 0 means
 # a conflict; unlike catching an integrity error this never aborts a PostgreSQL transaction, and a
 # concurrent uncommitted insert of the same key makes this one wait for its outcome.

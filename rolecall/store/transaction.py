@@ -26,6 +26,7 @@ from rolecall.store.events import index_record
 class Dialect:
     get: str
     list: str
+    list_after: str
     insert: str
     update: str
     delete: str
@@ -52,6 +53,7 @@ class Dialect:
         return cls(
             get=translate(schema.GET),
             list=translate(schema.LIST),
+            list_after=translate(schema.LIST_AFTER),
             insert=translate(schema.INSERT),
             update=translate(schema.UPDATE),
             delete=translate(schema.DELETE),
@@ -105,6 +107,10 @@ class SqlTx(Tx):
 
     def list(self, account: str, kind: str) -> list[dict[str, Any]]:
         rows = self._conn.execute(self._sql.list, (account, kind)).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def list_page(self, account: str, kind: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+        rows = self._conn.execute(self._sql.list_after, (account, kind, after or "", limit)).fetchall()
         return [json.loads(row[0]) for row in rows]
 
     def insert(

@@ -190,6 +190,42 @@ def paginate(
     return out
 
 
+def paginate_stored(
+    tx: Tx,
+    account: str,
+    kind: str,
+    params: dict[str, Any],
+    key: str,
+    keep: Callable[[dict[str, Any]], bool] = lambda doc: True,
+) -> dict[str, Any]:
+    """paginate() over the documents of a kind, read from the store a page at a time (Tx.list_page): a page
+    costs its own rows, not the whole kind's, however many there are. `keep` filters (PathPrefix); the
+    marker and answers are paginate()'s with the by_name cursor, so markers of either work with both."""
+    limit = params.get("MaxItems") or DEFAULT_MAX_ITEMS
+    after: str | None = None
+    marker = params.get("Marker")
+    if marker:
+        state = _decode_marker(marker)
+        if not isinstance(state.get("after"), str):  # an offset marker: only paginate() can follow it
+            return paginate(tx.list(account, kind), params, key, by_name(kind))
+        after = state["after"]
+    cursor = by_name(kind)
+    found: list[dict[str, Any]] = []
+    batch = limit + 1
+    while len(found) <= limit:  # one more than a page tells whether it is truncated
+        docs = tx.list_page(account, kind, after, batch)
+        found += [d for d in docs if keep(d)]
+        if len(docs) < batch:
+            break
+        after = cursor(docs[-1])
+        batch = min(max(batch * 2, 100), 1000)  # a filter that skips most: read further in larger steps
+    page = found[:limit]
+    out: dict[str, Any] = {key: page, "IsTruncated": len(found) > limit}
+    if out["IsTruncated"]:
+        out["Marker"] = _encode_marker({"after": cursor(page[-1])})
+    return out
+
+
 def paginate_computed(
     total: int, compute: Callable[[int], Any], params: dict[str, Any], key: str
 ) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from rolecall.policy import MalformedPolicy, Policy
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
-    by_name,
     check_modifiable,
     entity_arn,
     entity_context,
@@ -23,6 +22,7 @@ from rolecall.services.iam.common import (
     insert_entity,
     iso_now,
     paginate,
+    paginate_stored,
     path_matches,
     path_prefix_arn,
     retag,
@@ -187,10 +187,10 @@ class RoleOperations(Family):
 
     @operation("iam:ListRoles", path_prefix_arn("role"))
     def ListRoles(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        roles = [
-            r for r in ctx.tx.list(ctx.account, "role") if path_matches(r["Path"], params.get("PathPrefix"))
-        ]
-        page = paginate(roles, params, "Roles", by_name("role"))
+        prefix = params.get("PathPrefix")
+        page = paginate_stored(
+            ctx.tx, ctx.account, "role", params, "Roles", lambda r: path_matches(r["Path"], prefix)
+        )
         page["Roles"] = [role_shape(r) for r in page["Roles"]]
         return page
 

@@ -16,7 +16,6 @@ from rolecall.errors import ValidationError
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
     arn_of,
-    by_name,
     caller_user_arn,
     entity_arn,
     entity_context,
@@ -24,6 +23,7 @@ from rolecall.services.iam.common import (
     insert_entity,
     iso_now,
     paginate,
+    paginate_stored,
     path_matches,
     path_prefix_arn,
     retag,
@@ -133,10 +133,10 @@ class UserOperations(Family):
 
     @operation("iam:ListUsers", path_prefix_arn("user"))
     def ListUsers(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        users = [
-            u for u in ctx.tx.list(ctx.account, "user") if path_matches(u["Path"], params.get("PathPrefix"))
-        ]
-        page = paginate(users, params, "Users", by_name("user"))
+        prefix = params.get("PathPrefix")
+        page = paginate_stored(
+            ctx.tx, ctx.account, "user", params, "Users", lambda u: path_matches(u["Path"], prefix)
+        )
         page["Users"] = [user_shape(u, full=False) for u in page["Users"]]
         return page
 

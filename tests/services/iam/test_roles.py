@@ -278,3 +278,50 @@ def test_a_service_linked_role_still_lives_there(call):
     # A look-alike path that only starts with the same letters is an ordinary path.
     ok = call("CreateRole", RoleName="Fine", Path="/aws-service-roles/", AssumeRolePolicyDocument=TRUST)
     assert ok["Role"]["Path"] == "/aws-service-roles/"
+
+
+def test_list_roles_pages_through_thousands_in_name_order(iam_env, call, checked):
+    """ListRoles reads one page of the store at a time (keyset pagination on the lower-cased name): every
+    role comes exactly once, in IAM's order, with and without PathPrefix, and a marker still works after
+    the role it names is deleted."""
+    names = [f"{'Role' if i % 2 else 'role'}-{i:05d}" for i in range(2500)]
+    team = sorted((n for i, n in enumerate(names) if i % 3 == 0), key=str.lower)
+    made = {
+        path: call(
+            "CreateRole", RoleName=f"template{path.strip('/')}", Path=path, AssumeRolePolicyDocument=TRUST_EC2
+        )
+        for path in ("/team/", "/")
+    }
+    with iam_env.store.transaction() as tx:  # copies of what CreateRole stored, written in one go
+        stored = {p: tx.get(ACCOUNT, "role", r["Role"]["RoleName"]) for p, r in made.items()}
+        for created in made.values():
+            tx.delete(ACCOUNT, "role", created["Role"]["RoleName"])
+        for i, name in enumerate(names):
+            path = "/team/" if i % 3 == 0 else "/"
+            doc = dict(
+                stored[path],
+                RoleName=name,
+                Arn=f"arn:aws:iam::{ACCOUNT}:role{path}{name}",
+                RoleId=f"AROA{i:017d}",
+            )
+            tx.insert(ACCOUNT, "role", name, doc, uid=doc["RoleId"])
+
+    def pages(**params):
+        out, marker = [], None
+        while True:
+            page = checked("ListRoles", **params, **({"Marker": marker} if marker else {}))
+            out.append([r["RoleName"] for r in page["Roles"]])
+            if not page["IsTruncated"]:
+                assert "Marker" not in page
+                return out
+            marker = page["Marker"]
+
+    everything = pages()
+    assert [len(p) for p in everything] == [100] * 25
+    assert [n for p in everything for n in p] == sorted(names, key=str.lower)
+    team_pages = pages(PathPrefix="/team/", MaxItems=7)
+    assert all(len(p) == 7 for p in team_pages[:-1]) and [n for p in team_pages for n in p] == team
+    first = checked("ListRoles", MaxItems=1000)
+    call("DeleteRole", RoleName=first["Roles"][-1]["RoleName"])
+    second = checked("ListRoles", MaxItems=1000, Marker=first["Marker"])
+    assert second["Roles"][0]["RoleName"] == sorted(names, key=str.lower)[1000]

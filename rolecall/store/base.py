@@ -69,7 +69,7 @@ class Tx(ABC):
         """All documents of a kind in an account, ordered by lower-cased name."""
 
     @abstractmethod
-    def list_page(self, account: str, kind: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+    def list_page(self, account: str, kind: str, after: str | None, limit: int) -> Sequence[dict[str, Any]]:
         """Up to `limit` documents of a kind whose lower-cased name sorts after `after` (None: from the
         start), in list()'s order: one page, read without the rest (keyset pagination)."""
 

@@ -109,7 +109,7 @@ class SqlTx(Tx):
         rows = self._conn.execute(self._sql.list, (account, kind)).fetchall()
         return [json.loads(row[0]) for row in rows]
 
-    def list_page(self, account: str, kind: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+    def list_page(self, account: str, kind: str, after: str | None, limit: int) -> Sequence[dict[str, Any]]:
         rows = self._conn.execute(self._sql.list_after, (account, kind, after or "", limit)).fetchall()
         return [json.loads(row[0]) for row in rows]
 

@@ -19,6 +19,7 @@ from rolecall.clock import iso
 from rolecall.core.context import Caller
 from rolecall.errors import AwsError
 from rolecall.http import HttpRequest
+from rolecall.wire.models import service_model
 
 log = logging.getLogger("rolecall.trail")
 
@@ -73,7 +74,7 @@ def sensitive_members(model: str, operation: str) -> frozenset[str]:
     """Lower-cased names of the members the service model marks sensitive in an operation's input or
     output (Lambda's Environment.Variables and ZipFile, EC2's UserData, IAM's Password...)."""
     try:
-        op = _session().get_service_model(model).operation_model(operation)
+        op = service_model(model).operation_model(operation)
     except Exception:  # an unknown model or operation has nothing to add
         return frozenset()
     found: set[str] = set()
@@ -94,13 +95,6 @@ def sensitive_members(model: str, operation: str) -> frozenset[str]:
     walk(op.input_shape, "", 0)
     walk(op.output_shape, "", 0)
     return frozenset(found - {""})
-
-
-@functools.lru_cache(maxsize=1)
-def _session() -> Any:
-    import botocore.session
-
-    return botocore.session.get_session()
 
 
 def scrub(value: Any, hidden: frozenset[str] = frozenset()) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import random
 import secrets
-import uuid
 
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
@@ -56,5 +55,12 @@ _random = random.Random(secrets.randbits(64))
 
 def request_id() -> str:
     """A version-4 UUID for request and event ids. They are identifiers, not secrets, so they come from a
-    seeded PRNG rather than os.urandom, which costs a system call on every request."""
-    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
+    seeded PRNG rather than os.urandom, which costs a system call on every request. The version and variant
+    bits are set as uuid.UUID(version=4) sets them, and the text is formatted directly (half the time)."""
+    n = (_random.getrandbits(128) & _UUID4_KEEP) | _UUID4_SET
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_UUID4_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)

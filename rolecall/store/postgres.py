@@ -34,7 +34,13 @@ from rolecall.store.readcache import CachedReadTx, DocCache, LazySnapshot
 from rolecall.store.transaction import Dialect, SqlStore, SqlTx
 
 BLOB_SQL = BlobSql.build(schema.pg, row_locks=True, binary=True)
-DIALECT = Dialect.build(schema.pg, event_time=lambda moment: moment, returning_seq=True, blobs=BLOB_SQL)
+DIALECT = Dialect.build(
+    schema.pg,
+    event_time=lambda moment: moment,
+    returning_seq=True,
+    blobs=BLOB_SQL,
+    bulk_events=(schema.PG_INSERT_EVENTS_JSON, schema.PG_INSERT_EVENT_RESOURCES_JSON),
+)
 
 _READ_GENERATION = schema.pg(schema.READ_GENERATION)
 _BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"

@@ -231,13 +231,24 @@ INSERT_EVENT = (
 SQLITE_INSERT_EVENTS_JSON = (
     f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT "
     + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(10))
-    + " FROM json_each(?) WHERE true ON CONFLICT DO NOTHING"
+    + " FROM json_each(?) WHERE true ORDER BY key ON CONFLICT DO NOTHING"
 )
 SQLITE_INSERT_EVENT_RESOURCES_JSON = (
     "INSERT INTO event_resources (account, attr, value, event_time, seq) "
     "SELECT json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'), "
     "e.event_time, e.seq FROM json_each(?) r JOIN events e ON e.event_id = json_extract(r.value, '$[3]') "
     "WHERE true ON CONFLICT DO NOTHING"
+)
+# PostgreSQL: the same from one jsonb parameter, the times as ISO text (one round trip each, not per record).
+PG_INSERT_EVENTS_JSON = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT e->>0, e->>1, (e->>2)::timestamptz, "
+    + ", ".join(f"e->>{i}" for i in range(3, 10))
+    + " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS batch(e, n) ORDER BY n ON CONFLICT DO NOTHING"
+)
+PG_INSERT_EVENT_RESOURCES_JSON = (
+    "INSERT INTO event_resources (account, attr, value, event_time, seq) "
+    "SELECT r->>0, r->>1, r->>2, e.event_time, e.seq FROM jsonb_array_elements(%s::jsonb) AS r "
+    "JOIN events e ON e.event_id = r->>3 ON CONFLICT DO NOTHING"
 )
 # Every account's records of one request (the caller's, and a copy for each account whose resource it touched).
 EVENTS_BY_REQUEST_ID = "SELECT account, record FROM events WHERE request_id = ? ORDER BY seq"

@@ -19,7 +19,7 @@ from typing import Any
 from rolecall.store import schema
 from rolecall.store.base import Blob, BlobCheck, BlobLock, Conflict, Store, Tx
 from rolecall.store.blobs import BlobRows, BlobSql
-from rolecall.store.events import index_record
+from rolecall.store.events import index_record, time_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +199,7 @@ class SqlTx(Tx):
                 [
                     event.event_id,
                     account,
-                    self._sql.event_time(event.event_time),
+                    time_text(event.event_time),  # text in JSON; PostgreSQL casts it back
                     event.event_name,
                     event.event_source,
                     event.username,

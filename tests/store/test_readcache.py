@@ -6,9 +6,9 @@ the other's next read, whatever the other has cached, and a read the cache answe
 
 from __future__ import annotations
 
-import json
-import sqlite3
+import pytest
 
+from rolecall.store import Conflict
 from rolecall.store.readcache import GenerationFile
 from rolecall.store.sqlite import GENERATION_FILE
 
@@ -97,16 +97,16 @@ def test_sqlite_generation_follows_commits_of_another_process(sqlite_backend):
         assert int.from_bytes(f.read(8), "little") == g0 + 1
 
 
-def test_sqlite_trail_batch_is_written_whole_with_resources(sqlite_backend):
-    store = sqlite_backend.open()
+def test_a_trail_batch_is_written_whole_with_resources_in_order(store):
     records = [
         (
             A,
             {
                 "eventID": f"e{i}",
-                "eventTime": f"2026-01-01T00:00:{i:02d}Z",
+                "eventTime": "2026-01-01T00:00:00Z",  # one time: the insertion order decides
                 "eventName": "GetRole",
                 "requestID": f"req-{i}",
+                "note": 'caf\u00e9 "quoted" \\ back',
                 "resources": [{"type": "AWS::IAM::Role", "ARN": f"arn:aws:iam::{A}:role/r{i}"}],
             },
         )
@@ -116,8 +116,8 @@ def test_sqlite_trail_batch_is_written_whole_with_resources(sqlite_backend):
         tx.append_events(records)
     page, _ = store.lookup_events(A, attribute=("ResourceName", "r7"))
     assert [r["eventID"] for r in page] == ["e7"]
+    assert [r["eventID"] for r in store.events(A)] == [f"e{i}" for i in reversed(range(30))]
+    assert store.events_by_request_id("req-3") == [records[3]]
+    with pytest.raises(Conflict), store.transaction() as tx:  # a taken eventID refuses the batch
+        tx.append_events([records[0], (A, dict(records[0][1], eventID="new"))])
     assert len(list(store.events(A))) == 30
-    conn = sqlite3.connect(store.path)  # type: ignore[attr-defined]
-    stored = dict(conn.execute("SELECT event_id, record FROM events").fetchall())
-    conn.close()
-    assert json.loads(stored["e3"]) == records[3][1]

@@ -25,6 +25,17 @@ class Headers(dict[str, str]):
         for name, value in pairs:
             self.add(name, value)
 
+    @classmethod
+    def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """Headers from an ASGI scope's list of (name, value) byte pairs, in one pass without add()'s checks."""
+        headers = cls()
+        for name, value in raw:
+            key = name.decode("latin-1").lower()  # servers lower-case names already; lower() keeps us sure
+            text = value.decode("latin-1")
+            old = dict.get(headers, key)
+            dict.__setitem__(headers, key, text if old is None else f"{old},{text}")
+        return headers
+
     def add(self, name: str | bytes, value: str | bytes) -> None:
         """Add a header; bytes (as ASGI delivers them) are decoded as latin-1."""
         if isinstance(name, bytes):

@@ -56,7 +56,7 @@ class App:
             method=scope["method"],
             path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0],
             query_string=scope.get("query_string", b"").decode("latin-1"),
-            headers=Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+            headers=Headers.from_asgi(scope["headers"]),
             remote_addr=client[0],
         )
         refusal = await self._read_body(req, receive)
@@ -85,10 +85,17 @@ class App:
         body = bytearray()
         while True:
             try:
-                message = await asyncio.wait_for(receive(), BODY_READ_TIMEOUT)
+                async with asyncio.timeout(BODY_READ_TIMEOUT):  # a timer handle, not wait_for's extra task
+                    message = await receive()
             except TimeoutError:
                 return HttpResponse(408, [("content-type", "text/plain"), ("connection", "close")], b"")
-            body += message.get("body", b"")
+            chunk = message.get("body", b"")
+            if not message.get("more_body") and not body:  # the whole body in one message: no copy
+                if len(chunk) > limit:
+                    return _too_large()
+                req.body = chunk
+                return None
+            body += chunk
             if len(body) > limit:
                 return _too_large()
             if not message.get("more_body"):
@@ -117,8 +124,13 @@ class App:
         return None
 
     async def _send(self, send, response: HttpResponse) -> None:
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        if not any(k.lower() == b"content-length" for k, _ in headers):
+        headers = []
+        has_length = False
+        for name, value in response.headers:
+            key = name.encode("latin-1")
+            has_length = has_length or key.lower() == b"content-length"
+            headers.append((key, value.encode("latin-1")))
+        if not has_length:
             length = len(response.body) if response.stream is None else response.stream.length
             headers.append((b"content-length", str(length).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})

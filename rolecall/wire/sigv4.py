@@ -24,6 +24,7 @@ over 15 minutes is RequestTimeTooSkewed, and a presigned URL lives for its X-Amz
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import hmac
 import re
@@ -253,11 +254,17 @@ def verify(
         open_payload(req, signer)
 
 
-def _check_time(info: SignatureInfo, now: float, max_skew: int | None) -> None:
-    d = info.amz_date  # already checked to be YYYYMMDDTHHMMSSZ
-    signed_at = calendar.timegm(
+@functools.lru_cache(maxsize=256)
+def _basic_date_seconds(d: str) -> int:
+    """Epoch seconds of a YYYYMMDDTHHMMSSZ time (already checked); cached, as requests signed in the same
+    second share it."""
+    return calendar.timegm(
         (int(d[0:4]), int(d[4:6]), int(d[6:8]), int(d[9:11]), int(d[11:13]), int(d[13:15]), 0, 0, 0)
     )
+
+
+def _check_time(info: SignatureInfo, now: float, max_skew: int | None) -> None:
+    signed_at = _basic_date_seconds(info.amz_date)
     if info.presigned and info.service in UNNORMALIZED_PATH_SERVICES:
         _check_s3_expiry(info, signed_at, now)
         return
@@ -406,7 +413,7 @@ def signature_for(req: HttpRequest, info: SignatureInfo, secret_access_key: str,
         )
     )
     key = signing_key(secret_access_key, info.date, info.region, info.service)
-    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, string_to_sign.encode("utf-8"), "sha256").hex()  # one-shot: C all the way
 
 
 def canonical_request(req: HttpRequest, info: SignatureInfo, payload_hash: str) -> str:
@@ -427,6 +434,8 @@ def canonical_request(req: HttpRequest, info: SignatureInfo, payload_hash: str) 
 
 
 def canonical_uri(raw_path: str, service: str) -> str:
+    if raw_path == "/" or not raw_path:  # every query and JSON protocol request
+        return "/"
     if service in UNNORMALIZED_PATH_SERVICES:
         # Encoded exactly once, whatever escaping the client chose on the wire ("!" or "%21").
         return quote(unquote_to_bytes(raw_path or "/"), safe="/~")

@@ -74,14 +74,17 @@ class TrailWriter:
             except Exception:  # never lose the server over the trail; say so loudly
                 log.exception("could not write trail record %s", rec.get("eventID"))
 
-    def flush(self, timeout: float = 10.0) -> None:
-        """Wait until everything put so far is written: at once, not at the writer's next interval."""
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything put so far is written: at once, not at the writer's next interval. False if
+        that did not happen within `timeout` seconds (or the writer has stopped)."""
         if not self._thread.is_alive():
-            return
+            return False
         with self._flushed:
             target = self._started + 1  # the first drain to begin after this call takes all put before it
             self._wake.set()
-            self._flushed.wait_for(lambda: self._done >= target or not self._thread.is_alive(), timeout)
+            return self._flushed.wait_for(
+                lambda: self._done >= target or not self._thread.is_alive(), timeout
+            ) and (self._done >= target)
 
     def close(self) -> None:
         self._closing = True

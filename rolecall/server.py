@@ -93,7 +93,7 @@ class App:
             if not message.get("more_body") and not body:  # the whole body in one message: no copy
                 if len(chunk) > limit:
                     return _too_large()
-                req.body = chunk
+                req.body = bytes(chunk)  # bytes(b"...") is the same object: no copy
                 return None
             body += chunk
             if len(body) > limit:

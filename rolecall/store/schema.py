@@ -19,6 +19,7 @@ mid-upgrade leaves the previous version intact and the next start resumes.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -224,15 +225,23 @@ _EVENT_COLUMNS = (
 INSERT_EVENT = (
     f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
-# SQLite: a whole batch of records in one statement each for events and their resources, from a JSON array
-# parameter (rows of the INSERT_EVENT columns; resource rows [account, attr, value, event_id]). A batch then
-# costs the trail writer four calls into SQLite (BEGIN, these two, COMMIT), so it hands the GIL back and
-# forth with the request threads a few times per batch rather than a few times per record.
-SQLITE_INSERT_EVENTS_JSON = (
-    f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT "
-    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(10))
-    + " FROM json_each(?) WHERE true ORDER BY key ON CONFLICT DO NOTHING"
-)
+# A batch of records in a few statements, so that the trail writer gives up and takes back the GIL (at every
+# call into the database) a few times per batch rather than a few times per record. SQLite: the events
+# in multi-row VALUES of up to 64 rows (one statement per row count, cached by the connection), and their
+# resources from one JSON array parameter, rows [account, attr, value, event_id], joined to the events
+# for event_time and seq.
+INSERT_EVENTS_ROWS = 64
+
+
+@functools.cache
+def sqlite_insert_events_values(rows: int) -> str:
+    return (
+        f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+        + " ON CONFLICT DO NOTHING"
+    )
+
+
 SQLITE_INSERT_EVENT_RESOURCES_JSON = (
     "INSERT INTO event_resources (account, attr, value, event_time, seq) "
     "SELECT json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'), "

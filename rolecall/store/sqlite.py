@@ -44,7 +44,8 @@ DIALECT = Dialect.build(
     event_time=time_text,
     returning_seq=False,
     blobs=BLOB_SQL,
-    bulk_events=(schema.SQLITE_INSERT_EVENTS_JSON, schema.SQLITE_INSERT_EVENT_RESOURCES_JSON),
+    bulk_events=("", schema.SQLITE_INSERT_EVENT_RESOURCES_JSON),
+    events_values=schema.sqlite_insert_events_values,
 )
 
 

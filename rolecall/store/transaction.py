@@ -37,8 +37,10 @@ class Dialect:
     event_time: Callable[[datetime], Any]  # a UTC datetime as the event_time column stores it
     returning_seq: bool  # insert_event returns the seq as a row (else cursor.lastrowid)
     blobs: BlobSql | None = None  # the blob statements (rolecall.store.blobs)
-    # (events, event_resources) statements that insert a batch given as one JSON array (SQLite), else None
+    # (events, event_resources) statements that insert a batch given as one JSON array, else None; with
+    # events_values, the events go in multi-row VALUES (schema.sqlite_insert_events_values) instead
     bulk_events: tuple[str, str] | None = None
+    events_values: Callable[[int], str] | None = None
 
     @classmethod
     def build(
@@ -48,6 +50,7 @@ class Dialect:
         returning_seq: bool,
         blobs: BlobSql | None = None,
         bulk_events: tuple[str, str] | None = None,
+        events_values: Callable[[int], str] | None = None,
     ):
         insert_event = schema.INSERT_EVENT + (" RETURNING seq" if returning_seq else "")
         return cls(
@@ -65,6 +68,7 @@ class Dialect:
             returning_seq=returning_seq,
             blobs=blobs,
             bulk_events=bulk_events,
+            events_values=events_values,
         )
 
 
@@ -211,10 +215,27 @@ class SqlTx(Tx):
             )
             resources += [[account, attr, value, event.event_id] for attr, value in event.resources]
         insert_events, insert_resources = self._sql.bulk_events
-        if self._conn.execute(insert_events, (json.dumps(rows),)).rowcount != len(rows):
+        if self._sql.events_values is None:
+            inserted = self._conn.execute(insert_events, (json.dumps(rows),)).rowcount
+        else:
+            inserted = self._insert_rows(rows, self._sql.events_values)
+        if inserted != len(rows):
             raise Conflict("an event of the batch already exists")
         if resources:
             self._conn.execute(insert_resources, (json.dumps(resources),))
+
+    def _insert_rows(self, rows: Sequence[Sequence[Any]], statement: Callable[[int], str]) -> int:
+        """Insert rows in statements of schema.INSERT_EVENTS_ROWS rows, the rest in halving sizes (so a few
+        statement shapes serve every batch); how many rows went in. In order: seq follows the batch."""
+        done = inserted = 0
+        size = schema.INSERT_EVENTS_ROWS
+        while done < len(rows):
+            while size > len(rows) - done:
+                size //= 2
+            chunk = rows[done : done + size]
+            inserted += self._conn.execute(statement(size), [v for row in chunk for v in row]).rowcount
+            done += size
+        return inserted
 
     # -- blobs (rolecall.store.blobs): not document writes, so the generation stays -------------------------
 

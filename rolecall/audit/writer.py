@@ -11,6 +11,8 @@ from rolecall.store import Store
 
 log = logging.getLogger("rolecall.trail")
 
+BACKLOG = 256  # queued records that start the next drain without waiting for the interval
+
 
 class TrailWriter:
     """Writes records that belong to no transaction, in batches, from one background thread.
@@ -43,7 +45,10 @@ class TrailWriter:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self._interval)
+            # A backlog (records came faster than the last write took: a slow fsync under load) is written
+            # at once rather than after another interval, so the writer never falls further behind.
+            if len(self._pending) < BACKLOG:
+                self._wake.wait(self._interval)
             self._wake.clear()
             closing = self._closing
             with self._flushed:

@@ -14,7 +14,6 @@ import json
 import mmap
 import os
 import struct
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -47,19 +46,18 @@ class GenerationFile:
             self._map = mmap.mmap(fd, _GENERATION.size)
         finally:
             os.close(fd)
-        self._lock = threading.Lock()
-        self._signal = -1  # the file's value when `_known` was read from the database
-        self._known = -1
+        # (the file's value, the database's generation read after it): one tuple, replaced whole, so a thread
+        # never pairs one reading's signal with another's generation
+        self._state = (-1, -1)
 
     def current(self, read_database: Callable[[], int]) -> int:
         signal = _GENERATION.unpack_from(self._map)[0]
-        if signal == self._signal:
-            return self._known
-        known = (
-            read_database()
-        )  # after reading the signal: a commit that lands between changes the file again
-        with self._lock:
-            self._signal, self._known = signal, known
+        seen, known = self._state
+        if signal == seen:
+            return known
+        # Read after the signal: a commit that lands in between changes the file again, so it is not missed.
+        known = read_database()
+        self._state = (signal, known)
         return known
 
     def announce(self, generation: int) -> None:

@@ -365,6 +365,7 @@ class WrkResult:
     # rolecall only: records of the run's requests missing from the trail 0.2 s after the load stopped
     # (None: not counted), and how many more requests the server answered than wrk counted.
     trail_missing: int | None = None
+    trail_complete_after: float | None = None  # seconds after the load until every record was there
 
     @property
     def cpu_text(self) -> str:
@@ -718,6 +719,12 @@ def measure(
         answered = result.requests + (warm.requests if warm else 0)
         written = target.trail.count(operation.name) - counted_before
         result.trail_missing = max(0, answered - written)
+        waited = 0.2
+        while answered > written and waited < 10:  # how long until the writer caught up
+            time.sleep(0.1)
+            waited += 0.1
+            written = target.trail.count(operation.name) - counted_before
+        result.trail_complete_after = waited if answered <= written else None
     if cpu_before is not None and cpu_after is not None and result.requests:
         result.cpu_us_per_request = (cpu_after - cpu_before) / result.requests * 1e6
     if result.failed:

@@ -732,9 +732,14 @@ def measure(
             f"{target.name} {operation.name}: {result.failed} of {result.requests} requests failed "
             f"during the run ({result.errors}; 'status' counts answers other than 2xx/3xx)"
         )
-    trail = (
-        "" if result.trail_missing is None else f", trail records missing after 0.2 s: {result.trail_missing}"
-    )
+    trail = ""
+    if result.trail_missing is not None:
+        done = result.trail_complete_after
+        trail = f", trail records missing after 0.2 s: {result.trail_missing}" + (
+            f" (all written {done:.1f} s after the load)"
+            if done is not None
+            else " (some still missing after 10 s)"
+        )
     print(
         f"  {target.name:11} {operation.name:18} {result.rate:9.1f} req/s  "
         f"({result.requests} in {result.seconds:.1f} s, p50 {result.latency_p50_ms:.1f} ms, "

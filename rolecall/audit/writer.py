@@ -12,6 +12,11 @@ from rolecall.store import Store
 log = logging.getLogger("rolecall.trail")
 
 BACKLOG = 256  # queued records that start the next drain without waiting for the interval
+# Records queued or being written past which put() waits (up to HOLD_S) for the writer to catch up: when the
+# requests outrun what the server can record, they slow down rather than the trail falling behind, so that
+# once the load stops the last records are in the store within a batch's time.
+MAX_UNWRITTEN = 2000
+HOLD_S = 5.0
 
 
 class TrailWriter:
@@ -32,12 +37,26 @@ class TrailWriter:
         self._flushed = threading.Condition()
         self._started = 0  # drains begun, numbered: flush() waits for one that begins after it is called
         self._done = 0  # drains completed
+        self._writing = 0  # records of the drain being written now
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="rolecall-trail", daemon=True)
         self._thread.start()
 
     def put(self, account: str, rec: dict[str, Any]) -> None:
         self._pending.append((account, rec))
+        if len(self._pending) + self._writing > MAX_UNWRITTEN and self._thread.is_alive():
+            self._hold()
+
+    def _hold(self) -> None:
+        """Back-pressure: wait until the writer has caught up to half the limit (or HOLD_S has passed)."""
+        with self._flushed:
+            self._wake.set()
+            self._flushed.wait_for(
+                lambda: (
+                    len(self._pending) + self._writing <= MAX_UNWRITTEN // 2 or not self._thread.is_alive()
+                ),
+                HOLD_S,
+            )
 
     def pending(self) -> int:
         """Records queued and not yet written (not counting a batch being written now)."""
@@ -57,9 +76,11 @@ class TrailWriter:
             items = []
             while self._pending:
                 items.append(self._pending.popleft())
+            self._writing = len(items)
             if items:
                 self._write(items)
             with self._flushed:
+                self._writing = 0
                 self._done = number
                 self._flushed.notify_all()
             if closing:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from rolecall.audit.writer import TrailWriter
+from rolecall.audit.writer import MAX_UNWRITTEN, TrailWriter
 from rolecall.store import open_store
 
 A = "111111111111"
@@ -60,4 +60,20 @@ def test_a_bad_record_costs_only_itself_and_close_writes_the_rest(tmp_path):
         assert {r["eventID"] for r in store.events(A)} == {"event-1", "event-3"}
         assert not writer.flush()  # a stopped writer says it wrote nothing more
     finally:
+        store.close()
+
+
+def test_put_holds_a_producer_that_outruns_the_writer(tmp_path):
+    """Past MAX_UNWRITTEN queued records, put() wakes the writer and waits for it: the queue stays bounded,
+    so the trail never falls more than a batch behind the requests it records."""
+    store = open_store(data_dir=str(tmp_path))
+    writer = TrailWriter(store, interval=3600)  # never drains on its own timer during the test
+    try:
+        for i in range(3 * MAX_UNWRITTEN):
+            writer.put(A, record(i))
+            assert writer.pending() < 2 * MAX_UNWRITTEN  # without the hold it would reach 3x
+        assert writer.flush(timeout=30)
+        assert len(list(store.events(A))) == 3 * MAX_UNWRITTEN
+    finally:
+        writer.close()
         store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from typing import Any
 
 from rolecall.store import Store
@@ -14,9 +15,11 @@ log = logging.getLogger("rolecall.trail")
 BACKLOG = 256  # queued records that start the next drain without waiting for the interval
 # Records queued or being written past which put() waits (up to HOLD_S) for the writer to catch up: when the
 # requests outrun what the server can record, they slow down rather than the trail falling behind, so that
-# once the load stops the last records are in the store within a batch's time.
+# once the load stops the last records are in the store within a batch's time. A writer whose current batch
+# has taken longer than HOLD_S is waiting on something else (another process's long write transaction
+# holds SQLite's lock): requests then go on and the queue grows, as they would without the limit.
 MAX_UNWRITTEN = 2000
-HOLD_S = 5.0
+HOLD_S = 1.0
 
 
 class TrailWriter:
@@ -38,6 +41,7 @@ class TrailWriter:
         self._started = 0  # drains begun, numbered: flush() waits for one that begins after it is called
         self._done = 0  # drains completed
         self._writing = 0  # records of the drain being written now
+        self._write_started = 0.0  # time.monotonic() when that drain began writing (0: idle)
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="rolecall-trail", daemon=True)
         self._thread.start()
@@ -45,7 +49,9 @@ class TrailWriter:
     def put(self, account: str, rec: dict[str, Any]) -> None:
         self._pending.append((account, rec))
         if len(self._pending) + self._writing > MAX_UNWRITTEN and self._thread.is_alive():
-            self._hold()
+            started = self._write_started
+            if not started or time.monotonic() - started < HOLD_S:
+                self._hold()
 
     def _hold(self) -> None:
         """Back-pressure: wait until the writer has caught up to half the limit (or HOLD_S has passed)."""
@@ -78,9 +84,11 @@ class TrailWriter:
                 items.append(self._pending.popleft())
             self._writing = len(items)
             if items:
+                self._write_started = time.monotonic()
                 self._write(items)
             with self._flushed:
                 self._writing = 0
+                self._write_started = 0.0
                 self._done = number
                 self._flushed.notify_all()
             if closing:

@@ -77,3 +77,25 @@ def test_put_holds_a_producer_that_outruns_the_writer(tmp_path):
     finally:
         writer.close()
         store.close()
+
+
+def test_a_writer_stuck_on_the_database_lock_does_not_hold_requests(tmp_path):
+    """Another process's long write transaction keeps the writer waiting for SQLite's lock: past the limit,
+    put() holds once (up to HOLD_S) and then lets requests go on, the records queued, none lost."""
+    import sqlite3
+
+    store = open_store(data_dir=str(tmp_path))
+    writer = TrailWriter(store, interval=3600)
+    blocker = sqlite3.connect(str(tmp_path / "rolecall.db"), isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # the write lock, held
+        for i in range(MAX_UNWRITTEN + 20):
+            writer.put(A, record(i))
+        assert writer.pending() + 1 >= 20  # queued behind the lock, not dropped
+        blocker.execute("COMMIT")
+        assert writer.flush(timeout=60)
+        assert len(list(store.events(A))) == MAX_UNWRITTEN + 20
+    finally:
+        blocker.close()
+        writer.close()
+        store.close()

@@ -153,6 +153,7 @@ def session_caller(session: Session) -> Caller:
         "invoked_by": session.invoked_by,
         "context": context,
         "mfa": session.mfa,
+        "mfa_time": session.mfa_time,
     }
     if session.kind == "user":
         return Caller(

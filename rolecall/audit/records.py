@@ -156,7 +156,7 @@ def user_identity(caller: Caller | None) -> dict[str, Any]:
             },
             "attributes": {
                 "creationDate": s.get("issued_iso"),
-                "mfaAuthenticated": "false",
+                "mfaAuthenticated": "true" if s.get("mfa") else "false",
             },
         }
         if s.get("source_identity"):

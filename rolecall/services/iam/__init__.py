@@ -1,7 +1,7 @@
 """AWS Identity and Access Management (query protocol, signing name "iam", botocore model "iam").
 
 One module per resource family; this is the whole service:
-users, access_keys (and console passwords in users), groups, roles (with service-linked roles),
+users, access_keys (and console passwords in users), mfa (virtual MFA devices), groups, roles (with service-linked roles),
 instance_profiles, inline_policies, managed_policies (customer and AWS managed, versions, attachments),
 account (the summary and the authorization snapshot), simulator (Simulate* and GetContextKeys*).
 Shared pieces: common (ARNs, paging, tags, lookups), policy_documents, trust_principals.
@@ -18,6 +18,7 @@ from rolecall.services.iam.groups import GroupOperations
 from rolecall.services.iam.inline_policies import InlinePolicyOperations
 from rolecall.services.iam.instance_profiles import InstanceProfileOperations
 from rolecall.services.iam.managed_policies import ManagedPolicyOperations
+from rolecall.services.iam.mfa import MFAOperations
 from rolecall.services.iam.roles import RoleOperations
 from rolecall.services.iam.simulator import SimulatorOperations
 from rolecall.services.iam.users import UserOperations
@@ -29,6 +30,7 @@ class IAM(Service):
     families = (
         UserOperations,
         AccessKeyOperations,
+        MFAOperations,
         GroupOperations,
         RoleOperations,
         InstanceProfileOperations,

@@ -38,6 +38,7 @@ ARN_WORD = {
     "policy": "policy",
     "instance_profile": "instance-profile",
     "instance-profile": "instance-profile",
+    "mfa_device": "mfa",
 }
 
 # Store kind -> the request/response member naming the entity.
@@ -372,6 +373,7 @@ TRAIL_TYPE = {
     "role": "AWS::IAM::Role",
     "policy": "AWS::IAM::Policy",
     "instance_profile": "AWS::IAM::InstanceProfile",
+    "mfa_device": "AWS::IAM::MFADevice",
 }
 
 

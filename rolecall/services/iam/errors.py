@@ -35,3 +35,8 @@ class UnmodifiableEntity(AwsError):
 
 class PolicyNotAttachable(AwsError):
     code = "PolicyNotAttachable"
+
+
+class InvalidAuthenticationCode(AwsError):
+    code = "InvalidAuthenticationCode"
+    status = 403

@@ -12,6 +12,7 @@ from rolecall import ids
 from rolecall.authz.principals import managed_policy_exists
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
+from rolecall.credentials.mfa_devices import KIND as MFA_KIND
 from rolecall.errors import ValidationError
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
@@ -184,6 +185,8 @@ class UserOperations(Family):
             raise DeleteConflict("Cannot delete entity, must detach all policies first.")
         if doc.get("Groups"):
             raise DeleteConflict("Cannot delete entity, must remove users from group first.")
+        if any(d.get("UserName") == doc["UserName"] for d in ctx.tx.list(ctx.account, MFA_KIND)):
+            raise DeleteConflict("Cannot delete entity, must remove MFA device first.")
         ctx.tx.delete(ctx.account, "user", doc["UserName"])
         forget_principal(ctx, doc["UserId"])
         touched(ctx, "user", doc["Arn"])

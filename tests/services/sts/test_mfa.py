@@ -152,7 +152,9 @@ def test_get_session_token_with_mfa_carries_it_to_assumed_roles(env, mfa_user):
     # ...until the MFA is older than the trust policy allows.
     env.clock.advance(900)
     with pytest.raises(AccessDenied):
-        env.invoke("sts", "AssumeRole", caller=session_caller(session), RoleArn=ROLE_ARN, RoleSessionName="tess")
+        env.invoke(
+            "sts", "AssumeRole", caller=session_caller(session), RoleArn=ROLE_ARN, RoleSessionName="tess"
+        )
     # Another user cannot use dave's device.
     other = env.user("erin", allow("sts:AssumeRole"))
     with pytest.raises(AccessDenied) as refused:

@@ -18,7 +18,7 @@ from typing import Any
 from rolecall.audit import RequestEvent, TrailWriter, trail_resources
 from rolecall.audit.explanations import explain_refusals
 from rolecall.audit.requestlog import log_request, request_log
-from rolecall.authn import Authenticator, root_caller
+from rolecall.authn import Authenticator
 from rolecall.authz.authorizer import Authorizer
 from rolecall.clock import Clock
 from rolecall.core.config import ServerConfig
@@ -110,9 +110,8 @@ class Pipeline:
     def _caller(self, req: HttpRequest, generation: int, now: float) -> tuple[Caller, str | None]:
         if self.config.auth_mode == "off":
             info = parse_signature(req)
-            return root_caller(self.config.default_account, info.access_key_id if info else None), (
-                info.region if info else None
-            )
+            caller = self.authn.identify(info, generation, now, self.config.default_account)
+            return caller, (info.region if info else None)
         info = self.authn.signature(req)
         return self.authn.authenticate(req, info, generation, now), info.region
 

@@ -165,6 +165,8 @@ class Pipeline:
             ctx, output = self._run(spec, service, caller, params, event, generation)
             if caller.type == "AssumedRole":
                 self._note_role_use(caller, event.region, now)
+            elif caller.session is None and caller.access_key_id:
+                self._note_key_use(caller, service.name, event.region, now)
             response = codec.encode(operation, output, event.request_id)
             if spec.read_only or ctx.deferred:
                 self._record(event)
@@ -289,6 +291,24 @@ class Pipeline:
     def _transaction(self, read_only: bool) -> AbstractContextManager[Tx]:
         """Reads run on a snapshot without the write lock where the store offers one."""
         return self.store.read_transaction() if read_only else self.store.transaction()
+
+    def _note_key_use(self, caller: Caller, service: str, region: str, now: float) -> None:
+        """An access key's last use (GetAccessKeyLastUsed, the credential report): date, region and service,
+        kept as RoleLastUsed is, at most hourly per key, so that the request path stays free of writes."""
+        key_id = caller.access_key_id or ""
+        if now - self._role_use.get(key_id, 0) < ROLE_USE_INTERVAL:
+            return
+        self._role_use[key_id] = now
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            with self.store.transaction() as tx:
+                key = tx.get(caller.account, "access_key", key_id)
+                if key is None:
+                    return
+                key["LastUsed"] = {"LastUsedDate": stamp, "Region": region, "ServiceName": service}
+                tx.update(caller.account, "access_key", key_id, key)
+        except Exception:  # bookkeeping must never fail the request it describes
+            log.exception("could not record the last use of access key %s", key_id)
 
     def _note_role_use(self, caller: Caller, region: str, now: float) -> None:
         """RoleLastUsed, as AWS keeps it: date and region, refreshed at most hourly per role."""

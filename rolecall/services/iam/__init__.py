@@ -3,7 +3,8 @@
 One module per resource family; this is the whole service:
 users, access_keys (and console passwords in users), mfa (virtual MFA devices), groups, roles (with service-linked roles),
 instance_profiles, inline_policies, managed_policies (customer and AWS managed, versions, attachments),
-account (the summary and the authorization snapshot), simulator (Simulate* and GetContextKeys*).
+account (the summary and the authorization snapshot), account_settings (alias, password policy,
+ChangePassword), credential_report, simulator (Simulate* and GetContextKeys*).
 Shared pieces: common (ARNs, paging, tags, lookups), policy_documents, trust_principals.
 """
 
@@ -14,6 +15,8 @@ from rolecall.core.operations import Service
 from rolecall.errors import InvalidClientTokenId
 from rolecall.services.iam.access_keys import AccessKeyOperations
 from rolecall.services.iam.account import AccountOperations
+from rolecall.services.iam.account_settings import AccountSettingsOperations
+from rolecall.services.iam.credential_report import CredentialReportOperations
 from rolecall.services.iam.groups import GroupOperations
 from rolecall.services.iam.inline_policies import InlinePolicyOperations
 from rolecall.services.iam.instance_profiles import InstanceProfileOperations
@@ -37,6 +40,8 @@ class IAM(Service):
         InlinePolicyOperations,
         ManagedPolicyOperations,
         AccountOperations,
+        AccountSettingsOperations,
+        CredentialReportOperations,
         SimulatorOperations,
     )
 

@@ -40,3 +40,21 @@ class PolicyNotAttachable(AwsError):
 class InvalidAuthenticationCode(AwsError):
     code = "InvalidAuthenticationCode"
     status = 403
+
+
+class PasswordPolicyViolation(AwsError):
+    code = "PasswordPolicyViolation"
+
+
+class InvalidUserType(AwsError):
+    code = "InvalidUserType"
+
+
+class CredentialReportNotPresent(AwsError):
+    code = "ReportNotPresent"
+    status = 410
+
+
+class CredentialReportExpired(AwsError):
+    code = "ReportExpired"
+    status = 410

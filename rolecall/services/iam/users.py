@@ -34,6 +34,7 @@ from rolecall.services.iam.common import (
     validate_tags,
 )
 from rolecall.services.iam.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
+from rolecall.services.iam.password_policy import check_password
 from rolecall.services.iam.trust_principals import forget_principal
 from rolecall.store import GLOBAL
 
@@ -80,6 +81,16 @@ def target_user_name(ctx: OpContext, params: dict[str, Any]) -> str:
 
 def user_access_keys(ctx: OpContext, user_name: str) -> list[dict[str, Any]]:
     return [k for k in ctx.tx.list(ctx.account, "access_key") if k.get("UserName") == user_name]
+
+
+def set_password(ctx: OpContext, profile: dict[str, Any], password: str) -> None:
+    """A new password for a login profile, once the account's password policy accepts it; the old one's
+    hash joins the history PasswordReusePrevention looks at (at most 24 are kept, the policy's maximum)."""
+    history = [*profile.get("PasswordHistory", []), profile["PasswordHash"]][-24:]
+    check_password(ctx.tx, ctx.account, password, history, verify_password)
+    profile.update(
+        PasswordHash=hash_password(password), PasswordHistory=history, PasswordLastChanged=iso_now(ctx)
+    )
 
 
 def _login_profile_missing(name: str) -> NoSuchEntity:
@@ -246,10 +257,12 @@ class UserOperations(Family):
             raise EntityAlreadyExists(f"Login Profile for user {doc['UserName']} already exists.")
         if not params.get("Password"):
             raise ValidationError("Password is required.")
+        check_password(ctx.tx, ctx.account, params["Password"])
         doc["LoginProfile"] = {
             "CreateDate": iso_now(ctx),
             "PasswordResetRequired": bool(params.get("PasswordResetRequired", False)),
             "PasswordHash": hash_password(params["Password"]),
+            "PasswordLastChanged": iso_now(ctx),
         }
         if params.get("MaxSigninSessionDuration") is not None:
             doc["LoginProfile"]["MaxSigninSessionDuration"] = params["MaxSigninSessionDuration"]
@@ -271,7 +284,7 @@ class UserOperations(Family):
         if not profile:
             raise _login_profile_missing(doc["UserName"])
         if params.get("Password"):
-            profile["PasswordHash"] = hash_password(params["Password"])
+            set_password(ctx, profile, params["Password"])
         if params.get("PasswordResetRequired") is not None:
             profile["PasswordResetRequired"] = bool(params["PasswordResetRequired"])
         signin_session_duration(profile, params)

@@ -4,7 +4,7 @@ One module per resource family; this is the whole service:
 users, access_keys (and console passwords in users), mfa (virtual MFA devices), groups, roles (with service-linked roles),
 instance_profiles, inline_policies, managed_policies (customer and AWS managed, versions, attachments),
 account (the summary and the authorization snapshot), account_settings (alias, password policy,
-ChangePassword), credential_report, simulator (Simulate* and GetContextKeys*).
+ChangePassword), credential_report, certificates (signing and server certificates, SSH public keys), simulator (Simulate* and GetContextKeys*).
 Shared pieces: common (ARNs, paging, tags, lookups), policy_documents, trust_principals.
 """
 
@@ -16,6 +16,7 @@ from rolecall.errors import InvalidClientTokenId
 from rolecall.services.iam.access_keys import AccessKeyOperations
 from rolecall.services.iam.account import AccountOperations
 from rolecall.services.iam.account_settings import AccountSettingsOperations
+from rolecall.services.iam.certificates import CertificateOperations
 from rolecall.services.iam.credential_report import CredentialReportOperations
 from rolecall.services.iam.groups import GroupOperations
 from rolecall.services.iam.inline_policies import InlinePolicyOperations
@@ -42,6 +43,7 @@ class IAM(Service):
         AccountOperations,
         AccountSettingsOperations,
         CredentialReportOperations,
+        CertificateOperations,
         SimulatorOperations,
     )
 

@@ -75,13 +75,15 @@ class AccountOperations(Family):
             "InstanceProfiles": len(tx.list(account, "instance_profile")),
             "PolicyVersionsInUse": attachments,
             "Providers": 0,
-            "ServerCertificates": 0,
+            "ServerCertificates": len(tx.list(account, "server_certificate")),
             "MFADevices": len(devices),  # assigned or not
             "MFADevicesInUse": sum(1 for d in devices if d.get("UserName")),
             "AccountMFAEnabled": 0,
             "AccountAccessKeysPresent": 1 if root_keys else 0,
             "AccountPasswordPresent": 0,
-            "AccountSigningCertificatesPresent": 0,
+            "AccountSigningCertificatesPresent": int(
+                any(not c.get("UserName") for c in tx.list(account, "signing_certificate"))
+            ),
             **SUMMARY_QUOTAS,
         }
         return {"SummaryMap": summary}

@@ -39,6 +39,7 @@ ARN_WORD = {
     "instance_profile": "instance-profile",
     "instance-profile": "instance-profile",
     "mfa_device": "mfa",
+    "server_certificate": "server-certificate",
 }
 
 # Store kind -> the request/response member naming the entity.
@@ -48,6 +49,7 @@ NAME_MEMBER = {
     "role": "RoleName",
     "policy": "PolicyName",
     "instance_profile": "InstanceProfileName",
+    "server_certificate": "ServerCertificateName",
 }
 
 DEFAULT_MAX_ITEMS = 100
@@ -374,6 +376,7 @@ TRAIL_TYPE = {
     "policy": "AWS::IAM::Policy",
     "instance_profile": "AWS::IAM::InstanceProfile",
     "mfa_device": "AWS::IAM::MFADevice",
+    "server_certificate": "AWS::IAM::ServerCertificate",
 }
 
 

@@ -58,3 +58,32 @@ class CredentialReportNotPresent(AwsError):
 class CredentialReportExpired(AwsError):
     code = "ReportExpired"
     status = 410
+
+
+class MalformedCertificate(AwsError):
+    code = "MalformedCertificate"
+
+
+class InvalidCertificate(AwsError):
+    code = "InvalidCertificate"
+
+
+class DuplicateCertificate(AwsError):
+    code = "DuplicateCertificate"
+    status = 409
+
+
+class KeyPairMismatch(AwsError):
+    code = "KeyPairMismatch"
+
+
+class InvalidPublicKey(AwsError):
+    code = "InvalidPublicKey"
+
+
+class DuplicateSSHPublicKey(AwsError):
+    code = "DuplicateSSHPublicKey"
+
+
+class UnrecognizedPublicKeyEncoding(AwsError):
+    code = "UnrecognizedPublicKeyEncoding"

@@ -190,6 +190,12 @@ class UserOperations(Family):
             raise DeleteConflict("Cannot delete entity, must delete login profile first.")
         if user_access_keys(ctx, doc["UserName"]):
             raise DeleteConflict("Cannot delete entity, must delete access keys first.")
+        for kind, what in (
+            ("signing_certificate", "signing certificates"),
+            ("ssh_public_key", "SSH public keys"),
+        ):
+            if any(d.get("UserName") == doc["UserName"] for d in ctx.tx.list(ctx.account, kind)):
+                raise DeleteConflict(f"Cannot delete entity, must delete {what} first.")
         if doc.get("InlinePolicies"):
             raise DeleteConflict("Cannot delete entity, must delete policies first.")
         if doc.get("AttachedPolicies"):

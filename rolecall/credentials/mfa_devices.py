@@ -1,7 +1,7 @@
 """Virtual MFA devices as the store keeps them, and the one check everything that takes a code makes.
 
-A device is the document kind "mfa_device" of its account, named by its device name (unique in the
-account, case-insensitively, as IAM names are). Its seed is sealed under the master key like access-key
+A device is the document kind "mfa_device" of its account, named by its path and name ("/team/phone":
+IAM refuses a second device only "at the same path and name"). Its seed is sealed under the master key like access-key
 secrets; `Drift` is the number of 30-second steps the device's clock runs ahead (a resync sets it);
 `UserName` is set while the device is enabled for a user.
 
@@ -20,13 +20,18 @@ from rolecall.store import Tx
 KIND = "mfa_device"
 
 
+def device_key(device: dict[str, Any]) -> str:
+    """The store name of a device: its path and name."""
+    return device["Path"] + device["VirtualMFADeviceName"]
+
+
 def split_serial(serial: str) -> tuple[str, str] | None:
-    """(account, device name) of a virtual device's serial, arn:aws:iam::ACCOUNT:mfa/PATH/NAME; None when
+    """(account, store name) of a virtual device's serial, arn:aws:iam::ACCOUNT:mfa/PATH/NAME; None when
     the serial is not such an ARN (hardware devices' serials are, in rolecall, devices that do not exist)."""
     parts = serial.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam" or not parts[5].startswith("mfa/"):
         return None
-    return parts[4], parts[5].rsplit("/", 1)[-1]
+    return parts[4], parts[5][len("mfa") :]
 
 
 def find_device(tx: Tx, serial: str) -> tuple[str, dict[str, Any]] | None:

@@ -68,12 +68,12 @@ class AccountSettingsOperations(Family):
             "RequireLowercaseCharacters": bool(params.get("RequireLowercaseCharacters", False)),
             "AllowUsersToChangePassword": bool(params.get("AllowUsersToChangePassword", False)),
         }
-        if params.get("MaxPasswordAge"):
-            policy["MaxPasswordAge"] = params["MaxPasswordAge"]
+        # MaxPasswordAge (0: passwords never expire) and HardExpiry are always shown; PasswordReusePrevention
+        # only once set (IAM's answers, as moto's AWS-verified tests record them).
+        policy["MaxPasswordAge"] = params.get("MaxPasswordAge") or 0
+        policy["HardExpiry"] = bool(params.get("HardExpiry", False))
         if params.get("PasswordReusePrevention"):
             policy["PasswordReusePrevention"] = params["PasswordReusePrevention"]
-        if params.get("HardExpiry") is not None:
-            policy["HardExpiry"] = bool(params["HardExpiry"])
         if get_policy(ctx.tx, ctx.account) is None:
             ctx.tx.insert(ctx.account, KIND, NAME, policy)
         else:
@@ -87,7 +87,8 @@ class AccountSettingsOperations(Family):
 
     @operation("iam:DeleteAccountPasswordPolicy")
     def DeleteAccountPasswordPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._policy(ctx)
+        if get_policy(ctx.tx, ctx.account) is None:  # IAM words this one differently from Get's
+            raise NoSuchEntity("The account policy with name PasswordPolicy cannot be found.")
         ctx.tx.delete(ctx.account, KIND, NAME)
         return {}
 

@@ -180,9 +180,7 @@ class CertificateOperations(Family):
             raise DuplicateCertificate(f"The Certificate with id {cert_id} already exists.")
         owned = [c for c in ctx.tx.list(ctx.account, SIGNING_KIND) if c.get("UserName") == user]
         if len(owned) >= SIGNING_CERTS_PER_USER:
-            raise LimitExceeded(
-                f"Cannot exceed quota for SigningCertificatesPerUser: {SIGNING_CERTS_PER_USER}"
-            )
+            raise LimitExceeded(f"Cannot exceed quota for CertificatesPerUser: {SIGNING_CERTS_PER_USER}")
         doc = {
             "UserName": user,
             "CertificateId": cert_id,

@@ -14,7 +14,7 @@ from typing import Any
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.credentials import totp
-from rolecall.credentials.mfa_devices import KIND, find_device, seed_of
+from rolecall.credentials.mfa_devices import KIND, device_key, find_device, seed_of
 from rolecall.services.iam.common import (
     caller_user_arn,
     entity_arn,
@@ -128,7 +128,7 @@ class MFAOperations(Family):
             ctx.tx,
             ctx.account,
             KIND,
-            name,
+            path + name,
             device,
             None,
             "MFADevice entity at the same path and name already exists.",
@@ -146,7 +146,7 @@ class MFAOperations(Family):
         device = own_device(ctx, params["SerialNumber"])
         if device.get("UserName"):
             raise DeleteConflict("MFA Device is still in use")
-        ctx.tx.delete(ctx.account, KIND, device["VirtualMFADeviceName"])
+        ctx.tx.delete(ctx.account, KIND, device_key(device))
         touched(ctx, "mfa_device", device["SerialNumber"])
         return {}
 
@@ -174,7 +174,7 @@ class MFAOperations(Family):
         device["Drift"] = _check_codes(ctx, device, params)
         device["UserName"] = user["UserName"]
         device["EnableDate"] = iso_now(ctx)
-        ctx.tx.update(ctx.account, KIND, device["VirtualMFADeviceName"], device)
+        ctx.tx.update(ctx.account, KIND, device_key(device), device)
         touched(ctx, "user", user["Arn"])
         return {}
 
@@ -183,7 +183,7 @@ class MFAOperations(Family):
         device = self._enabled(ctx, params, required_user=False)
         user = get_user(ctx.tx, ctx.account, device["UserName"])
         device.update(UserName=None, EnableDate=None)
-        ctx.tx.update(ctx.account, KIND, device["VirtualMFADeviceName"], device)
+        ctx.tx.update(ctx.account, KIND, device_key(device), device)
         touched(ctx, "user", user["Arn"])
         return {}
 
@@ -191,7 +191,7 @@ class MFAOperations(Family):
     def ResyncMFADevice(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         device = self._enabled(ctx, params)
         device["Drift"] = _check_codes(ctx, device, params)
-        ctx.tx.update(ctx.account, KIND, device["VirtualMFADeviceName"], device)
+        ctx.tx.update(ctx.account, KIND, device_key(device), device)
         return {}
 
     @operation("iam:ListMFADevices", caller_user_arn, entity_context("user"))
@@ -222,7 +222,7 @@ class MFAOperations(Family):
     def TagMFADevice(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         device = own_device(ctx, params["SerialNumber"])
         device["Tags"] = merge_tags(device.get("Tags") or [], params["Tags"], "TagsPerMFADevice")
-        ctx.tx.update(ctx.account, KIND, device["VirtualMFADeviceName"], device)
+        ctx.tx.update(ctx.account, KIND, device_key(device), device)
         touched(ctx, "mfa_device", device["SerialNumber"])
         return {}
 
@@ -230,7 +230,7 @@ class MFAOperations(Family):
     def UntagMFADevice(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         device = own_device(ctx, params["SerialNumber"])
         device["Tags"] = remove_tags(device.get("Tags") or [], params["TagKeys"])
-        ctx.tx.update(ctx.account, KIND, device["VirtualMFADeviceName"], device)
+        ctx.tx.update(ctx.account, KIND, device_key(device), device)
         touched(ctx, "mfa_device", device["SerialNumber"])
         return {}
 

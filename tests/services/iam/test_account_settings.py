@@ -55,6 +55,7 @@ def test_password_policy_is_enforced(env, call, checked):
         "AllowUsersToChangePassword": False,
         "ExpirePasswords": True,
         "MaxPasswordAge": 90,
+        "HardExpiry": False,
         "PasswordReusePrevention": 2,
     }
     for password, message in (
@@ -76,7 +77,8 @@ def test_password_policy_is_enforced(env, call, checked):
     call("UpdateAccountPasswordPolicy", MinimumPasswordLength=8)
     assert call("GetAccountPasswordPolicy")["PasswordPolicy"]["RequireSymbols"] is False
     call("DeleteAccountPasswordPolicy")
-    raises(NoSuchEntity, call, "DeleteAccountPasswordPolicy")
+    err = raises(NoSuchEntity, call, "DeleteAccountPasswordPolicy")
+    assert err.message == "The account policy with name PasswordPolicy cannot be found."
     call("CreateLoginProfile", UserName="quinn", Password="weak")
 
 

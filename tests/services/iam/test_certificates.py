@@ -68,7 +68,7 @@ def test_signing_certificates(call, checked, user):
     err = raises(
         LimitExceeded, call, "UploadSigningCertificate", UserName=user, CertificateBody=make_cert("3")[0]
     )
-    assert err.message == "Cannot exceed quota for SigningCertificatesPerUser: 2"
+    assert err.message == "Cannot exceed quota for CertificatesPerUser: 2"
     call("UpdateSigningCertificate", UserName=user, CertificateId=cert["CertificateId"], Status="Inactive")
     listed = checked("ListSigningCertificates", UserName=user)["Certificates"]
     assert {c["CertificateId"]: c["Status"] for c in listed}[cert["CertificateId"]] == "Inactive"

@@ -43,9 +43,15 @@ def test_virtual_device_lifecycle(env, checked, call, user):
     assert len(seed) == 32 and device["QRCodePNG"].startswith(b"\x89PNG\r\n\x1a\n")
     # The seed is kept sealed: the store never holds it in the clear.
     with env.store.transaction() as tx:
-        assert seed not in str(tx.get(ACCOUNT, "mfa_device", "phone"))
-    err = raises(EntityAlreadyExists, call, "CreateVirtualMFADevice", VirtualMFADeviceName="PHONE")
+        assert seed not in str(tx.get(ACCOUNT, "mfa_device", "/team/phone"))
+    err = raises(
+        EntityAlreadyExists, call, "CreateVirtualMFADevice", VirtualMFADeviceName="PHONE", Path="/team/"
+    )
     assert err.message == "MFADevice entity at the same path and name already exists."
+    # The same name on another path is another device.
+    other = call("CreateVirtualMFADevice", VirtualMFADeviceName="phone")["VirtualMFADevice"]["SerialNumber"]
+    assert other == f"arn:aws:iam::{ACCOUNT}:mfa/phone"
+    call("DeleteVirtualMFADevice", SerialNumber=other)
     listed = checked("ListVirtualMFADevices", AssignmentStatus="Unassigned")["VirtualMFADevices"]
     assert listed == [{"SerialNumber": SERIAL, "Tags": [{"Key": "k", "Value": "v"}]}]
     assert checked("ListVirtualMFADevices", AssignmentStatus="Assigned")["VirtualMFADevices"] == []
@@ -105,7 +111,7 @@ def test_resync_follows_a_device_whose_clock_runs_ahead(env, call, user):
     )
     call("ResyncMFADevice", UserName=user, SerialNumber=serial, **codes(seed, now, ahead=20))
     with env.store.transaction() as tx:
-        assert tx.get(ACCOUNT, "mfa_device", "phone")["Drift"] == 20
+        assert tx.get(ACCOUNT, "mfa_device", "/team/phone")["Drift"] == 20
     other, _ = new_device(call, "spare", "/")
     err = raises(NoSuchEntity, call, "ResyncMFADevice", UserName=user, SerialNumber=other, **codes(seed, now))
     assert err.message == f"MFA Device with serial number {other} does not exist."

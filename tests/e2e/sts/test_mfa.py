@@ -19,7 +19,7 @@ from tests.e2e.helpers import allow, err, name, new_user
 
 def test_mfa_protected_role(server):
     iam = server.client("iam")
-    user, key = new_user(server, iam, allow("sts:AssumeRole"))
+    user, key = new_user(server, iam, allow(["sts:AssumeRole", "iam:GetUser"]))
     device = iam.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"]
     serial, seed = device["SerialNumber"], device["Base32StringSeed"].decode()
     now = time.time()
@@ -65,6 +65,11 @@ def test_mfa_protected_role(server):
     as_session = server.client(
         "sts", session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"]
     )
+    # MFA-authenticated session credentials may call IAM (those made without a code may not).
+    iam_session = server.client(
+        "iam", session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"]
+    )
+    assert iam_session.get_user()["User"]["UserName"] == user
     assert as_session.assume_role(RoleArn=role_arn, RoleSessionName="chained")["AssumedRoleUser"][
         "Arn"
     ].endswith("/chained")

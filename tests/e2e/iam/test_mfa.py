@@ -15,7 +15,7 @@ from rolecall.credentials import totp
 from tests.e2e.helpers import err, name
 
 
-def rolecall_mfa(server, *args: str) -> list[str]:
+def rolecall_mfa(server, *args: str, ok: bool = True) -> list[str]:
     out = subprocess.run(
         [sys.executable, "-m", "rolecall", "mfa", *args, *server.store_args()],
         env=server.env(),
@@ -23,8 +23,8 @@ def rolecall_mfa(server, *args: str) -> list[str]:
         text=True,
         timeout=60,
     )
-    assert out.returncode == 0, out.stderr
-    return out.stdout.split()
+    assert (out.returncode == 0) is ok, out.stderr
+    return out.stdout.split() if ok else out.stderr.splitlines()
 
 
 def aws(server, *args: str) -> subprocess.CompletedProcess:
@@ -52,6 +52,8 @@ def test_device_lifecycle_with_the_local_code_helper(server):
     assert serial == f"arn:aws:iam::123456789012:mfa/{device_name}"
     assert device["QRCodePNG"].startswith(b"\x89PNG") and len(device["Base32StringSeed"]) == 32
     seed = device["Base32StringSeed"].decode()
+    missing = "arn:aws:iam::123456789012:mfa/no-such-device"
+    assert rolecall_mfa(server, "code", missing, ok=False) == [f"rolecall: no virtual MFA device {missing}"]
     # The helper prints what an authenticator app computes from the seed.
     code = rolecall_mfa(server, "code", serial)[0]
     assert code in {totp.code(seed, time.time() + d) for d in (-30, 0, 30)}

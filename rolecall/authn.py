@@ -104,6 +104,29 @@ class Authenticator:
         verify(request, info, rec.secret, now)
         return rec.caller
 
+    def identify(
+        self, info: SignatureInfo | None, generation: int, now: float, default_account: str
+    ) -> Caller:
+        """Who a request says it is, without checking its signature (--auth off): a session token that opens
+        is its session, a known access key its user (or root); anything else is the default account's root,
+        as moto_server takes any key. An expired token, or a deactivated key, is refused as when checking."""
+        if info is None:
+            return root_caller(default_account, None)
+        if info.security_token:
+            try:
+                session = self._session(info)
+            except InvalidClientTokenId:
+                return root_caller(default_account, info.access_key_id)
+            if now >= session.expires:
+                raise ExpiredToken("The security token included in the request is expired")
+            return session_caller(session)
+        rec = self._key(info.access_key_id, generation)
+        if rec is None:
+            return root_caller(default_account, info.access_key_id)
+        if not rec.active:
+            raise InvalidClientTokenId(INVALID_TOKEN)
+        return rec.caller
+
 
 def root_caller(account: str, access_key_id: str | None) -> Caller:
     return Caller(
@@ -153,6 +176,7 @@ def session_caller(session: Session) -> Caller:
         "invoked_by": session.invoked_by,
         "context": context,
         "mfa": session.mfa,
+        "mfa_time": session.mfa_time,
     }
     if session.kind == "user":
         return Caller(

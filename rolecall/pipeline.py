@@ -18,7 +18,7 @@ from typing import Any
 from rolecall.audit import RequestEvent, TrailWriter, trail_resources
 from rolecall.audit.explanations import explain_refusals
 from rolecall.audit.requestlog import log_request, request_log
-from rolecall.authn import Authenticator, root_caller
+from rolecall.authn import Authenticator
 from rolecall.authz.authorizer import Authorizer
 from rolecall.clock import Clock
 from rolecall.core.config import ServerConfig
@@ -122,9 +122,8 @@ class Pipeline:
     def _caller(self, req: HttpRequest, generation: int, now: float) -> tuple[Caller, str | None]:
         if self.config.auth_mode == "off":
             info = parse_signature(req)
-            return root_caller(self.config.default_account, info.access_key_id if info else None), (
-                info.region if info else None
-            )
+            caller = self.authn.identify(info, generation, now, self.config.default_account)
+            return caller, (info.region if info else None)
         info = self.authn.signature(req)
         return self.authn.authenticate(req, info, generation, now), info.region
 
@@ -178,6 +177,8 @@ class Pipeline:
             ctx, output = self._run(spec, service, caller, params, event, generation)
             if caller.type == "AssumedRole":
                 self._note_role_use(caller, event.region, now)
+            elif caller.session is None and caller.access_key_id:
+                self._note_key_use(caller, service.name, event.region, now)
             response = codec.encode(operation, output, event.request_id)
             if spec.read_only or ctx.deferred:
                 self._record(event)
@@ -303,6 +304,24 @@ class Pipeline:
         """Reads run on the generation the request started at (cached documents, a snapshot for the rest),
         without the write lock."""
         return self.store.read_transaction(generation) if read_only else self.store.transaction()
+
+    def _note_key_use(self, caller: Caller, service: str, region: str, now: float) -> None:
+        """An access key's last use (GetAccessKeyLastUsed, the credential report): date, region and service,
+        kept as RoleLastUsed is, at most hourly per key, so that the request path stays free of writes."""
+        key_id = caller.access_key_id or ""
+        if now - self._role_use.get(key_id, 0) < ROLE_USE_INTERVAL:
+            return
+        self._role_use[key_id] = now
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            with self.store.transaction() as tx:
+                key = tx.get(caller.account, "access_key", key_id)
+                if key is None:
+                    return
+                key["LastUsed"] = {"LastUsedDate": stamp, "Region": region, "ServiceName": service}
+                tx.update(caller.account, "access_key", key_id, key)
+        except Exception:  # bookkeeping must never fail the request it describes
+            log.exception("could not record the last use of access key %s", key_id)
 
     def _note_role_use(self, caller: Caller, region: str, now: float) -> None:
         """RoleLastUsed, as AWS keeps it: date and region, refreshed at most hourly per role."""

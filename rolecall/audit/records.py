@@ -150,7 +150,7 @@ def user_identity(caller: Caller | None) -> dict[str, Any]:
             },
             "attributes": {
                 "creationDate": s.get("issued_iso"),
-                "mfaAuthenticated": "false",
+                "mfaAuthenticated": "true" if s.get("mfa") else "false",
             },
         }
         if s.get("source_identity"):

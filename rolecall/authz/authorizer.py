@@ -135,6 +135,8 @@ def request_context(ctx: OpContext, principal_tags: dict[str, str] | None = None
             keys["aws:PrincipalArn"] = session["role_arn"]
     if session:
         keys["aws:MultiFactorAuthPresent"] = "true" if session.get("mfa") else "false"
+        if session.get("mfa") and session.get("mfa_time") is not None:
+            keys["aws:MultiFactorAuthAge"] = str(max(0, int(now - session["mfa_time"])))
         if session.get("source_identity"):
             keys["aws:SourceIdentity"] = session["source_identity"]
     # Session tags override the principal's own tags of the same key (case-insensitively).

@@ -1,4 +1,4 @@
-"""`rolecall` command line: serve | account | policy | role | ec2 | explain (trail explain)."""
+"""`rolecall` command line: serve | account | policy | role | ec2 | explain (trail explain) | mfa."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     from rolecall.cli.ec2 import add_ec2_commands
     from rolecall.cli.explain import add_explain_commands
+    from rolecall.cli.mfa import add_mfa_commands
     from rolecall.cli.policy import add_policy_commands
     from rolecall.cli.role import add_role_commands
     from rolecall.cli.serve import add_serve_commands
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_role_commands(sub)
     add_ec2_commands(sub)
     add_explain_commands(sub)
+    add_mfa_commands(sub)
     return parser
 
 

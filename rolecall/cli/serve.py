@@ -67,8 +67,9 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
         choices=["enforce", "soft", "off"],
         default="enforce",
         help="enforce: authenticate and authorize every call (default); soft: compute and record "
-        "decisions but let denials through; off: accept any key as the default account's root, "
-        "like moto_server, and allow POST /moto-api/reset",
+        "decisions but let denials through; off: check no signature or policy (like moto_server): a known "
+        "access key or session token is still its user or role session, any other key the default account's "
+        "root; and allow POST /moto-api/reset",
     )
     p.add_argument("--region", default="us-east-1", help="the region rolecall reports (default: %(default)s)")
     p.add_argument("--threads", type=int, default=8, help="request worker threads (default: %(default)s)")

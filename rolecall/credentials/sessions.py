@@ -44,7 +44,8 @@ class Session:
         default_factory=dict
     )  # extra keys for every authorization (ec2:SourceInstanceARN)
     invoked_by: str | None = None  # the service principal that obtained it (ec2.amazonaws.com)
-    mfa: bool = False
+    mfa: bool = False  # authenticated with an MFA code (now, or by the session that obtained this one)
+    mfa_time: float | None = None  # when that code was checked: aws:MultiFactorAuthAge counts from it
 
     @property
     def arn(self) -> str:

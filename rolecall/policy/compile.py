@@ -19,7 +19,7 @@ from .document import (
     parse_json,
     size_without_whitespace,
 )
-from .matching import Matcher, Token, compile_pattern, compile_tokens, has_wildcard
+from .matching import Matcher, Token, compile_pattern, compile_tokens, has_wildcard, wildcard_in_resource_type
 from .principals import PrincipalSpec
 from .validate import CURRENT_VERSION, KINDS, condition_values, statements_of, validate
 from .variables import Template, parse_template
@@ -138,11 +138,13 @@ class Statement:
         )
         self.not_resource = "NotResource" in raw
         if self.not_resource or "Resource" in raw:
-            self.resources = _PatternSet(
-                _as_list(raw.get("NotResource" if self.not_resource else "Resource")),
-                lower=False,
-                variables=variables,
-            )
+            patterns = _as_list(raw.get("NotResource" if self.not_resource else "Resource"))
+            # A wildcard in an ARN's resource type is not allowed: such a pattern matches nothing, and a
+            # NotResource holding one does not turn that into "everything" -- its statement applies nowhere.
+            allowed = [p for p in patterns if not wildcard_in_resource_type(p)]
+            if self.not_resource and len(allowed) < len(patterns):
+                self.not_resource, allowed = False, []
+            self.resources = _PatternSet(allowed, lower=False, variables=variables)
         else:  # trust policies (and SCPs without Resource) apply to whatever resource is asked about
             self.resources = _PatternSet(["*"], lower=False, variables=False)
         # A statement with Resource "*" and no NotResource needs no resource check at all.

@@ -101,6 +101,14 @@ _DECIMAL = re.compile(
     r"[+-]?(?:\d{1,30}\.\d{0,30}|\.\d{1,30})(?:[eE][+-]?\d{1,4})?|[+-]?\d{1,30}[eE][+-]?\d{1,4}"
 )
 _EPOCH = re.compile(r"-?\d{1,19}(?:\.\d{1,9})?")
+_EPOCH_LIMIT = 2**63  # epoch seconds must fit a signed 64-bit integer
+# The W3C profile of ISO 8601 the IAM User Guide names for date values: YYYY, YYYY-MM, YYYY-MM-DD, and a
+# date with hh:mm, hh:mm:ss or hh:mm:ss.s and a zone (Z or +hh:mm; none is taken as UTC). Nothing else of
+# ISO 8601 (week or ordinal dates, the basic format, a space for the T).
+_W3C_DATE = re.compile(
+    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?",
+    re.IGNORECASE,
+)
 
 
 def parse_number(text: str) -> int | float | None:
@@ -113,22 +121,37 @@ def parse_number(text: str) -> int | float | None:
 
 
 def parse_date(text: str) -> float | None:
-    """ISO 8601 (date, date-time, `Z` or an offset; naive means UTC) or epoch seconds -> epoch seconds."""
+    """A date value as IAM reads it -> epoch seconds: epoch seconds (within a signed 64-bit range), or the
+    W3C profile of ISO 8601 (see _W3C_DATE). None for anything else."""
     text = text.strip()
     if not text or len(text) > 64:
         return None
     if _EPOCH.fullmatch(text):
-        return float(text)
-    try:
-        moment = datetime.fromisoformat(text.upper())
-    except ValueError:
+        seconds = float(text)
+        return seconds if -_EPOCH_LIMIT <= int(text.split(".")[0]) < _EPOCH_LIMIT else None
+    m = _W3C_DATE.fullmatch(text)
+    if m is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    year, month, day, hour, minute, second, fraction, zone = m.groups()
     try:
-        return moment.timestamp()
-    except (OverflowError, ValueError, OSError):
+        moment = datetime(
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=UTC,
+        )
+    except ValueError:  # month 13, February 30th, hour 25...
         return None
+    offset = 0
+    if zone and zone.upper() != "Z":
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            return None
+        offset = (hours * 3600 + minutes * 60) * (1 if zone[0] == "+" else -1)
+    return moment.timestamp() - offset + (float("0." + fraction) if fraction else 0.0)
 
 
 def _parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

@@ -298,7 +298,12 @@ def _decide(inputs: Inputs, trace: _Trace | None) -> tuple[str, str | None]:
 
     # Explicit denies are looked for layer by layer in this order; the first layer found is reported.
     if scps or rcps:
+        # SCPs limit the principals of the organization's accounts; an anonymous caller is none of them,
+        # so only RCPs (and the resource policy) bound what it may do (IAM User Guide, policy evaluation).
+        anonymous = request.principal == "*"
         for layer, items in (("scp", scps), ("rcp", rcps)):
+            if layer == "scp" and anonymous:
+                continue
             for level in _levels(items):
                 allow, deny = _scan(layer, level, request, trace)
                 if deny:

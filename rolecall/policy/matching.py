@@ -234,3 +234,23 @@ def arn_match(pattern: str, arn: str) -> bool:
 
 def has_wildcard(text: str) -> bool:
     return "*" in text or "?" in text
+
+
+def wildcard_in_resource_type(pattern: str) -> bool:
+    """Whether a Resource pattern puts a wildcard in the resource-type part of the ARN, which IAM does not
+    allow ("You cannot use a wildcard in the portion of the ARN that specifies the resource type", IAM User
+    Guide, "IAM identifiers"): arn:aws:ec2:us-east-1:123456789012:*/12345, arn:aws:iam::123456789012:u*.
+    The type is what precedes the first "/" or ":" of the resource part; a resource part that is "*" alone
+    (any resource) is fine, and S3's ARNs have no type (arn:aws:s3:::*/key is bucket and key)."""
+    parts = pattern.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] in ("s3", "*", ""):
+        return False
+    resource = parts[5]
+    if resource == "*" or not has_wildcard(resource):
+        return False
+    cut = min((i for i in (resource.find("/"), resource.find(":")) if i >= 0), default=-1)
+    if cut >= 0:
+        return has_wildcard(resource[:cut])
+    # No separator: a name-only ARN (an SNS topic, an SQS queue) may be a wildcard, but a pattern that
+    # leaves the type open (u*, *er) is refused where the service's ARNs have a type; IAM's always do.
+    return parts[2] == "iam"

@@ -15,6 +15,7 @@ from typing import Any
 
 from .conditions import parse_date, parse_operator
 from .document import SYNTAX_ERROR, MalformedPolicy
+from .matching import compile_pattern
 
 KINDS = ("identity", "resource", "trust", "boundary", "session", "scp", "rcp")
 VERSIONS = ("2008-10-17", "2012-10-17")
@@ -58,6 +59,17 @@ MISSING_PRINCIPAL = "Missing required field Principal"
 TRUST_RESOURCE = "Has prohibited field Resource."
 TRUST_NOT_PRINCIPAL = "Has prohibited field NotPrincipal."
 TRUST_ACTIONS = "AssumeRole policy may only specify STS AssumeRole actions."
+# The actions a trust policy may name: those STS authorizes against a role's trust policy. A wildcard is
+# accepted when it covers one of them ("sts:*", "sts:Assume*"); any other sts: action is refused as IAM refuses
+# sts:BadAssumeRole.
+TRUST_POLICY_ACTIONS = (
+    "sts:assumerole",
+    "sts:assumerolewithsaml",
+    "sts:assumerolewithwebidentity",
+    "sts:tagsession",
+    "sts:setsourceidentity",
+    "sts:setcontext",
+)
 VENDOR_NOT_QUALIFIED = "Resource vendor must be fully qualified and cannot contain regexes."
 IAM_PATHS = (
     "user/",
@@ -402,7 +414,7 @@ def _check_grammar(kind: str, statements: list[dict[str, Any]], problems: _Probl
                 error = _action_error(action)
                 if error:
                     P.add(P.VENDOR, error, f"{where}: {error} ({action!r})")
-                elif kind == "trust" and not action.lower().startswith(("sts:", "*")):
+                elif kind == "trust" and not _trust_action(action):
                     P.add(P.PRINCIPAL, TRUST_ACTIONS, f"{where}: {TRUST_ACTIONS} ({action!r})")
         if kind not in ("trust", "scp", "rcp"):
             resource_key = "Resource" if "Resource" in st else "NotResource" if "NotResource" in st else None
@@ -433,3 +445,13 @@ def validate(document: dict[str, Any], kind: str, *, managed: bool = False) -> N
     _check_resources(statements, problems)
     _check_grammar(kind, statements, problems)
     problems.raise_if_any()
+
+
+def _trust_action(action: str) -> bool:
+    lowered = action.lower()
+    if lowered == "*" or lowered in TRUST_POLICY_ACTIONS:
+        return True
+    if "*" in lowered or "?" in lowered:
+        matches = compile_pattern(lowered)
+        return any(matches(a) for a in TRUST_POLICY_ACTIONS)
+    return False

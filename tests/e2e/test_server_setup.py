@@ -74,6 +74,41 @@ def test_auth_off_accepts_any_key_and_resets(tmp_path):
         srv.stop()
 
 
+def test_auth_off_keeps_identities(tmp_path):
+    """Only the signature check is off: known keys and session tokens are still their principals."""
+    srv = Server(tmp_path, auth="off").start()
+    try:
+        iam = srv.client("iam", "testing", "testing")
+        iam.create_user(UserName="ann")
+        key = iam.create_access_key(UserName="ann")["AccessKey"]
+        role = iam.create_role(RoleName="r2", AssumeRolePolicyDocument=TRUST)["Role"]
+        # The key is ann's even signed with a wrong secret; her calls are hers.
+        as_ann = srv.client("iam", key["AccessKeyId"], "not-the-secret")
+        sts_ann = srv.client("sts", key["AccessKeyId"], "not-the-secret")
+        assert sts_ann.get_caller_identity()["Arn"] == "arn:aws:iam::123456789012:user/ann"
+        assert [k["AccessKeyId"] for k in as_ann.list_access_keys()["AccessKeyMetadata"]] == [
+            key["AccessKeyId"]
+        ]
+        creds = sts_ann.assume_role(RoleArn=role["Arn"], RoleSessionName="off-mode")["Credentials"]
+        session = srv.client("sts", creds["AccessKeyId"], "wrong", creds["SessionToken"])
+        assert session.get_caller_identity()["Arn"] == "arn:aws:sts::123456789012:assumed-role/r2/off-mode"
+        events = srv.client("cloudtrail", "testing", "testing").lookup_events(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ListAccessKeys"}]
+        )["Events"]
+        assert (
+            json.loads(events[0]["CloudTrailEvent"])["userIdentity"]["arn"]
+            == "arn:aws:iam::123456789012:user/ann"
+        )
+        # Unknown keys are the root; a deactivated key is refused as with authentication on.
+        assert srv.client("sts", "AKIAUNKNOWN000000000", "x").get_caller_identity()["Arn"].endswith(":root")
+        iam.update_access_key(UserName="ann", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+        with pytest.raises(ClientError) as exc:
+            sts_ann.get_caller_identity()
+        assert exc.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    finally:
+        srv.stop()
+
+
 def test_reset_refused_when_enforcing(server):
     assert urllib3.PoolManager().request("POST", server.url + "/moto-api/reset").status == 403
 

@@ -1,9 +1,10 @@
 """AWS Identity and Access Management (query protocol, signing name "iam", botocore model "iam").
 
 One module per resource family; this is the whole service:
-users, access_keys (and console passwords in users), groups, roles (with service-linked roles),
+users, access_keys (and console passwords in users), mfa (virtual MFA devices), groups, roles (with service-linked roles),
 instance_profiles, inline_policies, managed_policies (customer and AWS managed, versions, attachments),
-account (the summary and the authorization snapshot), simulator (Simulate* and GetContextKeys*).
+account (the summary and the authorization snapshot), account_settings (alias, password policy,
+ChangePassword), credential_report, certificates (signing and server certificates, SSH public keys), simulator (Simulate* and GetContextKeys*).
 Shared pieces: common (ARNs, paging, tags, lookups), policy_documents, trust_principals.
 """
 
@@ -14,10 +15,14 @@ from rolecall.core.operations import Service
 from rolecall.errors import InvalidClientTokenId
 from rolecall.services.iam.access_keys import AccessKeyOperations
 from rolecall.services.iam.account import AccountOperations
+from rolecall.services.iam.account_settings import AccountSettingsOperations
+from rolecall.services.iam.certificates import CertificateOperations
+from rolecall.services.iam.credential_report import CredentialReportOperations
 from rolecall.services.iam.groups import GroupOperations
 from rolecall.services.iam.inline_policies import InlinePolicyOperations
 from rolecall.services.iam.instance_profiles import InstanceProfileOperations
 from rolecall.services.iam.managed_policies import ManagedPolicyOperations
+from rolecall.services.iam.mfa import MFAOperations
 from rolecall.services.iam.roles import RoleOperations
 from rolecall.services.iam.simulator import SimulatorOperations
 from rolecall.services.iam.users import UserOperations
@@ -29,12 +34,16 @@ class IAM(Service):
     families = (
         UserOperations,
         AccessKeyOperations,
+        MFAOperations,
         GroupOperations,
         RoleOperations,
         InstanceProfileOperations,
         InlinePolicyOperations,
         ManagedPolicyOperations,
         AccountOperations,
+        AccountSettingsOperations,
+        CredentialReportOperations,
+        CertificateOperations,
         SimulatorOperations,
     )
 

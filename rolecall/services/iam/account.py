@@ -12,6 +12,7 @@ from rolecall.authz.principals import (
 )
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
+from rolecall.credentials.mfa_devices import KIND as MFA_KIND
 from rolecall.services.iam.common import (
     paginate,
     role_shape,
@@ -65,6 +66,7 @@ class AccountOperations(Family):
         policies = tx.list(account, "policy")
         attachments = sum(len(e.get("AttachedPolicies") or []) for e in (*users, *groups, *roles))
         root_keys = [k for k in tx.list(account, "access_key") if k.get("UserName") is None]
+        devices = tx.list(account, MFA_KIND)
         summary = {
             "Users": len(users),
             "Groups": len(groups),
@@ -73,13 +75,15 @@ class AccountOperations(Family):
             "InstanceProfiles": len(tx.list(account, "instance_profile")),
             "PolicyVersionsInUse": attachments,
             "Providers": 0,
-            "ServerCertificates": 0,
-            "MFADevices": 0,
-            "MFADevicesInUse": 0,
+            "ServerCertificates": len(tx.list(account, "server_certificate")),
+            "MFADevices": len(devices),  # assigned or not
+            "MFADevicesInUse": sum(1 for d in devices if d.get("UserName")),
             "AccountMFAEnabled": 0,
             "AccountAccessKeysPresent": 1 if root_keys else 0,
             "AccountPasswordPresent": 0,
-            "AccountSigningCertificatesPresent": 0,
+            "AccountSigningCertificatesPresent": int(
+                any(not c.get("UserName") for c in tx.list(account, "signing_certificate"))
+            ),
             **SUMMARY_QUOTAS,
         }
         return {"SummaryMap": summary}

@@ -38,6 +38,8 @@ ARN_WORD = {
     "policy": "policy",
     "instance_profile": "instance-profile",
     "instance-profile": "instance-profile",
+    "mfa_device": "mfa",
+    "server_certificate": "server-certificate",
 }
 
 # Store kind -> the request/response member naming the entity.
@@ -47,6 +49,7 @@ NAME_MEMBER = {
     "role": "RoleName",
     "policy": "PolicyName",
     "instance_profile": "InstanceProfileName",
+    "server_certificate": "ServerCertificateName",
 }
 
 DEFAULT_MAX_ITEMS = 100
@@ -408,6 +411,8 @@ TRAIL_TYPE = {
     "role": "AWS::IAM::Role",
     "policy": "AWS::IAM::Policy",
     "instance_profile": "AWS::IAM::InstanceProfile",
+    "mfa_device": "AWS::IAM::MFADevice",
+    "server_certificate": "AWS::IAM::ServerCertificate",
 }
 
 

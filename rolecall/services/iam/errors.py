@@ -35,3 +35,55 @@ class UnmodifiableEntity(AwsError):
 
 class PolicyNotAttachable(AwsError):
     code = "PolicyNotAttachable"
+
+
+class InvalidAuthenticationCode(AwsError):
+    code = "InvalidAuthenticationCode"
+    status = 403
+
+
+class PasswordPolicyViolation(AwsError):
+    code = "PasswordPolicyViolation"
+
+
+class InvalidUserType(AwsError):
+    code = "InvalidUserType"
+
+
+class CredentialReportNotPresent(AwsError):
+    code = "ReportNotPresent"
+    status = 410
+
+
+class CredentialReportExpired(AwsError):
+    code = "ReportExpired"
+    status = 410
+
+
+class MalformedCertificate(AwsError):
+    code = "MalformedCertificate"
+
+
+class InvalidCertificate(AwsError):
+    code = "InvalidCertificate"
+
+
+class DuplicateCertificate(AwsError):
+    code = "DuplicateCertificate"
+    status = 409
+
+
+class KeyPairMismatch(AwsError):
+    code = "KeyPairMismatch"
+
+
+class InvalidPublicKey(AwsError):
+    code = "InvalidPublicKey"
+
+
+class DuplicateSSHPublicKey(AwsError):
+    code = "DuplicateSSHPublicKey"
+
+
+class UnrecognizedPublicKeyEncoding(AwsError):
+    code = "UnrecognizedPublicKeyEncoding"

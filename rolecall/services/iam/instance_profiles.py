@@ -66,7 +66,8 @@ class InstanceProfileOperations(Family):
     @operation("iam:GetInstanceProfile", arn_of("instance_profile"), entity_context("instance_profile"))
     def GetInstanceProfile(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = get_instance_profile(ctx.tx, ctx.account, params["InstanceProfileName"])
-        return {"InstanceProfile": instance_profile_shape(ctx.tx, ctx.account, doc)}
+        shape = instance_profile_shape(ctx.tx, ctx.account, doc)
+        return {"InstanceProfile": {**shape, "Tags": shape.get("Tags", [])}}  # [] when untagged, as IAM's
 
     @operation("iam:ListInstanceProfiles", path_prefix_arn("instance_profile"))
     def ListInstanceProfiles(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -335,12 +335,14 @@ class ManagedPolicyOperations(Family):
             f"A policy called {name} already exists. Duplicate names are not allowed.",
         )
         touched(ctx, "policy", arn)
-        return {"Policy": policy_shape(doc, Usage.none(), description=True, tags=True)}
+        # CreatePolicy's answer leaves the Description out, as IAM's does; GetPolicy shows it.
+        return {"Policy": policy_shape(doc, Usage.none(), description=False, tags=True)}
 
     @operation("iam:GetPolicy", _policy_arn, _policy_context)
     def GetPolicy(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         record = _find_policy(ctx, params["PolicyArn"])
-        return {"Policy": policy_shape(record, Usage(ctx.tx, ctx.account), description=True, tags=True)}
+        shape = policy_shape(record, Usage(ctx.tx, ctx.account), description=True, tags=True)
+        return {"Policy": {**shape, "Tags": shape.get("Tags", [])}}  # an empty list when untagged, as IAM's
 
     @operation("iam:ListPolicies", policy_path)
     def ListPolicies(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -99,6 +99,15 @@ SERVICE_LINKED_ROLE_NAMES = {
     "ecs.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ECSService",
     "ec2.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_EC2SpotFleetRequest",
     "lambda.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency",
+    "custom-resource.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_CustomResource",
+    "rds.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_RDSCluster",
+    "sagemaker.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+    "appstream.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_AppStreamFleet",
+    "comprehend.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ComprehendEndpoint",
+    "cassandra.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_CassandraTable",
+    "kafka.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_KafkaCluster",
+    "elasticache.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ElastiCacheRG",
+    "neptune.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_NeptuneCluster",
 }
 
 

@@ -12,6 +12,7 @@ from rolecall import ids
 from rolecall.authz.principals import managed_policy_exists
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
+from rolecall.credentials.mfa_devices import KIND as MFA_KIND
 from rolecall.errors import ValidationError
 from rolecall.services.iam.common import (
     ALREADY_EXISTS,
@@ -33,6 +34,7 @@ from rolecall.services.iam.common import (
     validate_tags,
 )
 from rolecall.services.iam.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
+from rolecall.services.iam.password_policy import check_password
 from rolecall.services.iam.trust_principals import forget_principal
 from rolecall.store import GLOBAL
 
@@ -79,6 +81,16 @@ def target_user_name(ctx: OpContext, params: dict[str, Any]) -> str:
 
 def user_access_keys(ctx: OpContext, user_name: str) -> list[dict[str, Any]]:
     return [k for k in ctx.tx.list(ctx.account, "access_key") if k.get("UserName") == user_name]
+
+
+def set_password(ctx: OpContext, profile: dict[str, Any], password: str) -> None:
+    """A new password for a login profile, once the account's password policy accepts it; the old one's
+    hash joins the history PasswordReusePrevention looks at (at most 24 are kept, the policy's maximum)."""
+    history = [*profile.get("PasswordHistory", []), profile["PasswordHash"]][-24:]
+    check_password(ctx.tx, ctx.account, password, history, verify_password)
+    profile.update(
+        PasswordHash=hash_password(password), PasswordHistory=history, PasswordLastChanged=iso_now(ctx)
+    )
 
 
 def _login_profile_missing(name: str) -> NoSuchEntity:
@@ -178,12 +190,20 @@ class UserOperations(Family):
             raise DeleteConflict("Cannot delete entity, must delete login profile first.")
         if user_access_keys(ctx, doc["UserName"]):
             raise DeleteConflict("Cannot delete entity, must delete access keys first.")
+        for kind, what in (
+            ("signing_certificate", "signing certificates"),
+            ("ssh_public_key", "SSH public keys"),
+        ):
+            if any(d.get("UserName") == doc["UserName"] for d in ctx.tx.list(ctx.account, kind)):
+                raise DeleteConflict(f"Cannot delete entity, must delete {what} first.")
         if doc.get("InlinePolicies"):
             raise DeleteConflict("Cannot delete entity, must delete policies first.")
         if doc.get("AttachedPolicies"):
             raise DeleteConflict("Cannot delete entity, must detach all policies first.")
         if doc.get("Groups"):
             raise DeleteConflict("Cannot delete entity, must remove users from group first.")
+        if any(d.get("UserName") == doc["UserName"] for d in ctx.tx.list(ctx.account, MFA_KIND)):
+            raise DeleteConflict("Cannot delete entity, must remove MFA device first.")
         ctx.tx.delete(ctx.account, "user", doc["UserName"])
         forget_principal(ctx, doc["UserId"])
         touched(ctx, "user", doc["Arn"])
@@ -243,10 +263,12 @@ class UserOperations(Family):
             raise EntityAlreadyExists(f"Login Profile for user {doc['UserName']} already exists.")
         if not params.get("Password"):
             raise ValidationError("Password is required.")
+        check_password(ctx.tx, ctx.account, params["Password"])
         doc["LoginProfile"] = {
             "CreateDate": iso_now(ctx),
             "PasswordResetRequired": bool(params.get("PasswordResetRequired", False)),
             "PasswordHash": hash_password(params["Password"]),
+            "PasswordLastChanged": iso_now(ctx),
         }
         if params.get("MaxSigninSessionDuration") is not None:
             doc["LoginProfile"]["MaxSigninSessionDuration"] = params["MaxSigninSessionDuration"]
@@ -268,7 +290,7 @@ class UserOperations(Family):
         if not profile:
             raise _login_profile_missing(doc["UserName"])
         if params.get("Password"):
-            profile["PasswordHash"] = hash_password(params["Password"])
+            set_password(ctx, profile, params["Password"])
         if params.get("PasswordResetRequired") is not None:
             profile["PasswordResetRequired"] = bool(params["PasswordResetRequired"])
         signin_session_duration(profile, params)

@@ -11,6 +11,7 @@ from rolecall.authz.messages import decode_authorization_message
 from rolecall.authz.principals import compiled, managed_policy_document
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
+from rolecall.credentials.mfa_devices import code_is_valid, find_device
 from rolecall.credentials.sessions import Session, packed_size, role_session, seal
 from rolecall.errors import AccessDenied, InvalidParameterValue, MalformedPolicyDocument, ValidationError
 from rolecall.policy import MalformedPolicy, Policy
@@ -53,8 +54,33 @@ def trust_policy(ctx: OpContext, params: dict[str, Any]) -> tuple[Policy, str | 
     return compiled(text, "trust", f"trust policy of {params['RoleArn']}"), account or None
 
 
+MFA_UNVALIDATED = "MultiFactorAuthentication failed, unable to validate MFA code."
+MFA_INVALID = "MultiFactorAuthentication failed with invalid MFA one time pass code."
+
+
+def mfa_verified(ctx: OpContext, params: dict[str, Any]) -> bool:
+    """Whether the request brings a valid MFA code (SerialNumber + TokenCode) of a device enabled for the
+    calling IAM user; False when it brings none; AccessDenied, as STS answers, for a code that fails."""
+    serial, token = params.get("SerialNumber"), params.get("TokenCode")
+    if not serial and not token:
+        return False
+    tx = getattr(ctx, "tx", None)
+    if not serial or not token or tx is None or find_device(tx, serial) is None:
+        raise AccessDenied(MFA_UNVALIDATED)
+    caller = ctx.caller
+    if caller.type != "IAMUser" or caller.session is not None:
+        raise AccessDenied(MFA_UNVALIDATED)
+    box = ctx.config.secret_box
+    if not code_is_valid(tx, box, caller.account, caller.user_name, serial, token, ctx.clock.time()):
+        raise AccessDenied(MFA_INVALID)
+    return True
+
+
 def assume_role_context(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     keys: dict[str, Any] = {"sts:RoleSessionName": params.get("RoleSessionName")}
+    if mfa_verified(ctx, params):  # the trust policy sees the MFA this request brings
+        keys["aws:MultiFactorAuthPresent"] = "true"
+        keys["aws:MultiFactorAuthAge"] = "0"
     if params.get("ExternalId") is not None:
         keys["sts:ExternalId"] = params["ExternalId"]
     if params.get("SourceIdentity") is not None:
@@ -113,10 +139,6 @@ class STSOperations(Family):
             raise AccessDenied(
                 f"User: {ctx.caller.arn} is not authorized to perform: sts:AssumeRole on resource: {params['RoleArn']}"
             )
-        if params.get("SerialNumber") or params.get("TokenCode"):
-            raise ValidationError(
-                "rolecall does not support MFA devices yet: SerialNumber and TokenCode cannot be used."
-            )
         caller_session = ctx.caller.session if ctx.caller.type == "AssumedRole" else None
         chained = caller_session is not None
         duration = params.get("DurationSeconds", 3600)
@@ -145,6 +167,15 @@ class STSOperations(Family):
                 raise AccessDenied("SourceIdentity cannot be changed once it is set by a previous session.")
             source_identity = caller_session["source_identity"]
         now = ctx.clock.time()
+        # MFA checked now, or carried by the calling session (GetSessionToken's with a code, say).
+        inherited = ctx.caller.session  # a role session's or GetSessionToken's
+        mfa_time: float | None = None
+        if mfa_verified(ctx, params):
+            mfa, mfa_time = True, now
+        elif inherited and inherited.get("mfa"):
+            mfa, mfa_time = True, inherited.get("mfa_time")
+        else:
+            mfa, mfa_time = False, None
         session = role_session(
             role,
             account,
@@ -157,6 +188,8 @@ class STSOperations(Family):
             transitive=transitive,
             source_identity=source_identity,
             chained=chained,
+            mfa=mfa,
+            mfa_time=mfa_time,
         )
         assert ctx.config.token_box is not None
         token = seal(ctx.config.token_box, session)
@@ -237,10 +270,7 @@ class STSOperations(Family):
         caller = ctx.caller
         if caller.session is not None:
             raise AccessDenied("Cannot call GetSessionToken with session credentials")
-        if params.get("SerialNumber") or params.get("TokenCode"):
-            raise ValidationError(
-                "rolecall does not support MFA devices yet: SerialNumber and TokenCode cannot be used."
-            )
+        mfa = mfa_verified(ctx, params)
         duration = params.get("DurationSeconds", 43200)
         if caller.is_root and duration > 3600:
             duration = 3600  # AWS caps root's session tokens at one hour
@@ -255,6 +285,8 @@ class STSOperations(Family):
             user_name=caller.user_name,
             user_id=caller.principal_id,
             tags={},
+            mfa=mfa,
+            mfa_time=now if mfa else None,
         )
         assert ctx.config.token_box is not None
         return {"Credentials": credentials_of(session, seal(ctx.config.token_box, session))}

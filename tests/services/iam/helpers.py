@@ -71,6 +71,8 @@ def conforms(value: Any, shape, where: str = "") -> None:
         assert isinstance(value, int) and not isinstance(value, bool), where
     elif kind == "boolean":
         assert isinstance(value, bool), where
+    elif kind == "blob":
+        assert isinstance(value, bytes), where
     elif kind == "timestamp":
         assert isinstance(value, str) and ISO.match(value), f"{where}: {value!r}"
     else:  # pragma: no cover - IAM's outputs use nothing else

@@ -134,6 +134,14 @@ def _trail_names(service: str, params: dict[str, Any]) -> dict[str, Any]:
 def user_identity(caller: Caller | None) -> dict[str, Any]:
     if caller is None:
         return {}
+    if caller.type == "WebIdentityUser":
+        # CloudTrail names the token's subject at its provider; there is no ARN or key of the caller's own.
+        return {
+            "type": caller.type,
+            "principalId": caller.principal_id,
+            "userName": caller.user_name,
+            "identityProvider": (caller.session or {}).get("provider", caller.arn),
+        }
     ident: dict[str, Any] = {
         "type": caller.type,
         "principalId": caller.principal_id,

@@ -62,7 +62,9 @@ class PolicyCache:
 def principal_policies(ctx: OpContext, cache: PolicyCache, generation: int) -> PrincipalPolicies:
     """The identity policies and boundary of the caller's user or role, as they are now."""
     caller = ctx.caller
-    if caller.is_root:
+    # Root is bound by no identity policy; a federated identity (an OIDC token's subject asking to assume a
+    # role) has none: only the role's trust policy speaks for it.
+    if caller.is_root or caller.type == "WebIdentityUser":
         return PrincipalPolicies()
     session = caller.session or {}
     key = session.get("role_id") or caller.principal_id

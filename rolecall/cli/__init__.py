@@ -1,4 +1,4 @@
-"""`rolecall` command line: serve | account | policy | role | ec2 | explain (trail explain)."""
+"""`rolecall` command line: serve | account | policy | role | ec2 | oidc | explain (trail explain)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     from rolecall.cli.ec2 import add_ec2_commands
     from rolecall.cli.explain import add_explain_commands
+    from rolecall.cli.oidc import add_oidc_commands
     from rolecall.cli.policy import add_policy_commands
     from rolecall.cli.role import add_role_commands
     from rolecall.cli.serve import add_serve_commands
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_commands(sub)
     add_role_commands(sub)
     add_ec2_commands(sub)
+    add_oidc_commands(sub)
     add_explain_commands(sub)
     return parser
 

@@ -18,6 +18,7 @@ from rolecall.services.iam.groups import GroupOperations
 from rolecall.services.iam.inline_policies import InlinePolicyOperations
 from rolecall.services.iam.instance_profiles import InstanceProfileOperations
 from rolecall.services.iam.managed_policies import ManagedPolicyOperations
+from rolecall.services.iam.oidc_providers import OIDCProviderOperations
 from rolecall.services.iam.roles import RoleOperations
 from rolecall.services.iam.simulator import SimulatorOperations
 from rolecall.services.iam.users import UserOperations
@@ -36,6 +37,7 @@ class IAM(Service):
         ManagedPolicyOperations,
         AccountOperations,
         SimulatorOperations,
+        OIDCProviderOperations,
     )
 
     def admit(self, caller: Caller) -> None:

@@ -3,14 +3,43 @@ the one step every AWS service uses to assume a role on behalf of a resource (se
 
 from __future__ import annotations
 
+from typing import Any
+
+from rolecall.core.context import Caller, Check, OpContext
+from rolecall.core.host import Host, InternalRoute
 from rolecall.core.operations import Service
+from rolecall.errors import AccessDenied, AwsError
+from rolecall.services.sts.federation import WEB_IDENTITY, FederationOperations
+from rolecall.services.sts.oidc_issuer import MINT_ROUTE, ROUTE, serve_issuer, serve_mint
 from rolecall.services.sts.operations import STSOperations
+from rolecall.services.sts.web_identity import web_identity_caller
 
 
 class STS(Service):
     name = "sts"
     model = "sts"
-    families = (STSOperations,)
+    families = (STSOperations, FederationOperations)
+    federated_operations = frozenset({"AssumeRoleWithWebIdentity"})
+
+    def federated_caller(self, host: Host, operation: str, params: dict[str, Any]) -> Caller:
+        return web_identity_caller(host, params)
+
+    def denial(self, ctx: OpContext, check: Check) -> AwsError:
+        # AWS names neither the principal nor the resource when it refuses a federated assumption.
+        if check.action == WEB_IDENTITY:
+            return AccessDenied(f"Not authorized to perform {WEB_IDENTITY}")
+        return super().denial(ctx, check)
+
+    def internal_routes(self) -> dict[str, InternalRoute]:
+        # The local OIDC issuers' discovery documents and keys, and the route that mints their tokens.
+        return {
+            ROUTE: lambda req: serve_issuer(self._host(), req),
+            MINT_ROUTE: lambda req: serve_mint(self._host(), req),
+        }
+
+    def _host(self) -> Host:
+        assert self.host is not None, "STS was not started"
+        return self.host
 
 
 __all__ = ["STS"]

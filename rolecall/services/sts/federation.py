@@ -1,0 +1,98 @@
+"""Federation: roles assumed with an identity from outside IAM (an OIDC token), and federated users.
+
+AssumeRoleWithWebIdentity is unsigned; the pipeline asks the service who the request speaks for
+(STS.federated_caller -> rolecall.services.sts.web_identity) before it authorizes the call, so the trust
+policy is evaluated as for any operation: the principal is the role account's OIDC provider, the claims are
+the condition keys. What is left here is what AssumeRole does too: duration, session policies, tags.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rolecall.core.context import OpContext
+from rolecall.core.operations import Family, operation
+from rolecall.credentials.sessions import packed_size, role_session, seal
+from rolecall.errors import AccessDenied, ValidationError
+from rolecall.services.sts.errors import PackedPolicyTooLarge
+from rolecall.services.sts.operations import STSOperations, credentials_of, target_role, trust_policy
+
+WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+
+
+def _federated_extra(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """sts:TagSession when the token asks for session tags, sts:SetSourceIdentity for a source identity."""
+    session = ctx.caller.session or {}
+    more: list[tuple[str, str, dict[str, Any]]] = []
+    if session.get("tags"):
+        more.append(("sts:TagSession", params["RoleArn"], {}))
+    if session.get("source_identity"):
+        more.append(("sts:SetSourceIdentity", params["RoleArn"], {}))
+    return more
+
+
+class FederationOperations(Family):
+    @operation(
+        WEB_IDENTITY,
+        resource=lambda ctx, p: p["RoleArn"],
+        resource_policy=trust_policy,
+        extra=_federated_extra,
+        read_only=True,
+        trail_response=True,
+        # ProviderId names an OAuth 2.0 provider (www.amazon.com, graph.facebook.com), whose access tokens
+        # rolecall cannot verify without a network; tokens are as long as their content.
+        unsupported={"ProviderId": (), "MinimumSessionTokenSize": (0,)},
+    )
+    def AssumeRoleWithWebIdentity(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        caller = ctx.caller
+        fed = caller.session or {}
+        if caller.type != "WebIdentityUser" or not fed.get("provider"):  # the pipeline always sets it
+            raise AccessDenied(f"Not authorized to perform {WEB_IDENTITY}")
+        account, role = target_role(ctx, params)
+        if role is None:
+            raise AccessDenied(f"Not authorized to perform {WEB_IDENTITY}")
+        duration = params.get("DurationSeconds", 3600)
+        if duration > role.get("MaxSessionDuration", 3600):
+            raise ValidationError(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+            )
+        policy_text = params.get("Policy")
+        policy_arns = [p["arn"] for p in params.get("PolicyArns") or [] if p.get("arn")]
+        STSOperations(self.service)._check_session_policies(ctx, policy_text, policy_arns)
+        tags: dict[str, str] = dict(fed.get("tags") or {})
+        packed = None
+        if policy_text or tags:
+            packed = packed_size((policy_text or "") + json.dumps(tags))
+            if packed > 100:
+                raise PackedPolicyTooLarge(
+                    f"Packed policy consumes {packed}% of allotted space, please use smaller policy for this request."
+                )
+        source_identity = fed.get("source_identity")
+        session = role_session(
+            role,
+            account,
+            params["RoleSessionName"],
+            ctx.clock.time(),
+            duration,
+            policy=policy_text,
+            policy_arns=policy_arns,
+            tags=tags,
+            transitive=list(fed.get("transitive") or []),
+            source_identity=source_identity,
+            # Requests made with the session carry the provider (IAM User Guide, aws:FederatedProvider).
+            context={"aws:FederatedProvider": fed["provider"]},
+        )
+        assert ctx.config.token_box is not None
+        out: dict[str, Any] = {
+            "Credentials": credentials_of(session, seal(ctx.config.token_box, session)),
+            "SubjectFromWebIdentityToken": fed["subject"],
+            "AssumedRoleUser": {"AssumedRoleId": session.principal_id, "Arn": session.arn},
+            "Provider": fed["provider"],
+            "Audience": fed["audience"],
+        }
+        if packed is not None:
+            out["PackedPolicySize"] = packed
+        if source_identity:
+            out["SourceIdentity"] = source_identity
+        return out

@@ -1,0 +1,274 @@
+"""AssumeRoleWithWebIdentity in process: the token verified (signature, issuer, times, audience) with AWS's
+errors, its claims as the trust policy's condition keys, session tags and source identity from the token,
+the session's aws:FederatedProvider, the trail."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from rolecall.authn import session_caller
+from rolecall.credentials.sessions import open_token
+from rolecall.errors import AccessDenied, ValidationError
+from rolecall.services.sts.errors import ExpiredTokenException, InvalidIdentityToken
+from rolecall.services.sts.oidc_issuer import ensure_issuer, mint
+from tests.services.conftest import ACCOUNT, START, allow, policy
+
+GITHUB = "token.actions.githubusercontent.com"
+IDP = "idp.example.com"
+MAIN = "repo:org/repo:ref:refs/heads/main"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/deploy"
+
+
+def provider_arn(name: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:oidc-provider/{name}"
+
+
+def trust(name: str, condition: dict | None = None, actions=("sts:AssumeRoleWithWebIdentity",)) -> str:
+    statement = {"Effect": "Allow", "Principal": {"Federated": provider_arn(name)}, "Action": list(actions)}
+    if condition:
+        statement["Condition"] = condition
+    return policy(statement)
+
+
+@pytest.fixture
+def github(env):
+    env.call("CreateOpenIDConnectProvider", Url=f"https://{GITHUB}", ClientIDList=["sts.amazonaws.com"])
+    env.call(
+        "CreateRole",
+        RoleName="deploy",
+        AssumeRolePolicyDocument=trust(
+            GITHUB, {"StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": MAIN}}
+        ),
+    )
+    return env
+
+
+def assume(env, token: str, **params):
+    return env.invoke(
+        "sts",
+        "AssumeRoleWithWebIdentity",
+        RoleArn=ROLE_ARN,
+        RoleSessionName="run",
+        WebIdentityToken=token,
+        **params,
+    )
+
+
+def foreign_token(iss: str, kid: str | None = None, **claims) -> str:
+    """A well-formed token signed by a key rolecall does not know."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    body = {
+        "iss": iss,
+        "sub": MAIN,
+        "aud": "sts.amazonaws.com",
+        "iat": int(START),
+        "exp": int(START) + 600,
+        **claims,
+    }
+    return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid} if kid else None)
+
+
+def test_a_github_token_for_main_assumes_the_role(github):
+    env = github
+    out = assume(env, mint(env.host, GITHUB, MAIN, "sts.amazonaws.com"), DurationSeconds=900)
+    assert out["SubjectFromWebIdentityToken"] == MAIN
+    assert out["Provider"] == provider_arn(GITHUB)
+    assert out["Audience"] == "sts.amazonaws.com"
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/run"
+    session = open_token(env.config.token_box, out["Credentials"]["SessionToken"])
+    assert session.expires == START + 900
+    # Every request the session makes carries the provider it came through.
+    assert session.context["aws:FederatedProvider"] == provider_arn(GITHUB)
+    record = env.trail("AssumeRoleWithWebIdentity")[0]
+    assert record["userIdentity"]["type"] == "WebIdentityUser"
+    assert record["userIdentity"]["userName"] == MAIN
+    assert record["requestParameters"]["webIdentityToken"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
+def test_trust_conditions_on_the_subject_refuse_another_branch_with_aws_words(github):
+    env = github
+    token = mint(env.host, GITHUB, "repo:org/repo:ref:refs/heads/dev", "sts.amazonaws.com")
+    err = env.denied(
+        env.caller,
+        "sts",
+        "AssumeRoleWithWebIdentity",
+        RoleArn=ROLE_ARN,
+        RoleSessionName="run",
+        WebIdentityToken=token,
+    )
+    assert isinstance(err, AccessDenied)
+    assert err.message == "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+    explanation = env.trail("AssumeRoleWithWebIdentity")[0]["additionalEventData"]["rolecallExplanation"]
+    failed = explanation["failedConditions"][0]
+    assert failed["key"] == f"{GITHUB}:sub" and failed["requestValues"] == [
+        "repo:org/repo:ref:refs/heads/dev"
+    ]
+
+
+def test_a_role_that_does_not_exist_is_refused_like_an_untrusting_one(github):
+    env = github
+    token = mint(env.host, GITHUB, MAIN, "sts.amazonaws.com")
+    err = env.denied(
+        env.caller,
+        "sts",
+        "AssumeRoleWithWebIdentity",
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/nope",
+        RoleSessionName="run",
+        WebIdentityToken=token,
+    )
+    assert err.message == "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+
+
+def test_token_errors_are_awss(github):
+    env = github
+    ensure_issuer(env.host, IDP)
+    cases = [
+        ("not-a-jwt", InvalidIdentityToken, "The ID Token provided is not a valid JWT"),
+        # The account has no provider for the issuer.
+        (
+            mint(env.host, IDP, MAIN, "sts.amazonaws.com"),
+            InvalidIdentityToken,
+            f"No OpenIDConnect provider found in your account for https://{IDP}",
+        ),
+        # Signed by a key the issuer never had (with the issuer's key id, and without one).
+        (
+            foreign_token(f"https://{GITHUB}", kid=ensure_issuer(env.host, GITHUB)["Jwk"]["kid"]),
+            InvalidIdentityToken,
+            "signature does not verify",
+        ),
+        (foreign_token(f"https://{GITHUB}"), InvalidIdentityToken, "signature does not verify"),
+        (mint(env.host, GITHUB, MAIN, "someone-else"), InvalidIdentityToken, "Incorrect token audience"),
+        (
+            mint(env.host, GITHUB, MAIN, "sts.amazonaws.com", {"nbf": int(START) + 60}),
+            InvalidIdentityToken,
+            "before its nbf",
+        ),
+    ]
+    for token, error, words in cases:
+        with pytest.raises(error) as raised:
+            assume(env, token)
+        assert words in raised.value.message, (words, raised.value.message)
+    # A token whose header names another key id: rolecall cannot find its key.
+    wrong_kid = foreign_token(f"https://{GITHUB}", kid="0" * 40)
+    with pytest.raises(InvalidIdentityToken) as raised:
+        assume(env, wrong_kid)
+    assert raised.value.message.startswith("Couldn't retrieve verification key from your identity provider")
+    # An issuer whose keys rolecall does not have (no local issuer of that name).
+    env.call(
+        "CreateOpenIDConnectProvider", Url="https://elsewhere.example.com", ClientIDList=["sts.amazonaws.com"]
+    )
+    with pytest.raises(InvalidIdentityToken) as raised:
+        assume(env, foreign_token("https://elsewhere.example.com"))
+    assert "rolecall oidc issue-token" in raised.value.message
+
+
+def test_an_expired_token_is_expired_token_exception(github):
+    env = github
+    token = mint(env.host, GITHUB, MAIN, "sts.amazonaws.com", ttl=300)
+    env.clock.advance(300)
+    with pytest.raises(ExpiredTokenException) as raised:
+        assume(env, token)
+    assert raised.value.message == (
+        f"Token expired: current date/time {int(START) + 300} must be before the expiration date/time{int(START) + 300}"
+    )
+
+
+def test_duration_beyond_the_roles_maximum_and_a_bad_role_arn(github):
+    env = github
+    token = mint(env.host, GITHUB, MAIN, "sts.amazonaws.com")
+    with pytest.raises(ValidationError) as raised:
+        assume(env, token, DurationSeconds=7200)
+    assert "MaxSessionDuration" in raised.value.message
+    with pytest.raises(ValidationError):
+        env.invoke(
+            "sts",
+            "AssumeRoleWithWebIdentity",
+            RoleArn="arn:aws:s3:::not-a-role-at-all",
+            RoleSessionName="run",
+            WebIdentityToken=token,
+        )
+
+
+def test_azp_amr_and_email_condition_keys(env):
+    env.call("CreateOpenIDConnectProvider", Url=f"https://{IDP}", ClientIDList=["web-app"])
+    condition = {
+        "StringEquals": {
+            f"{IDP}:aud": "mobile-app",
+            f"{IDP}:oaud": "web-app",
+            f"{IDP}:email": "a@example.com",
+        },
+        "ForAnyValue:StringEquals": {f"{IDP}:amr": "mfa"},
+    }
+    env.call("CreateRole", RoleName="deploy", AssumeRolePolicyDocument=trust(IDP, condition))
+    claims = {"azp": "mobile-app", "email": "a@example.com", "amr": ["pwd", "mfa"]}
+    assert assume(env, mint(env.host, IDP, "alice", "web-app", claims))["Audience"] == "web-app"
+    with pytest.raises(AccessDenied):
+        assume(env, mint(env.host, IDP, "alice", "web-app", {**claims, "amr": ["pwd"]}))
+
+
+def test_session_tags_and_source_identity_from_the_token_need_their_permissions(env):
+    env.call("CreateOpenIDConnectProvider", Url=f"https://{IDP}", ClientIDList=["app"])
+    env.call("CreateRole", RoleName="deploy", AssumeRolePolicyDocument=trust(IDP))
+    claims = {
+        "https://aws.amazon.com/tags": {
+            "principal_tags": {"team": ["blue"]},
+            "transitive_tag_keys": ["team"],
+        },
+        "https://aws.amazon.com/source_identity": "alice",
+    }
+    token = mint(env.host, IDP, "alice", "app", claims)
+    with pytest.raises(
+        AccessDenied
+    ):  # the trust policy allows neither sts:TagSession nor sts:SetSourceIdentity
+        assume(env, token)
+    env.call(
+        "UpdateAssumeRolePolicy",
+        RoleName="deploy",
+        PolicyDocument=trust(
+            IDP,
+            {"StringEquals": {"aws:RequestTag/team": "blue", "sts:SourceIdentity": "alice"}},
+            actions=("sts:AssumeRoleWithWebIdentity", "sts:TagSession", "sts:SetSourceIdentity"),
+        ),
+    )
+    out = assume(env, token)
+    assert out["SourceIdentity"] == "alice"
+    session = open_token(env.config.token_box, out["Credentials"]["SessionToken"])
+    assert session.tags == {"team": "blue"} and session.transitive == ["team"]
+
+
+def test_the_session_carries_aws_federated_provider_to_later_requests(github):
+    env = github
+    env.call(
+        "PutRolePolicy",
+        RoleName="deploy",
+        PolicyName="p",
+        PolicyDocument=policy(
+            allow(
+                "iam:GetRole",
+                "*",
+                Condition={"StringEquals": {"aws:FederatedProvider": provider_arn(GITHUB)}},
+            )
+        ),
+    )
+    out = assume(env, mint(env.host, GITHUB, MAIN, "sts.amazonaws.com"))
+    caller = session_caller(open_token(env.config.token_box, out["Credentials"]["SessionToken"]))
+    assert env.invoke("iam", "GetRole", caller=caller, RoleName="deploy")["Role"]["RoleName"] == "deploy"
+
+
+def test_minted_tokens_are_shaped_like_the_real_issuers(env):
+    gh = jwt.decode(
+        mint(env.host, GITHUB, "repo:o/r:environment:prod", "sts.amazonaws.com"),
+        options={"verify_signature": False},
+    )
+    assert (gh["repository"], gh["environment"], gh["iss"]) == ("o/r", "prod", f"https://{GITHUB}")
+    eks_name = "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789"
+    eks = jwt.decode(
+        mint(env.host, eks_name, "system:serviceaccount:ns:app", "sts.amazonaws.com"),
+        options={"verify_signature": False},
+    )
+    assert (
+        eks["kubernetes.io"]["namespace"] == "ns" and eks["kubernetes.io"]["serviceaccount"]["name"] == "app"
+    )
+    assert eks["exp"] - eks["iat"] == 3600 and eks["iat"] == int(START)

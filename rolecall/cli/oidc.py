@@ -127,5 +127,6 @@ def issue_token(args: argparse.Namespace) -> int:
         err = answer.get("Error") or {}
         print(f"rolecall: {err.get('Code', status)}: {err.get('Message', '')}", file=sys.stderr)
         return 1
-    print(answer["token"])
+    # No newline after the token in a file: the SDKs send a token file's content as it is.
+    sys.stdout.write(answer["token"] + ("\n" if sys.stdout.isatty() else ""))
     return 0

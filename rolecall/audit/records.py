@@ -152,7 +152,29 @@ def user_identity(caller: Caller | None) -> dict[str, Any]:
         ident["accessKeyId"] = caller.access_key_id
     if caller.user_name:
         ident["userName"] = caller.user_name
-    if caller.session:
+    if caller.session and caller.type == "FederatedUser":
+        s = caller.session
+        issuer = (
+            {
+                "type": "IAMUser",
+                "principalId": s.get("user_id"),
+                "arn": f"arn:aws:iam::{caller.account}:user/{s['user_name']}",
+                "accountId": caller.account,
+                "userName": s.get("user_name"),
+            }
+            if s.get("user_name")
+            else {
+                "type": "Root",
+                "principalId": caller.account,
+                "arn": f"arn:aws:iam::{caller.account}:root",
+                "accountId": caller.account,
+            }
+        )
+        ident["sessionContext"] = {
+            "sessionIssuer": issuer,
+            "attributes": {"creationDate": s.get("issued_iso"), "mfaAuthenticated": "false"},
+        }
+    elif caller.session:
         s = caller.session
         ident["sessionContext"] = {
             "sessionIssuer": {

@@ -43,6 +43,9 @@ class IAM(Service):
     def admit(self, caller: Caller) -> None:
         """GetSessionToken's credentials cannot call IAM without MFA; IAM says the token is invalid."""
         session = caller.session
+        # Nor can GetFederationToken's (STS API Reference: "You cannot call any IAM operations").
+        if caller.type == "FederatedUser":
+            raise InvalidClientTokenId("The security token included in the request is invalid")
         if session and session.get("kind") == "user" and not session.get("mfa"):
             raise InvalidClientTokenId("The security token included in the request is invalid")
 

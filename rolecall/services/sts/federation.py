@@ -1,4 +1,6 @@
-"""Federation: roles assumed with an identity from outside IAM (an OIDC token), and federated users.
+"""Federation: roles assumed with an identity from outside IAM (an OIDC token), and federated users
+(GetFederationToken: a proxy's IAM user hands out credentials of a named federated user whose permissions
+are the user's, capped by the session policies it passes -- none passed, none granted).
 
 AssumeRoleWithWebIdentity is unsigned; the pipeline asks the service who the request speaks for
 (STS.federated_caller -> rolecall.services.sts.web_identity) before it authorizes the call, so the trust
@@ -11,14 +13,36 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rolecall import ids
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
-from rolecall.credentials.sessions import packed_size, role_session, seal
+from rolecall.credentials.sessions import Session, packed_size, role_session, seal
 from rolecall.errors import AccessDenied, ValidationError
 from rolecall.services.sts.errors import PackedPolicyTooLarge
 from rolecall.services.sts.operations import STSOperations, credentials_of, target_role, trust_policy
 
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+ROOT_FEDERATION_MAX = 3600  # root's federated users get an hour at most
+
+
+def federated_user_arn(account: str, name: str) -> str:
+    return f"arn:aws:sts::{account}:federated-user/{name}"
+
+
+def _federation_context(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    tags = params.get("Tags") or []
+    keys: dict[str, Any] = {}
+    if tags:
+        keys["aws:TagKeys"] = [t["Key"] for t in tags]
+        for t in tags:
+            keys[f"aws:RequestTag/{t['Key']}"] = t["Value"]
+    return keys
+
+
+def _federation_extra(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    if params.get("Tags"):
+        return [("sts:TagSession", federated_user_arn(ctx.caller.account, params["Name"]), {})]
+    return []
 
 
 def _federated_extra(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -95,4 +119,56 @@ class FederationOperations(Family):
             out["PackedPolicySize"] = packed
         if source_identity:
             out["SourceIdentity"] = source_identity
+        return out
+
+    @operation(
+        "sts:GetFederationToken",
+        resource=lambda ctx, p: federated_user_arn(ctx.caller.account, p["Name"]),
+        context=_federation_context,
+        extra=_federation_extra,
+        read_only=True,
+        trail_response=True,
+        unsupported={"MinimumSessionTokenSize": (0,)},
+    )
+    def GetFederationToken(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        caller = ctx.caller
+        if caller.session is not None:
+            raise AccessDenied("Cannot call GetFederationToken with session credentials")
+        duration = params.get("DurationSeconds", 43200)
+        if caller.is_root:
+            duration = min(duration, ROOT_FEDERATION_MAX)  # "defaults to one hour" (STS API Reference)
+        policy_text = params.get("Policy")
+        policy_arns = [p["arn"] for p in params.get("PolicyArns") or [] if p.get("arn")]
+        sts = STSOperations(self.service)
+        sts._check_session_policies(ctx, policy_text, policy_arns)
+        tags, _ = sts._session_tags({"Tags": params.get("Tags")}, None)
+        packed = None
+        if policy_text or tags:
+            packed = packed_size((policy_text or "") + json.dumps(params.get("Tags") or []))
+            if packed > 100:
+                raise PackedPolicyTooLarge(
+                    f"Packed policy consumes {packed}% of allotted space, please use smaller policy for this request."
+                )
+        now = ctx.clock.time()
+        session = Session(
+            access_key_id=ids.access_key_id(ids.TEMPORARY_KEY, caller.account),
+            secret_access_key=ids.secret_access_key(),
+            account=caller.account,
+            issued=now,
+            expires=now + duration,
+            kind="federated",
+            session_name=params["Name"],
+            user_name=caller.user_name,
+            user_id=None if caller.is_root else caller.principal_id,
+            policy=policy_text,
+            policy_arns=policy_arns,
+            tags=tags,
+        )
+        assert ctx.config.token_box is not None
+        out: dict[str, Any] = {
+            "Credentials": credentials_of(session, seal(ctx.config.token_box, session)),
+            "FederatedUser": {"FederatedUserId": session.principal_id, "Arn": session.arn},
+        }
+        if packed is not None:
+            out["PackedPolicySize"] = packed
         return out

@@ -292,3 +292,57 @@ def test_javascript_sdk_default_chain_web_identity(srv, js_sdk, tmp_path):
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/ci-run"
     assert seen["accessKeyId"].startswith("ASIA")
+
+
+# -- GetFederationToken ----------------------------------------------------------------------------------
+
+
+def test_get_federation_token_session_policy_semantics(srv):
+    iam = srv.client("iam")
+    iam.create_user(UserName="broker")
+    iam.put_user_policy(
+        UserName="broker",
+        PolicyName="p",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sts:GetFederationToken", "s3:ListAllMyBuckets"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName="broker")["AccessKey"]
+    broker = srv.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    session_policy = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    )
+    out = broker.get_federation_token(Name="bob", Policy=session_policy, DurationSeconds=900)
+    assert out["FederatedUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:federated-user/bob"
+    creds = out["Credentials"]
+    as_bob = dict(key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=creds["SessionToken"])
+    assert srv.client("sts", **as_bob).get_caller_identity()["UserId"] == f"{ACCOUNT}:bob"
+    srv.client("s3", **as_bob).list_buckets()  # allowed by both the user's policy and the session's
+    with pytest.raises(ClientError) as refused:  # s3:* in the session policy, but not the broker's own
+        srv.client("s3", **as_bob).create_bucket(Bucket="bobs-bucket")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as refused:
+        srv.client("iam", **as_bob).list_users()
+    assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    # Without a session policy the federated user may do nothing at all, through the AWS CLI as well.
+    cli = srv.cli(
+        "sts",
+        "get-federation-token",
+        "--name",
+        "carol",
+        key=key["AccessKeyId"],
+        secret=key["SecretAccessKey"],
+    )
+    carol = json.loads(cli.stdout)["Credentials"]
+    with pytest.raises(ClientError) as refused:
+        srv.client("s3", carol["AccessKeyId"], carol["SecretAccessKey"], carol["SessionToken"]).list_buckets()
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"

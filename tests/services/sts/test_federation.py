@@ -272,3 +272,104 @@ def test_minted_tokens_are_shaped_like_the_real_issuers(env):
         eks["kubernetes.io"]["namespace"] == "ns" and eks["kubernetes.io"]["serviceaccount"]["name"] == "app"
     )
     assert eks["exp"] - eks["iat"] == 3600 and eks["iat"] == int(START)
+
+
+# -- GetFederationToken ----------------------------------------------------------------------------------
+
+FED_ARN = f"arn:aws:sts::{ACCOUNT}:federated-user/bob"
+
+
+def federate(env, caller, **params):
+    out = env.invoke("sts", "GetFederationToken", caller=caller, Name="bob", **params)
+    return out, session_caller(open_token(env.config.token_box, out["Credentials"]["SessionToken"]))
+
+
+@pytest.fixture
+def proxy(env):
+    """An IAM user that may federate and may itself list buckets and read logs."""
+    env.invoke("s3", "CreateBucket", Bucket="reports")
+    return env.user(
+        "proxy",
+        allow("sts:GetFederationToken", f"arn:aws:sts::{ACCOUNT}:federated-user/*"),
+        allow(["s3:ListAllMyBuckets", "logs:DescribeLogGroups"]),
+    )
+
+
+def test_a_federated_user_without_a_session_policy_may_do_nothing(env, proxy):
+    out, fed = federate(env, proxy)
+    assert out["FederatedUser"] == {"FederatedUserId": f"{ACCOUNT}:bob", "Arn": FED_ARN}
+    assert out["Credentials"]["Expiration"].timestamp() == START + 43200  # twelve hours by default
+    assert env.invoke("sts", "GetCallerIdentity", caller=fed) == {
+        "UserId": f"{ACCOUNT}:bob",
+        "Account": ACCOUNT,
+        "Arn": FED_ARN,
+    }
+    err = env.denied(fed, "s3", "ListBuckets")
+    assert err.code == "AccessDenied" and "session polic" in err.message
+
+
+def test_session_policies_cap_the_users_permissions(env, proxy):
+    text = policy(allow(["s3:ListAllMyBuckets", "iam:ListUsers", "ec2:DescribeInstances"]))
+    out, fed = federate(env, proxy, Policy=text, DurationSeconds=900)
+    assert out["PackedPolicySize"] >= 1
+    assert env.invoke("s3", "ListBuckets", caller=fed)["Buckets"][0]["Name"] == "reports"
+    # Allowed by the session policy but not by the user's own: refused.
+    assert env.denied(fed, "ec2", "DescribeInstances").code in ("AccessDenied", "UnauthorizedOperation")
+    # Allowed by the user but not by the session policy: refused.
+    assert env.denied(fed, "logs", "DescribeLogGroups").code in ("AccessDenied", "AccessDeniedException")
+
+
+def test_a_resource_policy_naming_the_federated_user_grants_without_a_session_policy(env, proxy):
+    env.invoke("s3", "PutObject", Bucket="reports", Key="q1", Body=b"numbers")
+    env.invoke(
+        "s3",
+        "PutBucketPolicy",
+        Bucket="reports",
+        Policy=policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": FED_ARN},
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::reports/*",
+            }
+        ),
+    )
+    _, fed = federate(env, proxy)
+    assert env.invoke("s3", "GetObject", caller=fed, Bucket="reports", Key="q1")["Body"] == b"numbers"
+
+
+def test_who_may_call_it_and_for_how_long(env, proxy):
+    stranger = env.user("stranger")
+    err = env.denied(stranger, "sts", "GetFederationToken", Name="bob")
+    assert err.message.startswith(
+        f"User: arn:aws:iam::{ACCOUNT}:user/stranger is not authorized to perform: sts:GetFederationToken on resource: {FED_ARN}"
+    )
+    session = env.role_session("worker", allow("sts:GetFederationToken"))
+    err = env.denied(session, "sts", "GetFederationToken", Name="bob")
+    assert err.message == "Cannot call GetFederationToken with session credentials"
+    out, _ = federate(env, env.caller, DurationSeconds=7200)  # root: one hour at most
+    assert out["Credentials"]["Expiration"].timestamp() == START + 3600
+    _, fed = federate(env, proxy, Policy=policy(allow("*")))
+    from rolecall.errors import InvalidClientTokenId
+
+    with pytest.raises(InvalidClientTokenId):  # no IAM operation with a federation token
+        env.call("ListUsers", caller=fed)
+    with pytest.raises(AccessDenied):
+        env.invoke("sts", "GetFederationToken", caller=fed, Name="again")
+
+
+def test_session_tags_need_tag_session_and_become_principal_tags(env, proxy):
+    tags = [{"Key": "team", "Value": "blue"}]
+    err = env.denied(proxy, "sts", "GetFederationToken", Name="bob", Tags=tags)
+    assert "sts:TagSession" in err.message
+    env.user_caller(
+        "proxy",
+        allow(["sts:GetFederationToken", "sts:TagSession"], f"arn:aws:sts::{ACCOUNT}:federated-user/*"),
+        allow("s3:ListAllMyBuckets", Condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}}),
+    )
+    proxy = env.user_caller("proxy")
+    _, fed = federate(env, proxy, Tags=tags, Policy=policy(allow("s3:ListAllMyBuckets")))
+    assert env.invoke("s3", "ListBuckets", caller=fed)["Buckets"]
+    record = env.trail("ListBuckets")[0]["userIdentity"]
+    assert record["type"] == "FederatedUser" and record["arn"] == FED_ARN
+    assert record["sessionContext"]["sessionIssuer"]["arn"] == f"arn:aws:iam::{ACCOUNT}:user/proxy"

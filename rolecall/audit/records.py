@@ -134,13 +134,15 @@ def _trail_names(service: str, params: dict[str, Any]) -> dict[str, Any]:
 def user_identity(caller: Caller | None) -> dict[str, Any]:
     if caller is None:
         return {}
-    if caller.type == "WebIdentityUser":
-        # CloudTrail names the token's subject at its provider; there is no ARN or key of the caller's own.
+    if caller.type in ("WebIdentityUser", "SAMLUser"):
+        # CloudTrail names the token's (or assertion's) subject at its provider; there is no ARN or key of
+        # the caller's own. A SAML user's provider is named by its name qualifier.
+        session = caller.session or {}
         return {
             "type": caller.type,
             "principalId": caller.principal_id,
             "userName": caller.user_name,
-            "identityProvider": (caller.session or {}).get("provider", caller.arn),
+            "identityProvider": session.get("identity_provider") or session.get("provider", caller.arn),
         }
     ident: dict[str, Any] = {
         "type": caller.type,

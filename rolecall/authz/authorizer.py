@@ -64,7 +64,7 @@ def principal_policies(ctx: OpContext, cache: PolicyCache, generation: int) -> P
     caller = ctx.caller
     # Root is bound by no identity policy; a federated identity (an OIDC token's subject asking to assume a
     # role) has none: only the role's trust policy speaks for it.
-    if caller.is_root or caller.type == "WebIdentityUser":
+    if caller.is_root or caller.type in ("WebIdentityUser", "SAMLUser"):
         return PrincipalPolicies()
     session = caller.session or {}
     key = session.get("role_id") or caller.principal_id
@@ -121,9 +121,7 @@ def session_policies(ctx: OpContext) -> list[Policy]:
 
 _ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
 # Allows nothing a request can ask for (an empty Statement list is not a valid policy).
-_EMPTY_GRANT = (
-    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rolecall:NoPermission","Resource":"*"}]}'
-)
+_EMPTY_GRANT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rolecall:NoPermission","Resource":"*"}]}'
 
 
 def _tags(doc: dict[str, Any]) -> dict[str, str]:

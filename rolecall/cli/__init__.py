@@ -1,4 +1,4 @@
-"""`rolecall` command line: serve | account | policy | role | ec2 | oidc | explain (trail explain)."""
+"""`rolecall` command line: serve | account | policy | role | ec2 | oidc | saml | explain (trail explain)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rolecall.cli.oidc import add_oidc_commands
     from rolecall.cli.policy import add_policy_commands
     from rolecall.cli.role import add_role_commands
+    from rolecall.cli.saml import add_saml_commands
     from rolecall.cli.serve import add_serve_commands
 
     add_serve_commands(sub)
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_role_commands(sub)
     add_ec2_commands(sub)
     add_oidc_commands(sub)
+    add_saml_commands(sub)
     add_explain_commands(sub)
     return parser
 

@@ -87,12 +87,15 @@ def parse_claims(items: list[str]) -> dict[str, Any]:
     return claims
 
 
-def _post(endpoint_url: str, signer: Signer, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def post_signed(
+    endpoint_url: str, signer: Signer, path: str, body: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """A SigV4-signed POST of JSON to one of rolecall's own routes: (status, JSON answer)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    url = f"{endpoint_url.rstrip('/')}/_rolecall/oidc-token"
+    url = f"{endpoint_url.rstrip('/')}{path}"
     data = json.dumps(body).encode()
     request = AWSRequest(method="POST", url=url, data=data, headers={"Content-Type": "application/json"})
     SigV4Auth(Credentials(signer.access_key_id, signer.secret_access_key), "sts", client_region()).add_auth(
@@ -122,7 +125,7 @@ def issue_token(args: argparse.Namespace) -> int:
         "claims": parse_claims(args.claim),
         "ttl": args.ttl,
     }
-    status, answer = _post(args.endpoint_url, signing_credentials(args), body)
+    status, answer = post_signed(args.endpoint_url, signing_credentials(args), "/_rolecall/oidc-token", body)
     if status != 200 or "token" not in answer:
         err = answer.get("Error") or {}
         print(f"rolecall: {err.get('Code', status)}: {err.get('Message', '')}", file=sys.stderr)

@@ -20,6 +20,7 @@ from rolecall.services.iam.instance_profiles import InstanceProfileOperations
 from rolecall.services.iam.managed_policies import ManagedPolicyOperations
 from rolecall.services.iam.oidc_providers import OIDCProviderOperations
 from rolecall.services.iam.roles import RoleOperations
+from rolecall.services.iam.saml_providers import SAMLProviderOperations
 from rolecall.services.iam.simulator import SimulatorOperations
 from rolecall.services.iam.users import UserOperations
 
@@ -38,6 +39,7 @@ class IAM(Service):
         AccountOperations,
         SimulatorOperations,
         OIDCProviderOperations,
+        SAMLProviderOperations,
     )
 
     def admit(self, caller: Caller) -> None:

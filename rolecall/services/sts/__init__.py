@@ -9,7 +9,8 @@ from rolecall.core.context import Caller, Check, OpContext
 from rolecall.core.host import Host, InternalRoute
 from rolecall.core.operations import Service
 from rolecall.errors import AccessDenied, AwsError
-from rolecall.services.sts.federation import WEB_IDENTITY, FederationOperations
+from rolecall.services.sts import saml
+from rolecall.services.sts.federation import SAML, WEB_IDENTITY, FederationOperations
 from rolecall.services.sts.oidc_issuer import MINT_ROUTE, ROUTE, serve_issuer, serve_mint
 from rolecall.services.sts.operations import STSOperations
 from rolecall.services.sts.web_identity import web_identity_caller
@@ -19,15 +20,17 @@ class STS(Service):
     name = "sts"
     model = "sts"
     families = (STSOperations, FederationOperations)
-    federated_operations = frozenset({"AssumeRoleWithWebIdentity"})
+    federated_operations = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
 
     def federated_caller(self, host: Host, operation: str, params: dict[str, Any]) -> Caller:
+        if operation == "AssumeRoleWithSAML":
+            return saml.saml_caller(host, params)
         return web_identity_caller(host, params)
 
     def denial(self, ctx: OpContext, check: Check) -> AwsError:
         # AWS names neither the principal nor the resource when it refuses a federated assumption.
-        if check.action == WEB_IDENTITY:
-            return AccessDenied(f"Not authorized to perform {WEB_IDENTITY}")
+        if check.action in (WEB_IDENTITY, SAML):
+            return AccessDenied(f"Not authorized to perform {check.action}")
         return super().denial(ctx, check)
 
     def internal_routes(self) -> dict[str, InternalRoute]:
@@ -35,6 +38,9 @@ class STS(Service):
         return {
             ROUTE: lambda req: serve_issuer(self._host(), req),
             MINT_ROUTE: lambda req: serve_mint(self._host(), req),
+            # The local SAML identity providers' metadata, and the route that mints their assertions.
+            saml.ROUTE: lambda req: saml.serve_metadata(self._host(), req),
+            saml.MINT_ROUTE: lambda req: saml.serve_mint(self._host(), req),
         }
 
     def _host(self) -> Host:

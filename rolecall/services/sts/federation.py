@@ -22,6 +22,7 @@ from rolecall.services.sts.errors import PackedPolicyTooLarge
 from rolecall.services.sts.operations import STSOperations, credentials_of, target_role, trust_policy
 
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+SAML = "sts:AssumeRoleWithSAML"
 ROOT_FEDERATION_MAX = 3600  # root's federated users get an hour at most
 
 
@@ -69,13 +70,51 @@ class FederationOperations(Family):
         unsupported={"ProviderId": (), "MinimumSessionTokenSize": (0,)},
     )
     def AssumeRoleWithWebIdentity(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        caller = ctx.caller
-        fed = caller.session or {}
-        if caller.type != "WebIdentityUser" or not fed.get("provider"):  # the pipeline always sets it
-            raise AccessDenied(f"Not authorized to perform {WEB_IDENTITY}")
+        fed = self._federated(ctx, "WebIdentityUser", WEB_IDENTITY)
+        out = self._assume(ctx, params, fed, params["RoleSessionName"], WEB_IDENTITY)
+        out.update(
+            SubjectFromWebIdentityToken=fed["subject"], Provider=fed["provider"], Audience=fed["audience"]
+        )
+        return out
+
+    @operation(
+        SAML,
+        resource=lambda ctx, p: p["RoleArn"],
+        resource_policy=trust_policy,
+        extra=_federated_extra,
+        read_only=True,
+        trail_response=True,
+        unsupported={"MinimumSessionTokenSize": (0,)},
+    )
+    def AssumeRoleWithSAML(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        fed = self._federated(ctx, "SAMLUser", SAML)
+        if "DurationSeconds" not in params and fed.get("duration"):
+            # The assertion's SessionDuration attribute, when the request gives none (IAM User Guide).
+            params = {**params, "DurationSeconds": fed["duration"]}
+        out = self._assume(ctx, params, fed, fed["session_name"], SAML)
+        out.update(
+            Subject=fed["subject"],
+            SubjectType=fed["subject_type"],
+            Issuer=fed["issuer"],
+            Audience=fed["audience"],
+            NameQualifier=fed["identity_provider"],
+        )
+        return out
+
+    @staticmethod
+    def _federated(ctx: OpContext, kind: str, action: str) -> dict[str, Any]:
+        fed = ctx.caller.session or {}
+        if ctx.caller.type != kind or not fed.get("provider"):  # the pipeline always sets it
+            raise AccessDenied(f"Not authorized to perform {action}")
+        return fed
+
+    def _assume(
+        self, ctx: OpContext, params: dict[str, Any], fed: dict[str, Any], session_name: str, action: str
+    ) -> dict[str, Any]:
+        """A session of the role for a verified federated caller: what AssumeRole does after the trust."""
         account, role = target_role(ctx, params)
         if role is None:
-            raise AccessDenied(f"Not authorized to perform {WEB_IDENTITY}")
+            raise AccessDenied(f"Not authorized to perform {action}")
         duration = params.get("DurationSeconds", 3600)
         if duration > role.get("MaxSessionDuration", 3600):
             raise ValidationError(
@@ -96,7 +135,7 @@ class FederationOperations(Family):
         session = role_session(
             role,
             account,
-            params["RoleSessionName"],
+            session_name,
             ctx.clock.time(),
             duration,
             policy=policy_text,
@@ -110,10 +149,7 @@ class FederationOperations(Family):
         assert ctx.config.token_box is not None
         out: dict[str, Any] = {
             "Credentials": credentials_of(session, seal(ctx.config.token_box, session)),
-            "SubjectFromWebIdentityToken": fed["subject"],
             "AssumedRoleUser": {"AssumedRoleId": session.principal_id, "Arn": session.arn},
-            "Provider": fed["provider"],
-            "Audience": fed["audience"],
         }
         if packed is not None:
             out["PackedPolicySize"] = packed

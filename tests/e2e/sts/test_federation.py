@@ -346,3 +346,67 @@ def test_get_federation_token_session_policy_semantics(srv):
     with pytest.raises(ClientError) as refused:
         srv.client("s3", carol["AccessKeyId"], carol["SecretAccessKey"], carol["SessionToken"]).list_buckets()
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+
+# -- AssumeRoleWithSAML ----------------------------------------------------------------------------------
+
+
+def test_saml_assertion_of_a_local_idp_through_the_cli_and_boto3(srv, tmp_path):
+    metadata = srv.rolecall("saml", "metadata", "--endpoint-url", srv.url, "--idp", "corp-idp")
+    assert metadata.returncode == 0, metadata.stderr
+    (tmp_path / "metadata.xml").write_text(metadata.stdout)
+    created = srv.cli(
+        "iam",
+        "create-saml-provider",
+        "--name",
+        "corp",
+        "--saml-metadata-document",
+        f"file://{tmp_path / 'metadata.xml'}",
+    )
+    provider = json.loads(created.stdout)["SAMLProviderArn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider},
+                "Action": "sts:AssumeRoleWithSAML",
+                "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}},
+            }
+        ],
+    }
+    role = srv.client("iam").create_role(RoleName="saml-dev", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]
+    minted = srv.rolecall(
+        "saml",
+        "issue-assertion",
+        "--endpoint-url",
+        srv.url,
+        "--idp",
+        "corp-idp",
+        "--subject",
+        "alice",
+        "--role",
+        f"{role['Arn']},{provider}",
+    )
+    assert minted.returncode == 0, minted.stderr
+    (tmp_path / "assertion.b64").write_text(minted.stdout)
+    out = srv.cli(
+        "sts",
+        "assume-role-with-saml",
+        "--role-arn",
+        role["Arn"],
+        "--principal-arn",
+        provider,
+        "--saml-assertion",
+        f"file://{tmp_path / 'assertion.b64'}",
+    )
+    answer = json.loads(out.stdout)
+    assert answer["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/saml-dev/alice"
+    assert answer["Subject"] == "alice" and answer["SubjectType"] == "persistent"
+    with pytest.raises(ClientError) as refused:  # the same assertion for a role it does not list
+        unsigned_sts(srv).assume_role_with_saml(
+            RoleArn=srv.role_arn, PrincipalArn=provider, SAMLAssertion=minted.stdout
+        )
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"

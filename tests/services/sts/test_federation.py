@@ -1,8 +1,10 @@
 """AssumeRoleWithWebIdentity in process: the token verified (signature, issuer, times, audience) with AWS's
 errors, its claims as the trust policy's condition keys, session tags and source identity from the token,
-the session's aws:FederatedProvider, the trail."""
+the session's aws:FederatedProvider, the trail; GetFederationToken; AssumeRoleWithSAML."""
 
 from __future__ import annotations
+
+import base64
 
 import jwt
 import pytest
@@ -10,9 +12,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rolecall.authn import session_caller
 from rolecall.credentials.sessions import open_token
-from rolecall.errors import AccessDenied, ValidationError
+from rolecall.errors import AccessDenied, InvalidClientTokenId, ValidationError
 from rolecall.services.sts.errors import ExpiredTokenException, InvalidIdentityToken
 from rolecall.services.sts.oidc_issuer import ensure_issuer, mint
+from rolecall.services.sts.saml import ensure_idp as ensure_saml_idp
+from rolecall.services.sts.saml import metadata as saml_metadata
+from rolecall.services.sts.saml import mint as mint_saml
 from tests.services.conftest import ACCOUNT, START, allow, policy
 
 GITHUB = "token.actions.githubusercontent.com"
@@ -350,8 +355,6 @@ def test_who_may_call_it_and_for_how_long(env, proxy):
     out, _ = federate(env, env.caller, DurationSeconds=7200)  # root: one hour at most
     assert out["Credentials"]["Expiration"].timestamp() == START + 3600
     _, fed = federate(env, proxy, Policy=policy(allow("*")))
-    from rolecall.errors import InvalidClientTokenId
-
     with pytest.raises(InvalidClientTokenId):  # no IAM operation with a federation token
         env.call("ListUsers", caller=fed)
     with pytest.raises(AccessDenied):
@@ -373,3 +376,120 @@ def test_session_tags_need_tag_session_and_become_principal_tags(env, proxy):
     record = env.trail("ListBuckets")[0]["userIdentity"]
     assert record["type"] == "FederatedUser" and record["arn"] == FED_ARN
     assert record["sessionContext"]["sessionIssuer"]["arn"] == f"arn:aws:iam::{ACCOUNT}:user/proxy"
+
+
+# -- AssumeRoleWithSAML ----------------------------------------------------------------------------------
+
+SAML_PROVIDER = f"arn:aws:iam::{ACCOUNT}:saml-provider/corp"
+DEV_ARN = f"arn:aws:iam::{ACCOUNT}:role/dev"
+
+
+@pytest.fixture
+def corp(env):
+    env.call(
+        "CreateSAMLProvider",
+        Name="corp",
+        SAMLMetadataDocument=saml_metadata(ensure_saml_idp(env.host, "corp-idp")),
+    )
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Federated": SAML_PROVIDER},
+        "Action": "sts:AssumeRoleWithSAML",
+        "Condition": {
+            "StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml", "saml:sub": "alice"}
+        },
+    }
+    env.call("CreateRole", RoleName="dev", AssumeRolePolicyDocument=policy(statement))
+    return env
+
+
+def saml_assume(env, assertion: str, **params):
+    return env.invoke(
+        "sts",
+        "AssumeRoleWithSAML",
+        RoleArn=DEV_ARN,
+        PrincipalArn=SAML_PROVIDER,
+        SAMLAssertion=assertion,
+        **params,
+    )
+
+
+def test_a_signed_assertion_assumes_the_role(corp):
+    env = corp
+    assertion = mint_saml(
+        env.host,
+        "corp-idp",
+        "alice",
+        [f"{DEV_ARN},{SAML_PROVIDER}"],
+        attributes={"https://aws.amazon.com/SAML/Attributes/SessionDuration": ["900"]},
+    )
+    out = saml_assume(env, assertion)
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/dev/alice"
+    assert (out["Subject"], out["SubjectType"], out["Issuer"]) == (
+        "alice",
+        "persistent",
+        "https://corp-idp/saml",
+    )
+    assert out["Audience"] == "https://signin.aws.amazon.com/saml"
+    assert out["Credentials"]["Expiration"].timestamp() == START + 900  # the SessionDuration attribute
+    identity = env.trail("AssumeRoleWithSAML")[0]["userIdentity"]
+    assert identity == {
+        "type": "SAMLUser",
+        "principalId": f"{out['NameQualifier']}:alice",
+        "userName": "alice",
+        "identityProvider": out["NameQualifier"],
+    }
+
+
+def test_assertion_errors_are_awss(corp):
+    env = corp
+    pair = [f"{DEV_ARN},{SAML_PROVIDER}"]
+    good = mint_saml(env.host, "corp-idp", "alice", pair)
+    tampered = base64.b64encode(base64.b64decode(good).replace(b">alice<", b">root<")).decode()
+    ensure_saml_idp(env.host, "rogue-idp")
+    cases = [
+        ("bm90IHhtbA==", InvalidIdentityToken, "Invalid base64 SAMLResponse"),
+        (tampered, InvalidIdentityToken, "Response signature invalid"),
+        (mint_saml(env.host, "rogue-idp", "alice", pair), InvalidIdentityToken, "Response signature invalid"),
+        (
+            mint_saml(env.host, "corp-idp", "alice", pair, audience="https://elsewhere"),
+            InvalidIdentityToken,
+            "Audience",
+        ),
+        (
+            mint_saml(env.host, "corp-idp", "alice", [f"arn:aws:iam::{ACCOUNT}:role/other,{SAML_PROVIDER}"]),
+            AccessDenied,
+            "Not authorized to perform sts:AssumeRoleWithSAML",
+        ),
+        (
+            mint_saml(env.host, "corp-idp", "bob", pair),
+            AccessDenied,
+            "Not authorized to perform sts:AssumeRoleWithSAML",
+        ),
+    ]
+    for assertion, error, words in cases:
+        with pytest.raises(error) as raised:
+            saml_assume(env, assertion)
+        assert words in raised.value.message, (words, raised.value.message)
+    with pytest.raises(InvalidIdentityToken) as raised:
+        env.invoke(
+            "sts",
+            "AssumeRoleWithSAML",
+            RoleArn=DEV_ARN,
+            PrincipalArn=f"arn:aws:iam::{ACCOUNT}:saml-provider/nope",
+            SAMLAssertion=good,
+        )
+    assert raised.value.message == "Specified provider doesn't exist"
+    expiring = mint_saml(env.host, "corp-idp", "alice", pair, ttl=60)
+    env.clock.advance(60)
+    with pytest.raises(ExpiredTokenException):
+        saml_assume(env, expiring)
+    err = env.denied(
+        env.caller,
+        "sts",
+        "AssumeRoleWithSAML",
+        RoleArn=DEV_ARN,
+        PrincipalArn=SAML_PROVIDER,
+        SAMLAssertion=mint_saml(env.host, "corp-idp", "bob", pair),
+    )
+    assert err.message == "Not authorized to perform sts:AssumeRoleWithSAML"

@@ -3,7 +3,8 @@
 One module per resource family; this is the whole service:
 users, access_keys (and console passwords in users), groups, roles (with service-linked roles),
 instance_profiles, inline_policies, managed_policies (customer and AWS managed, versions, attachments),
-account (the summary and the authorization snapshot), simulator (Simulate* and GetContextKeys*).
+account (the summary and the authorization snapshot), simulator (Simulate* and GetContextKeys*),
+oidc_providers and saml_providers (the identity providers STS's federation trusts).
 Shared pieces: common (ARNs, paging, tags, lookups), policy_documents, trust_principals.
 """
 

@@ -1,5 +1,7 @@
 """AWS Security Token Service (query protocol): AssumeRole, the session credentials it hands out, and
-the one step every AWS service uses to assume a role on behalf of a resource (service_sessions)."""
+the one step every AWS service uses to assume a role on behalf of a resource (service_sessions);
+federation (AssumeRoleWithWebIdentity, AssumeRoleWithSAML, GetFederationToken), with the local OIDC issuers
+(oidc_issuer) and SAML identity providers (saml) whose tokens and assertions it verifies."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""IAM OpenID Connect providers over the wire, on SQLite and PostgreSQL, with boto3 and the AWS CLI; and a
-token of the local issuer accepted through a provider on each store."""
+"""IAM OpenID Connect providers over the wire, on SQLite and PostgreSQL, with boto3 (the AWS CLI creates one in
+the README's walk-through); and a token of the local issuer accepted through a provider on each store."""
 
 from __future__ import annotations
 
@@ -49,24 +49,6 @@ def test_provider_lifecycle(any_server):
     with pytest.raises(ClientError) as exc:
         iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
     assert err(exc) == ("NoSuchEntity", f"OpenIDConnect Provider not found for arn {arn}", 404)
-
-
-def test_aws_cli_creates_and_reads_a_provider(server):
-    host = f"{name('cli')}.example.com"
-    out = server.cli(
-        "iam",
-        "create-open-id-connect-provider",
-        "--url",
-        f"https://{host}",
-        "--client-id-list",
-        "sts.amazonaws.com",
-    )
-    arn = json.loads(out.stdout)["OpenIDConnectProviderArn"]
-    got = json.loads(
-        server.cli("iam", "get-open-id-connect-provider", "--open-id-connect-provider-arn", arn).stdout
-    )
-    assert got["Url"] == host and got["ClientIDList"] == ["sts.amazonaws.com"]
-    server.client("iam").delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
 
 
 def test_a_local_issuers_token_is_accepted_on_each_store(any_server):

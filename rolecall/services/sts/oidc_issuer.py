@@ -126,12 +126,15 @@ def _shape(name: str, sub: str, now: int) -> dict[str, Any]:
         claims.update(
             {
                 "repository": repo,
+                "repository_id": str(int(hashlib.sha256(repo.encode()).hexdigest()[:8], 16)),
                 "repository_owner": owner,
+                "repository_owner_id": str(int(hashlib.sha256(owner.encode()).hexdigest()[:8], 16)),
                 "repository_visibility": "private",
                 "ref": ref,
                 "ref_type": "tag" if ref.startswith("refs/tags/") else "branch",
                 "sha": hashlib.sha1(f"{repo}{ref}{now}".encode()).hexdigest(),
                 "actor": owner,
+                "actor_id": str(int(hashlib.sha256(owner.encode()).hexdigest()[:8], 16)),
                 "event_name": "pull_request" if m and m.group("kind") == "pull_request" else "push",
                 "workflow": "ci",
                 "workflow_ref": f"{repo}/.github/workflows/ci.yml@{ref}",

@@ -13,7 +13,8 @@ issuer's IAM OIDC provider in the role's account. Verification, in AWS's order a
 The trust policy is then evaluated (by the pipeline, as for every operation) with the provider's ARN as the
 principal and the claims as the condition keys the IAM User Guide lists for OIDC federation:
 ISSUER:aud (the `azp` claim when there is one, else `aud`), ISSUER:oaud (`aud`, when there is an `azp`),
-ISSUER:sub, ISSUER:amr, ISSUER:email, aws:FederatedProvider, and the session tags and source identity the
+ISSUER:sub, ISSUER:amr, ISSUER:email, GitHub's own claims (token.actions.githubusercontent.com:repository,
+:ref, :workflow, :actor, :environment, ...), aws:FederatedProvider, and the session tags and source identity the
 token asks for (https://aws.amazon.com/tags, https://aws.amazon.com/source_identity).
 """
 
@@ -32,6 +33,21 @@ from rolecall.services.sts.oidc_issuer import get_issuer
 PROVIDER_KIND = "oidc_provider"  # rolecall.services.iam.oidc_providers stores them
 TAGS_CLAIM = "https://aws.amazon.com/tags"
 SOURCE_IDENTITY_CLAIM = "https://aws.amazon.com/source_identity"
+# Provider-specific claims STS offers as ISSUER:CLAIM condition keys (AWS, January 2026: GitHub's; used in the
+# trust policy only, not carried into the session).
+PROVIDER_CLAIMS = {
+    "token.actions.githubusercontent.com": (
+        "actor",
+        "actor_id",
+        "job_workflow_ref",
+        "repository",
+        "repository_id",
+        "workflow",
+        "ref",
+        "environment",
+        "enterprise_id",
+    ),
+}
 NOT_A_JWT = "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)"
 NO_KEYS = (
     "Couldn't retrieve verification key from your identity provider,  please reference "
@@ -151,6 +167,9 @@ def web_identity_caller(host: Host, params: dict[str, Any]) -> Caller:
         context[f"{name}:amr"] = claims["amr"]
     if isinstance(claims.get("email"), str):
         context[f"{name}:email"] = claims["email"]
+    for claim in PROVIDER_CLAIMS.get(name, ()):
+        if isinstance(claims.get(claim), str | int) and not isinstance(claims.get(claim), bool):
+            context[f"{name}:{claim}"] = str(claims[claim])
     tags, transitive = session_tags(claims)
     if tags:
         context["aws:TagKeys"] = list(tags)

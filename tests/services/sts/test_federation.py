@@ -493,3 +493,17 @@ def test_assertion_errors_are_awss(corp):
         SAMLAssertion=mint_saml(env.host, "corp-idp", "bob", pair),
     )
     assert err.message == "Not authorized to perform sts:AssumeRoleWithSAML"
+
+
+def test_githubs_own_claims_are_condition_keys(env):
+    env.call("CreateOpenIDConnectProvider", Url=f"https://{GITHUB}", ClientIDList=["sts.amazonaws.com"])
+    condition = {
+        "StringEquals": {f"{GITHUB}:repository": "org/repo", f"{GITHUB}:environment": "prod"},
+        "StringLike": {f"{GITHUB}:job_workflow_ref": "org/repo/.github/workflows/*@refs/heads/main"},
+    }
+    env.call("CreateRole", RoleName="deploy", AssumeRolePolicyDocument=trust(GITHUB, condition))
+    prod = mint(env.host, GITHUB, "repo:org/repo:environment:prod", "sts.amazonaws.com")
+    assert assume(env, prod)["SubjectFromWebIdentityToken"] == "repo:org/repo:environment:prod"
+    staging = mint(env.host, GITHUB, "repo:org/repo:environment:staging", "sts.amazonaws.com")
+    with pytest.raises(AccessDenied):
+        assume(env, staging)

@@ -177,6 +177,8 @@ def session_caller(session: Session) -> Caller:
         "context": context,
         "mfa": session.mfa,
         "mfa_time": session.mfa_time,
+        "user_name": session.user_name,
+        "user_id": session.user_id,
     }
     if session.kind == "user":
         return Caller(
@@ -186,6 +188,16 @@ def session_caller(session: Session) -> Caller:
             principal_id=session.principal_id,
             access_key_id=session.access_key_id,
             user_name=session.user_name,
+            tags=dict(session.tags),
+            session=info,
+        )
+    if session.kind == "federated":  # GetFederationToken's: the user (or root) that federated it
+        return Caller(
+            account=session.account,
+            arn=session.arn,
+            type="FederatedUser",
+            principal_id=session.principal_id,
+            access_key_id=session.access_key_id,
             tags=dict(session.tags),
             session=info,
         )

@@ -26,7 +26,7 @@ from rolecall.core.context import Caller, OpContext
 from rolecall.core.host import CallResult
 from rolecall.core.operations import OperationSpec, Service
 from rolecall.credentials.accounts import ensure_default_account
-from rolecall.errors import AwsError, InternalFailure, NotImplementedOperation
+from rolecall.errors import AwsError, InternalFailure, MissingAuthenticationToken, NotImplementedOperation
 from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.internal_client import call_json_api
 from rolecall.store import Store, Tx
@@ -154,21 +154,31 @@ class Pipeline:
         )
         try:
             generation = self.store.generation()
+            caller: Caller | None
             try:
                 caller, scope_region = self._caller(req, generation, now)
             except AwsError as err:
                 hint = operation_hint(req)  # for the trail and the log, where the protocol names it plainly
                 if codec is not None and hint in codec.operation_names:
                     event.operation = hint
-                raise (service.authentication_error(err) if service else err) from None
+                # AssumeRoleWithWebIdentity needs no signature: the identity is in the request.
+                federated = service is not None and hint in service.federated_operations
+                if not (federated and isinstance(err, MissingAuthenticationToken)):
+                    raise (service.authentication_error(err) if service else err) from None
+                caller, scope_region = None, None
             event.caller, event.region = caller, scope_region or event.region
             if service is None or codec is None:
                 event.operation = operation_hint(req)
                 what = f"the {service_name} service" if service_name else "this service"
                 raise NotImplementedOperation(f"rolecall does not implement {what}.")
-            service.admit(caller)
+            if caller is not None:
+                service.admit(caller)
             operation, params = codec.decode(req)
             event.operation, event.params = operation, params
+            if operation in service.federated_operations:
+                caller = event.caller = service.federated_caller(self, operation, params)
+            elif caller is None:  # the Action the body names is not the one the hint read
+                raise MissingAuthenticationToken("Request is missing Authentication Token")
             spec = service.handler(operation)
             if spec is None:
                 raise NotImplementedOperation(f"rolecall does not implement {service_name}:{operation} yet.")
@@ -228,6 +238,8 @@ class Pipeline:
         event.caller, event.operation, event.params = caller, operation, params
         try:
             codec_for(service_name).validate(operation, params)
+            if operation in service.federated_operations:
+                caller = event.caller = service.federated_caller(self, operation, params)
             service.admit(caller)
             self.members.check(service.model, operation, spec.unsupported, params)
             event.read_only = spec.read_only

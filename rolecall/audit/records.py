@@ -128,6 +128,16 @@ def _trail_names(service: str, params: dict[str, Any]) -> dict[str, Any]:
 def user_identity(caller: Caller | None) -> dict[str, Any]:
     if caller is None:
         return {}
+    if caller.type in ("WebIdentityUser", "SAMLUser"):
+        # CloudTrail names the token's (or assertion's) subject at its provider; there is no ARN or key of
+        # the caller's own. A SAML user's provider is named by its name qualifier.
+        session = caller.session or {}
+        return {
+            "type": caller.type,
+            "principalId": caller.principal_id,
+            "userName": caller.user_name,
+            "identityProvider": session.get("identity_provider") or session.get("provider", caller.arn),
+        }
     ident: dict[str, Any] = {
         "type": caller.type,
         "principalId": caller.principal_id,
@@ -138,7 +148,29 @@ def user_identity(caller: Caller | None) -> dict[str, Any]:
         ident["accessKeyId"] = caller.access_key_id
     if caller.user_name:
         ident["userName"] = caller.user_name
-    if caller.session:
+    if caller.session and caller.type == "FederatedUser":
+        s = caller.session
+        issuer = (
+            {
+                "type": "IAMUser",
+                "principalId": s.get("user_id"),
+                "arn": f"arn:aws:iam::{caller.account}:user/{s['user_name']}",
+                "accountId": caller.account,
+                "userName": s.get("user_name"),
+            }
+            if s.get("user_name")
+            else {
+                "type": "Root",
+                "principalId": caller.account,
+                "arn": f"arn:aws:iam::{caller.account}:root",
+                "accountId": caller.account,
+            }
+        )
+        ident["sessionContext"] = {
+            "sessionIssuer": issuer,
+            "attributes": {"creationDate": s.get("issued_iso"), "mfaAuthenticated": "false"},
+        }
+    elif caller.session:
         s = caller.session
         ident["sessionContext"] = {
             "sessionIssuer": {

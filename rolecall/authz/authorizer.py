@@ -62,10 +62,14 @@ class PolicyCache:
 def principal_policies(ctx: OpContext, cache: PolicyCache, generation: int) -> PrincipalPolicies:
     """The identity policies and boundary of the caller's user or role, as they are now."""
     caller = ctx.caller
-    if caller.is_root:
+    # Root is bound by no identity policy; a federated identity (an OIDC token's subject asking to assume a
+    # role) has none: only the role's trust policy speaks for it.
+    if caller.is_root or caller.type in ("WebIdentityUser", "SAMLUser"):
         return PrincipalPolicies()
     session = caller.session or {}
     key = session.get("role_id") or caller.principal_id
+    if caller.type == "FederatedUser":  # one name may be federated by several users
+        key = f"federated:{session.get('user_id') or caller.account}"
     cached = cache.get(generation, key)
     if cached is not None:
         return cached
@@ -74,6 +78,15 @@ def principal_policies(ctx: OpContext, cache: PolicyCache, generation: int) -> P
         user = ctx.tx.get(caller.account, "user", caller.user_name or "")
         if user is not None and (not session or user.get("UserId") == caller.principal_id):
             found = PrincipalPolicies(*policies_for_user(ctx.tx, caller.account, user), tags=_tags(user))
+    elif caller.type == "FederatedUser" and session:
+        # The federating user's policies (capped by the session policies); root's federated users start
+        # from everything, as root does.
+        if not session.get("user_name"):
+            found = PrincipalPolicies([compiled(_ALLOW_ALL, "identity", "root (federating)")])
+        else:
+            user = ctx.tx.get(caller.account, "user", session["user_name"])
+            if user is not None and user.get("UserId") == session.get("user_id"):
+                found = PrincipalPolicies(*policies_for_user(ctx.tx, caller.account, user), tags=_tags(user))
     elif caller.type == "AssumedRole" and session:
         role = ctx.tx.get(caller.account, "role", session["role_name"])
         # A role deleted (or deleted and created again) leaves its sessions with nothing.
@@ -86,6 +99,14 @@ def principal_policies(ctx: OpContext, cache: PolicyCache, generation: int) -> P
 def session_policies(ctx: OpContext) -> list[Policy]:
     """The session policies a set of temporary credentials carries (inline text and managed ARNs)."""
     session = ctx.caller.session
+    if (
+        session
+        and session.get("kind") == "federated"
+        and not (session.get("policy") or session.get("policy_arns"))
+    ):
+        # GetFederationToken without a session policy: the federated user has no permissions (only what a
+        # resource-based policy naming it grants).
+        return [compiled(_EMPTY_GRANT, "session", "no session policy (GetFederationToken)")]
     if not session or not (session.get("policy") or session.get("policy_arns")):
         return []
     out = []
@@ -96,6 +117,11 @@ def session_policies(ctx: OpContext) -> list[Policy]:
         # A managed session policy deleted since leaves an empty grant: it allows nothing.
         out.append(compiled(text or '{"Version":"2012-10-17","Statement":[]}', "session", arn))
     return out
+
+
+_ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+# Allows nothing a request can ask for (an empty Statement list is not a valid policy).
+_EMPTY_GRANT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rolecall:NoPermission","Resource":"*"}]}'
 
 
 def _tags(doc: dict[str, Any]) -> dict[str, str]:
@@ -129,6 +155,8 @@ def request_context(ctx: OpContext, principal_tags: dict[str, str] | None = None
     elif caller.type == "IAMUser":
         keys["aws:PrincipalType"] = "User"
         keys["aws:username"] = caller.user_name
+    elif caller.type == "FederatedUser":
+        keys["aws:PrincipalType"] = "FederatedUser"
     elif caller.type == "AssumedRole":
         keys["aws:PrincipalType"] = "AssumedRole"
         if session:

@@ -1,4 +1,4 @@
-"""`rolecall` command line: serve | account | policy | role | ec2 | explain (trail explain) | mfa."""
+"""`rolecall` command line: serve | account | policy | role | ec2 | oidc | saml | mfa | explain (trail explain)."""
 
 from __future__ import annotations
 
@@ -27,14 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     from rolecall.cli.ec2 import add_ec2_commands
     from rolecall.cli.explain import add_explain_commands
     from rolecall.cli.mfa import add_mfa_commands
+    from rolecall.cli.oidc import add_oidc_commands
     from rolecall.cli.policy import add_policy_commands
     from rolecall.cli.role import add_role_commands
+    from rolecall.cli.saml import add_saml_commands
     from rolecall.cli.serve import add_serve_commands
 
     add_serve_commands(sub)
     add_policy_commands(sub)
     add_role_commands(sub)
     add_ec2_commands(sub)
+    add_oidc_commands(sub)
+    add_saml_commands(sub)
     add_explain_commands(sub)
     add_mfa_commands(sub)
     return parser

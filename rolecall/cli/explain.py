@@ -154,6 +154,8 @@ def _who(identity: dict[str, Any]) -> str:
         return "unknown: the request was not authenticated"
     if identity.get("type") == "AWSService":
         return f"{identity.get('invokedBy')} (an AWS service, acting for one of its resources)"
+    if identity.get("type") in ("WebIdentityUser", "SAMLUser"):
+        return f"{identity.get('userName')} at {identity.get('identityProvider')} ({identity['type']})"
     text = f"{identity.get('arn')} ({identity.get('type')}"
     if identity.get("accessKeyId"):
         text += f", access key {identity['accessKeyId']}"

@@ -145,6 +145,9 @@ class Service:
     name: ClassVar[str] = ""
     model: ClassVar[str] = ""
     families: ClassVar[tuple[type[Family], ...]] = ()
+    # Operations whose caller is the identity the request carries (a web identity token), not whoever
+    # signed it: AWS serves them unsigned, and the pipeline asks federated_caller() who is calling.
+    federated_operations: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         self.host: Host | None = None
@@ -190,6 +193,11 @@ class Service:
     def admit(self, caller: Caller) -> None:
         """Refuse a caller before the request is decoded (IAM refuses GetSessionToken credentials
         without MFA). Raises AwsError."""
+
+    def federated_caller(self, host: Host, operation: str, params: Params) -> Caller:
+        """Who a request of one of `federated_operations` speaks for, verified from its parameters (decoded
+        and validated by the model). Raises AwsError when the identity cannot be verified."""
+        raise NotImplementedError(operation)
 
     def authentication_error(self, err: AwsError) -> AwsError:
         """The error a failed authentication gives: IAM's and STS's words (InvalidClientTokenId,

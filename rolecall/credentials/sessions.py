@@ -27,11 +27,11 @@ class Session:
     account: str
     issued: float
     expires: float
-    kind: str = "role"  # "role" (AssumeRole) | "user" (GetSessionToken)
+    kind: str = "role"  # "role" (AssumeRole) | "user" (GetSessionToken) | "federated" (GetFederationToken)
     role_name: str | None = None
     role_id: str | None = None
     role_arn: str | None = None  # with its path
-    session_name: str | None = None
+    session_name: str | None = None  # the role session's name; a federated user's Name
     user_name: str | None = None  # GetSessionToken's user
     user_id: str | None = None
     policy: str | None = None  # inline session policy text
@@ -53,12 +53,16 @@ class Session:
             if self.user_name is None:
                 return f"arn:aws:iam::{self.account}:root"
             return f"arn:aws:iam::{self.account}:user/{self.user_name}"
+        if self.kind == "federated":
+            return f"arn:aws:sts::{self.account}:federated-user/{self.session_name}"
         return f"arn:aws:sts::{self.account}:assumed-role/{self.role_name}/{self.session_name}"
 
     @property
     def principal_id(self) -> str:
         if self.kind == "user":
             return self.user_id or self.account
+        if self.kind == "federated":
+            return f"{self.account}:{self.session_name}"
         return f"{self.role_id}:{self.session_name}"
 
     @property

@@ -20,3 +20,18 @@ class ServiceCannotAssumeRole(AccessDenied):
     def __init__(self, message: str, decision: Decision | None = None):
         super().__init__(message)
         self.decision = decision
+
+
+class InvalidIdentityToken(AwsError):
+    """A web identity token (or SAML assertion) rolecall cannot validate."""
+
+    code = "InvalidIdentityToken"
+
+
+class ExpiredTokenException(AwsError):
+    code = "ExpiredTokenException"
+
+
+class IDPRejectedClaim(AwsError):
+    code = "IDPRejectedClaim"
+    status = 403

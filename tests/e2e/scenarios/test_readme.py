@@ -141,6 +141,39 @@ WALKTHROUGH = [
             "^every expectation held$",
         ),
     ),
+    # "Web identity federation (OIDC)"
+    Step(
+        "aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com \\",
+        shows=(r"^arn:aws:iam::123456789012:oidc-provider/token\.actions\.githubusercontent\.com$",),
+    ),
+    Step("cat > gha-trust.json <<'JSON'"),
+    Step("aws iam create-role --role-name GitHubDeploy --assume-role-policy-document file://gha-trust.json"),
+    Step(
+        "rolecall oidc issue-token --issuer github --sub repo:my-org/my-repo:ref:refs/heads/main > main.jwt"
+    ),
+    Step(
+        "AWS_WEB_IDENTITY_TOKEN_FILE=main.jwt AWS_ROLE_ARN=arn:aws:iam::123456789012:role/GitHubDeploy \\",
+        shows=(r"^arn:aws:sts::123456789012:assumed-role/GitHubDeploy/gha$",),
+    ),
+    Step(
+        "rolecall oidc issue-token --issuer github --sub repo:my-org/my-repo:ref:refs/heads/feature > feature.jwt"
+    ),
+    Step(
+        "aws sts assume-role-with-web-identity --role-arn arn:aws:iam::123456789012:role/GitHubDeploy \\",
+        error="AccessDenied",
+        verbatim=True,
+    ),
+    Step("REQUEST_ID=$(aws cloudtrail lookup-events --max-results 1 \\"),
+    Step(
+        "rolecall explain $REQUEST_ID",
+        shows=(
+            r"^  who:      repo:my-org/my-repo:ref:refs/heads/feature at arn:aws:iam::123456789012:oidc-provider/"
+            r"token\.actions\.githubusercontent\.com \(WebIdentityUser\)$",
+            r"^  failed condition:   trust policy of arn:aws:iam::123456789012:role/GitHubDeploy, statement #0: "
+            r'StringEquals token\.actions\.githubusercontent\.com:sub \["repo:my-org/my-repo:ref:refs/heads/main"\]; '
+            r'the request had \["repo:my-org/my-repo:ref:refs/heads/feature"\]$',
+        ),
+    ),
 ]
 
 

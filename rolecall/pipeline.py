@@ -85,6 +85,11 @@ class Pipeline:
     def record(self, account: str, record: dict[str, Any]) -> None:
         self.trail.put(account, record)
 
+    def action_of(self, service: str, operation: str) -> str | None:
+        found = self.services.get(service)
+        spec = found.handler(operation) if found is not None else None
+        return spec.authorization.action or None if spec is not None else None
+
     def flush_trail(self) -> None:
         self.trail.flush()
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rolecall.authz.service_reference import ServiceReference
 from rolecall.policy import Policy, Request, evaluate
 from rolecall.policy.compile import Statement
 from rolecall.policy.conditions import parse_date, parse_number
-from rolecall.services.accessanalyzer.reference import ServiceReference
 
 PROBE = "rolecall-probe"
 PROBE_ACCOUNT = "999999999999"  # an account no policy under check is about

@@ -13,15 +13,15 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from rolecall.policy.conditions import parse_operator
-from rolecall.policy.matching import wildcard_match
-from rolecall.services.accessanalyzer.locations import Locator, Path
-from rolecall.services.accessanalyzer.reference import (
+from rolecall.authz.service_reference import (
     Action,
     ServiceReference,
     is_global_key,
     key_matches,
 )
+from rolecall.policy.conditions import parse_operator
+from rolecall.policy.matching import wildcard_match
+from rolecall.services.accessanalyzer.locations import Locator, Path
 
 REFERENCE_URL = (
     "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rolecall.authz.service_reference import service_reference
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.policy import MalformedPolicy, Policy
@@ -18,7 +19,6 @@ from rolecall.services.accessanalyzer.access_checks import (
 )
 from rolecall.services.accessanalyzer.errors import ValidationException
 from rolecall.services.accessanalyzer.policy_checks import validate_policy
-from rolecall.services.accessanalyzer.reference import service_reference
 
 POLICY_TYPES = ("IDENTITY_POLICY", "RESOURCE_POLICY", "SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY")
 CHECK_POLICY_TYPES = ("IDENTITY_POLICY", "RESOURCE_POLICY")

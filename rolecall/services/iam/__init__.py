@@ -3,7 +3,8 @@
 One module per resource family; this is the whole service:
 users, access_keys (and console passwords in users), groups, roles (with service-linked roles),
 instance_profiles, inline_policies, managed_policies (customer and AWS managed, versions, attachments),
-account (the summary and the authorization snapshot), simulator (Simulate* and GetContextKeys*).
+account (the summary and the authorization snapshot), simulator (Simulate* and GetContextKeys*),
+last_accessed (service and action last accessed reports from the trail).
 Shared pieces: common (ARNs, paging, tags, lookups), policy_documents, trust_principals.
 """
 
@@ -17,6 +18,7 @@ from rolecall.services.iam.account import AccountOperations
 from rolecall.services.iam.groups import GroupOperations
 from rolecall.services.iam.inline_policies import InlinePolicyOperations
 from rolecall.services.iam.instance_profiles import InstanceProfileOperations
+from rolecall.services.iam.last_accessed import LastAccessedOperations
 from rolecall.services.iam.managed_policies import ManagedPolicyOperations
 from rolecall.services.iam.roles import RoleOperations
 from rolecall.services.iam.simulator import SimulatorOperations
@@ -36,6 +38,7 @@ class IAM(Service):
         ManagedPolicyOperations,
         AccountOperations,
         SimulatorOperations,
+        LastAccessedOperations,
     )
 
     def admit(self, caller: Caller) -> None:

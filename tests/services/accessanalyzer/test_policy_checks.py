@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from rolecall.authz.service_reference import key_matches, service_reference
 from rolecall.errors import AwsError
 from rolecall.services.accessanalyzer.locations import Locator
-from rolecall.services.accessanalyzer.reference import key_matches, service_reference
 from tests.services.conftest import Harness, allow, policy
 
 SVC = "access-analyzer"

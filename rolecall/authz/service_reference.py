@@ -10,10 +10,13 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from rolecall.policy import Policy
 
 DATA_FILE = "service_reference.json.gz"
 
@@ -182,6 +185,27 @@ def is_global_key(key: str) -> bool:
 def _glob(pattern: str) -> re.Pattern[str]:
     parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern.lower())
     return re.compile("".join(parts))
+
+
+def granted_actions(policies: Iterable[Policy], reference: ServiceReference) -> dict[str, set[str]]:
+    """Service namespace -> the actions (as the reference spells them) that some Allow statement of the
+    policies grants: Action patterns expanded, NotAction's complement taken."""
+    found: dict[str, set[str]] = {}
+    for policy in policies:
+        for st in policy.statements:
+            if st.is_deny:
+                continue
+            if st.not_action:
+                granted = [
+                    a for a in reference.matching_actions("*") if st.matches_action(a.full_name.lower())
+                ]
+            else:
+                raw = st.raw.get("Action")
+                patterns = [raw] if isinstance(raw, str) else [p for p in raw or [] if isinstance(p, str)]
+                granted = [a for p in patterns for a in reference.matching_actions(p)]
+            for action in granted:
+                found.setdefault(action.service, set()).add(action.name)
+    return found
 
 
 @cache

@@ -16,11 +16,11 @@ that it reads the same on every page. As on AWS, the newest reads and denials ma
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from rolecall import ids
+from rolecall.audit.activity import action_of_record, principal_of, records_since
 from rolecall.authz.principals import (
     default_version_text,
     managed_policy_record,
@@ -28,7 +28,7 @@ from rolecall.authz.principals import (
     sources_for_role,
     sources_for_user,
 )
-from rolecall.authz.service_reference import ServiceReference, service_reference
+from rolecall.authz.service_reference import granted_actions, service_reference
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.policy import MalformedPolicy, Policy
@@ -123,65 +123,22 @@ def _cover(ctx: OpContext, subject: _Subject, kind: str, doc: dict[str, Any]) ->
         subject.actors.setdefault(doc["Arn"], doc["Arn"])
 
 
-def allowed_actions(policies: list[Policy], reference: ServiceReference) -> dict[str, set[str]]:
-    """Service namespace -> the actions (as the reference spells them) that some Allow statement grants."""
-    found: dict[str, set[str]] = {}
-    for policy in policies:
-        for st in policy.statements:
-            if st.is_deny:
-                continue
-            if st.not_action:
-                candidates = reference.matching_actions("*")
-                granted = [a for a in candidates if st.matches_action(a.full_name.lower())]
-            else:
-                raw = st.raw.get("Action")
-                patterns = [raw] if isinstance(raw, str) else [p for p in raw or [] if isinstance(p, str)]
-                granted = [a for p in patterns for a in reference.matching_actions(p)]
-            for action in granted:
-                found.setdefault(action.service, set()).add(action.name)
-    return found
-
-
-def _actor(record: dict[str, Any]) -> str | None:
-    """The user or role a trail record's request came from (a role for its sessions)."""
-    identity = record.get("userIdentity") or {}
-    if identity.get("type") == "IAMUser":
-        return identity.get("arn")
-    if identity.get("type") == "AssumedRole":
-        return ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
-    return None
-
-
-def _records(ctx: OpContext, since: datetime) -> Iterator[dict[str, Any]]:
-    token = None
-    while True:
-        page, token = ctx.store.lookup_events(ctx.account, start=since, max_results=50, next_token=token)
-        yield from page
-        if not token:
-            return
-
-
 def compute_report(ctx: OpContext, arn: str, granularity: str) -> dict[str, Any]:
     """The services (and actions) the entity's policies allow, with their last attempted use."""
     reference = service_reference()
     subject = _subject(ctx, arn)
-    allowed = allowed_actions(subject.policies, reference)
+    allowed = granted_actions(subject.policies, reference)
     by_lower = {ns.lower(): ns for ns in allowed}
     now = ctx.clock.now()
     # namespace -> [last time, entity, region, {entities}], and (namespace, action) -> [time, entity, region]
     services: dict[str, list[Any]] = {}
     actions: dict[tuple[str, str], list[Any]] = {}
     entity_last: dict[tuple[str, str], str] = {}  # (namespace, entity ARN) -> last time
-    for record in _records(ctx, now - timedelta(days=TRACKING_DAYS)):
-        actor = _actor(record)
-        entity = subject.actors.get(actor or "")
+    for record in records_since(ctx.store, ctx.account, now - timedelta(days=TRACKING_DAYS)):
+        entity = subject.actors.get(principal_of(record) or "")
         if entity is None:
             continue
-        service = str(record.get("eventSource", "")).removesuffix(".amazonaws.com")
-        action = (
-            ctx.host.action_of(service, record.get("eventName", "")) or f"{service}:{record.get('eventName')}"
-        )
-        prefix, _, action_name = action.partition(":")
+        prefix, _, action_name = action_of_record(record, ctx.host.action_of).partition(":")
         namespace = by_lower.get(prefix.lower())
         if namespace is None:
             continue  # a service the policies do not allow is not in the report

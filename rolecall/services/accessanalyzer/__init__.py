@@ -1,6 +1,7 @@
 """IAM Access Analyzer (rest-json): policy validation and custom policy checks (policy_operations, over
 policy_checks and access_checks), and analyzers with their archive rules and findings (analyzers, over
-findings: external access and unused access, from the account's state and trail)."""
+findings: external access and unused access, from the account's state and trail), and policies
+generated from the trail (policy_generation)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,20 @@ from rolecall.services.accessanalyzer.analyzers import (
     ArchiveRuleOperations,
     FindingOperations,
 )
+from rolecall.services.accessanalyzer.policy_generation import PolicyGenerationOperations
 from rolecall.services.accessanalyzer.policy_operations import PolicyChecks
 
 
 class AccessAnalyzer(Service):
     name = "access-analyzer"
     model = "accessanalyzer"
-    families = (PolicyChecks, AnalyzerOperations, ArchiveRuleOperations, FindingOperations)
+    families = (
+        PolicyChecks,
+        AnalyzerOperations,
+        ArchiveRuleOperations,
+        FindingOperations,
+        PolicyGenerationOperations,
+    )
 
     def admit(self, caller: object) -> None:
         """Unused-access findings read the trail: write pending records first, so that they count."""

@@ -74,9 +74,15 @@ def validate_policy(
     text: str, policy_type: str, reference: ServiceReference, resource_type: str | None = None
 ) -> list[dict[str, Any]]:
     """Every finding of the basic policy checks on `text`, a policy of `policy_type`."""
-    found = Findings(text)
     try:
+        found = Findings(text)
         document = json.loads(text)
+    except RecursionError:  # nested deeper than any policy: JSON, but not a document to check
+        found = Findings("")
+        found.add(
+            "ERROR", "JSON_SYNTAX_ERROR", "Fix the JSON syntax error: the document is nested too deeply."
+        )
+        return found.items
     except ValueError as exc:
         line, column, index = _json_error_position(text, exc)
         found.add(

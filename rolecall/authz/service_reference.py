@@ -147,6 +147,11 @@ class ServiceReference:
         found = entry[1].get("resources", {}).get(resource_type)
         return str(found[0]) if found else None
 
+    def resource_formats(self, prefix: str) -> list[str]:
+        """The ARN formats of every resource type of the service."""
+        entry = self._services.get(prefix.lower())
+        return [str(found[0]) for found in entry[1].get("resources", {}).values()] if entry else []
+
     def resource_condition_keys(self, prefix: str, resource_type: str) -> tuple[str, ...]:
         entry = self._services.get(prefix.lower())
         found = entry[1].get("resources", {}).get(resource_type) if entry else None

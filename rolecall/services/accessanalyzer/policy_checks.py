@@ -10,6 +10,7 @@ parsed Policy) and the Service Authorization Reference for actions and condition
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -260,6 +261,7 @@ def _check_statement(
             )
     actions = _check_actions(statement, path, reference, found)
     _check_resources(statement, path, found)
+    _check_arn_fields(statement, path, reference, found)
     _check_conditions(statement, path, reference, actions, found)
     if effect == "Allow":
         _check_pass_role(statement, path, actions, found)
@@ -351,6 +353,49 @@ def _check_resources(statement: dict[str, Any], path: Path, found: Findings) -> 
                 _at(path, element, index),
             )
             written.remove(resource)
+
+
+def _resource_formats(reference: ServiceReference, service: str, resource: str) -> list[list[str]]:
+    """The ARN formats of the service's resource types that `resource` (an ARN's resource part) fits, as
+    their six colon-separated fields."""
+    fits = []
+    for arn in reference.resource_formats(service):
+        fields = arn.split(":", 5)
+        if len(fields) != 6:
+            continue
+        pattern = ".+".join(re.escape(part) for part in re.split(r"\$\{[^}]*\}", fields[5]))
+        if re.fullmatch(pattern, resource):
+            fits.append(fields)
+    return fits
+
+
+def _check_arn_fields(
+    statement: dict[str, Any], path: Path, reference: ServiceReference, found: Findings
+) -> None:
+    """An account ID or Region in a resource ARN of a service whose ARNs (of that shape) have none."""
+    element = "Resource" if "Resource" in statement else "NotResource"
+    for index, arn in _strings(statement.get(element)) or []:
+        fields = arn.split(":", 5)
+        if len(fields) != 6 or fields[0] != "arn" or not reference.has_service(fields[2]):
+            continue
+        formats = _resource_formats(reference, fields[2], fields[5])
+        if not formats:
+            continue
+        service = fields[2]
+        if fields[4] not in ("", "*") and all(f[4] == "" for f in formats):
+            found.add(
+                "ERROR",
+                "ARN_ACCOUNT_NOT_ALLOWED",
+                f"The service {service} does not support specifying an account ID in the resource ARN.",
+                _at(path, element, index),
+            )
+        if fields[3] not in ("", "*") and all(f[3] == "" for f in formats):
+            found.add(
+                "ERROR",
+                "ARN_REGION_NOT_ALLOWED",
+                f"The service {service} does not support specifying a Region in the resource ARN.",
+                _at(path, element, index),
+            )
 
 
 def _conditions(statement: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:

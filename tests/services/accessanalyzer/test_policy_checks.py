@@ -72,6 +72,18 @@ def test_validate_policy_findings_by_type(env: Harness) -> None:
         "ERROR:INVALID_CONDITION_OPERATOR"
     ]
     assert codes(env, '{"Version": "2012-10-17", "Statement": [') == ["ERROR:JSON_SYNTAX_ERROR"]
+    assert codes(env, "[" * 3000 + "]" * 3000) == ["ERROR:JSON_SYNTAX_ERROR"]
+    # Bucket ARNs name no account or Region; access point ARNs do.
+    assert codes(env, policy(allow("s3:GetObject", "arn:aws:s3::123456789012:b/*"))) == [
+        "ERROR:ARN_ACCOUNT_NOT_ALLOWED"
+    ]
+    assert codes(env, policy(allow("s3:GetObject", "arn:aws:s3:us-east-1::b/*"))) == [
+        "ERROR:ARN_REGION_NOT_ALLOWED"
+    ]
+    assert (
+        codes(env, policy(allow("s3:GetObject", "arn:aws:s3:us-east-1:123456789012:accesspoint/ap/object/k")))
+        == []
+    )
     assert codes(env, json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Permit"}]})) == [
         "ERROR:INVALID_EFFECT",
         "ERROR:MISSING_ACTION",

@@ -263,8 +263,12 @@ class AnalyzerOperations(Family):
             raise ValidationException(f"Invalid analyzer name {name}: use letters, digits, '.', '_' and '-'.")
         kind = params["type"]
         existing = [a for a in ctx.tx.list(ctx.account, KIND) if a["arn"].split(":")[3] == ctx.region]
-        if any(a["name"] == name for a in existing):
-            raise ConflictException(f"Analyzer {name} already exists.")
+        for other in existing:
+            if other["name"] == name:
+                token = params.get("clientToken")
+                if token and other.get("clientToken") == token and other["type"] == kind:
+                    return {"arn": other["arn"]}  # a retry of the same request (the SDKs send a token)
+                raise ConflictException(f"Analyzer {name} already exists.")
         if sum(a["type"] == kind for a in existing) >= MAX_ANALYZERS:
             raise ServiceQuotaExceededException(
                 f"You have reached the quota of {MAX_ANALYZERS} {kind} analyzers."
@@ -279,6 +283,7 @@ class AnalyzerOperations(Family):
             "tags": params.get("tags") or {},
             "archiveRules": {},
             "findings": {},
+            "clientToken": params.get("clientToken"),
         }
         if kind in UNUSED_TYPES:
             age = ((params.get("configuration") or {}).get("unusedAccess") or {}).get("unusedAccessAge")
@@ -330,6 +335,9 @@ class ArchiveRuleOperations(Family):
         analyzer = _by_name(ctx, params["analyzerName"])
         rules = analyzer.setdefault("archiveRules", {})
         if params["ruleName"] in rules:
+            token = params.get("clientToken")
+            if token and rules[params["ruleName"]].get("clientToken") == token:
+                return {}  # a retry of the same request
             raise ConflictException(f"Archive rule {params['ruleName']} already exists.")
         criteria = _validate_filter(params.get("filter"))
         keep(ctx, analyzer, current(ctx, analyzer))  # the rule is for findings found from now on
@@ -339,18 +347,21 @@ class ArchiveRuleOperations(Family):
             "filter": criteria,
             "createdAt": now,
             "updatedAt": now,
+            "clientToken": params.get("clientToken"),
         }
         _save(ctx, analyzer)
         return {}
 
     @operation("access-analyzer:GetArchiveRule", _name_arn("rule"))
     def GetArchiveRule(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"archiveRule": _rule(_by_name(ctx, params["analyzerName"]), params["ruleName"])}
+        return {"archiveRule": _rule_shape(_rule(_by_name(ctx, params["analyzerName"]), params["ruleName"]))}
 
     @operation("access-analyzer:ListArchiveRules", _name_arn("analyzer"))
     def ListArchiveRules(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         analyzer = _by_name(ctx, params["analyzerName"])
-        rules = [analyzer["archiveRules"][name] for name in sorted(analyzer.get("archiveRules") or {})]
+        rules = [
+            _rule_shape(analyzer["archiveRules"][name]) for name in sorted(analyzer.get("archiveRules") or {})
+        ]
         return _page(rules, params, "archiveRules")
 
     @operation("access-analyzer:UpdateArchiveRule", _name_arn("rule"))
@@ -383,6 +394,10 @@ class ArchiveRuleOperations(Family):
         keep(ctx, analyzer, findings)
         _save(ctx, analyzer)
         return {}
+
+
+def _rule_shape(rule: dict[str, Any]) -> dict[str, Any]:
+    return {k: rule[k] for k in ("ruleName", "filter", "createdAt", "updatedAt")}
 
 
 def _rule(analyzer: dict[str, Any], name: str) -> dict[str, Any]:

@@ -139,6 +139,11 @@ class PolicyGenerationOperations(Family):
             raise ValidationException("startTime must be before endTime.")
         if end - start > MAX_RANGE:
             raise ValidationException("The time range between startTime and endTime cannot exceed 90 days.")
+        token = params.get("clientToken")
+        if token:
+            for job in ctx.tx.list(ctx.account, KIND):
+                if job.get("clientToken") == token:
+                    return {"jobId": job["jobId"]}  # a retry of the same request (the SDKs send a token)
         reference = service_reference()
         used, complete = generate(ctx, principal, start, end, reference)
         job_id = ids.request_id()
@@ -153,6 +158,7 @@ class PolicyGenerationOperations(Family):
             {
                 "jobId": job_id,
                 "seq": len(ctx.tx.list(ctx.account, KIND)),  # orders jobs started in the same second
+                "clientToken": token,
                 "principalArn": principal,
                 "status": "SUCCEEDED",
                 "startedOn": iso(now),

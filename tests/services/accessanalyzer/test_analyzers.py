@@ -114,7 +114,12 @@ def test_analyzer_and_archive_rule_life_cycle(env: Harness) -> None:
 
 
 def test_bad_filters_and_ids(env: Harness) -> None:
-    arn = aa(env, "CreateAnalyzer", analyzerName="a", type="ACCOUNT")["arn"]
+    arn = aa(env, "CreateAnalyzer", analyzerName="a", type="ACCOUNT", clientToken="t-1")["arn"]
+    # A retry with the same client token is the same request; another token is another analyzer.
+    assert aa(env, "CreateAnalyzer", analyzerName="a", type="ACCOUNT", clientToken="t-1")["arn"] == arn
+    with pytest.raises(AwsError) as exc:
+        aa(env, "CreateAnalyzer", analyzerName="a", type="ACCOUNT", clientToken="t-2")
+    assert exc.value.code == "ConflictException"
     with pytest.raises(AwsError) as exc:
         aa(env, "ListFindingsV2", analyzerArn=arn, filter={"status": {}})
     assert exc.value.code == "ValidationException"

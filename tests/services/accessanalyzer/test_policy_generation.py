@@ -65,6 +65,17 @@ def test_generated_policy_covers_the_time_range(env: Harness) -> None:
     assert _grants(_policy(env, everything, includeResourcePlaceholders=True)) == actions
     listed = env.invoke(SVC, "ListPolicyGenerations", principalArn=role, maxResults=2)
     assert [j["jobId"] for j in listed["policyGenerations"]] == [everything, later] and listed["nextToken"]
+    retried = env.invoke(
+        SVC, "StartPolicyGeneration", clientToken="once",
+        policyGenerationDetails={"principalArn": role},
+        cloudTrailDetails={"trails": [], "accessRole": f"arn:aws:iam::{ACCOUNT}:role/reader", "startTime": early},
+    )["jobId"]  # fmt: skip
+    again = env.invoke(
+        SVC, "StartPolicyGeneration", clientToken="once",
+        policyGenerationDetails={"principalArn": role},
+        cloudTrailDetails={"trails": [], "accessRole": f"arn:aws:iam::{ACCOUNT}:role/reader", "startTime": early},
+    )["jobId"]  # fmt: skip
+    assert again == retried
     env.invoke(SVC, "CancelPolicyGeneration", jobId=first_day)
     assert env.invoke(SVC, "GetGeneratedPolicy", jobId=first_day)["jobDetails"]["status"] == "SUCCEEDED"
 

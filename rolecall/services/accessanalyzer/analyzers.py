@@ -248,6 +248,18 @@ def _sorted(items: list[dict[str, Any]], sort: dict[str, Any] | None) -> list[di
 # ---------------------------------------------------------------- the operations
 
 
+def _param_resource(ctx: OpContext, params: dict[str, Any]) -> str:
+    return str(params.get("resourceArn") or "*")
+
+
+def _tag_context(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    tags = params.get("tags") or {}
+    keys = list(tags) or list(params.get("tagKeys") or [])
+    context: dict[str, Any] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    context["aws:TagKeys"] = keys
+    return context
+
+
 class AnalyzerOperations(Family):
     @operation(
         "access-analyzer:CreateAnalyzer",
@@ -327,6 +339,43 @@ class AnalyzerOperations(Family):
         _by_name(ctx, params["analyzerName"])
         ctx.tx.delete(ctx.account, KIND, _key(ctx, params["analyzerName"]))
         return {}
+
+    @operation(
+        "access-analyzer:UpdateAnalyzer",
+        _name_arn("analyzer"),
+        unsupported=["configuration.unusedAccess.analysisRule"],
+    )
+    def UpdateAnalyzer(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        analyzer = _by_name(ctx, params["analyzerName"])
+        age = ((params.get("configuration") or {}).get("unusedAccess") or {}).get("unusedAccessAge")
+        if params.get("configuration") and analyzer["type"] not in UNUSED_TYPES:
+            raise ValidationException("Only unused access analyzers have a configuration to update.")
+        if age is not None:
+            if not 1 <= age <= 365:
+                raise ValidationException("unusedAccessAge must be between 1 and 365 days.")
+            analyzer["configuration"] = {"unusedAccess": {"unusedAccessAge": age}}
+            _save(ctx, analyzer)
+        return {"configuration": analyzer["configuration"]} if analyzer.get("configuration") else {}
+
+    @operation("access-analyzer:TagResource", _param_resource, _tag_context)
+    def TagResource(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        analyzer = _by_arn(ctx, params["resourceArn"])
+        analyzer["tags"] = {**(analyzer.get("tags") or {}), **params["tags"]}
+        _save(ctx, analyzer)
+        return {}
+
+    @operation("access-analyzer:UntagResource", _param_resource, _tag_context)
+    def UntagResource(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        analyzer = _by_arn(ctx, params["resourceArn"])
+        analyzer["tags"] = {
+            k: v for k, v in (analyzer.get("tags") or {}).items() if k not in params["tagKeys"]
+        }
+        _save(ctx, analyzer)
+        return {}
+
+    @operation("access-analyzer:ListTagsForResource", _param_resource)
+    def ListTagsForResource(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"tags": _by_arn(ctx, params["resourceArn"]).get("tags") or {}}
 
 
 class ArchiveRuleOperations(Family):
@@ -436,6 +485,38 @@ class FindingOperations(Family):
         item = _finding(ctx, _by_arn(ctx, params["analyzerArn"]), params["id"])
         page = _page(item["details"], params, "findingDetails")
         return {**summary_v2(item), **page}
+
+    @operation("access-analyzer:GetFindingsStatistics", _param_arn)
+    def GetFindingsStatistics(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        analyzer = _by_arn(ctx, params["analyzerArn"])
+        items = current(ctx, analyzer)
+        totals = {
+            f"total{status.capitalize()}Findings": sum(i["status"] == status for i in items)
+            for status in ("ACTIVE", "ARCHIVED", "RESOLVED")
+        }
+        active = [i for i in items if i["status"] == "ACTIVE"]
+        if analyzer["type"] in UNUSED_TYPES:
+            kinds = sorted({i["findingType"] for i in active})
+            statistics = {
+                "unusedAccessFindingsStatistics": {
+                    "unusedAccessTypeStatistics": [
+                        {"unusedAccessType": kind, "total": sum(i["findingType"] == kind for i in active)}
+                        for kind in kinds
+                    ],
+                    **totals,
+                }
+            }
+        else:
+            by_type: dict[str, dict[str, int]] = {}
+            for item in active:
+                entry = by_type.setdefault(
+                    item["resourceType"],
+                    {"totalActivePublic": 0, "totalActiveCrossAccount": 0, "totalActiveErrors": 0},
+                )
+                public = bool((item.get("external") or {}).get("isPublic"))
+                entry["totalActivePublic" if public else "totalActiveCrossAccount"] += 1
+            statistics = {"externalAccessFindingsStatistics": {"resourceTypeStatistics": by_type, **totals}}
+        return {"findingsStatistics": [statistics], "lastUpdatedAt": iso(ctx.clock.now())}
 
     @operation("access-analyzer:UpdateFindings", _param_arn)
     def UpdateFindings(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -170,3 +170,26 @@ def test_analyzer_errors_and_refusals(server):
     with pytest.raises(ClientError) as exc:
         as_key(server, key, "accessanalyzer").list_analyzers()
     assert err(exc)[0] == "AccessDeniedException" and "access-analyzer:ListAnalyzers" in err(exc)[1]
+
+
+def test_statistics_tags_and_configuration(server, planted):
+    aa = server.client("accessanalyzer")
+    analyzer = name("stats")
+    arn = aa.create_analyzer(analyzerName=analyzer, type="ACCOUNT", tags={"team": "sec"})["arn"]
+    stats = aa.get_findings_statistics(analyzerArn=arn)["findingsStatistics"][0][
+        "externalAccessFindingsStatistics"
+    ]
+    roles = stats["resourceTypeStatistics"]["AWS::IAM::Role"]
+    assert roles["totalActivePublic"] >= 1 and roles["totalActiveCrossAccount"] >= 2  # the planted ones
+    assert stats["resourceTypeStatistics"]["AWS::S3::Bucket"]["totalActivePublic"] >= 1
+    aa.tag_resource(resourceArn=arn, tags={"env": "prod"})
+    aa.untag_resource(resourceArn=arn, tagKeys=["team"])
+    assert aa.list_tags_for_resource(resourceArn=arn)["tags"] == {"env": "prod"}
+    unused = name("unused")
+    aa.create_analyzer(analyzerName=unused, type="ACCOUNT_UNUSED_ACCESS")
+    updated = aa.update_analyzer(analyzerName=unused, configuration={"unusedAccess": {"unusedAccessAge": 30}})
+    assert updated["configuration"] == {"unusedAccess": {"unusedAccessAge": 30}}
+    assert (
+        aa.get_analyzer(analyzerName=unused)["analyzer"]["configuration"]["unusedAccess"]["unusedAccessAge"]
+        == 30
+    )

@@ -153,3 +153,38 @@ def test_each_family_is_refused_without_permission(env: Harness) -> None:
         assert refused.code == "AccessDenied", op
     assert json.dumps(aa(env, "ListAnalyzers"))  # the refusals changed nothing
     assert [a["name"] for a in aa(env, "ListAnalyzers")["analyzers"]] == ["guarded"]
+
+
+def test_update_tags_and_statistics(env: Harness) -> None:
+    public = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+    partner = {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "sts:AssumeRole"}
+    env.call("CreateRole", RoleName="open", AssumeRolePolicyDocument=policy(public))
+    env.call("CreateRole", RoleName="shared", AssumeRolePolicyDocument=policy(partner))
+    arn = aa(env, "CreateAnalyzer", analyzerName="ext", type="ACCOUNT", tags={"team": "sec"})["arn"]
+    stats = aa(env, "GetFindingsStatistics", analyzerArn=arn)["findingsStatistics"][0]
+    external = stats["externalAccessFindingsStatistics"]
+    assert external["totalActiveFindings"] == 2 and external["totalArchivedFindings"] == 0
+    assert external["resourceTypeStatistics"]["AWS::IAM::Role"]["totalActivePublic"] == 1
+    assert external["resourceTypeStatistics"]["AWS::IAM::Role"]["totalActiveCrossAccount"] == 1
+    aa(env, "TagResource", resourceArn=arn, tags={"env": "prod"})
+    aa(env, "UntagResource", resourceArn=arn, tagKeys=["team"])
+    assert aa(env, "ListTagsForResource", resourceArn=arn)["tags"] == {"env": "prod"}
+    unused = aa(env, "CreateAnalyzer", analyzerName="unused", type="ACCOUNT_UNUSED_ACCESS")["arn"]
+    out = aa(
+        env, "UpdateAnalyzer", analyzerName="unused", configuration={"unusedAccess": {"unusedAccessAge": 7}}
+    )
+    assert out["configuration"] == {"unusedAccess": {"unusedAccessAge": 7}}
+    env.clock.advance(8 * DAY)  # both roles were created 8 days ago and never used: unused over 7 days
+    stats = aa(env, "GetFindingsStatistics", analyzerArn=unused)["findingsStatistics"][0]
+    assert stats["unusedAccessFindingsStatistics"]["unusedAccessTypeStatistics"] == [
+        {"unusedAccessType": "UnusedIAMRole", "total": 2}
+    ]
+    with pytest.raises(AwsError) as exc:
+        aa(env, "UpdateAnalyzer", analyzerName="ext", configuration={"unusedAccess": {"unusedAccessAge": 7}})
+    assert exc.value.code == "ValidationException"
+    # Tagging is authorized with the request's tags.
+    dev = env.user(
+        "dev", allow("access-analyzer:TagResource", Condition={"StringEquals": {"aws:RequestTag/env": "dev"}})
+    )
+    aa(env, "TagResource", caller=dev, resourceArn=arn, tags={"env": "dev"})
+    assert env.denied(dev, SVC, "TagResource", resourceArn=arn, tags={"env": "prod"}).code == "AccessDenied"

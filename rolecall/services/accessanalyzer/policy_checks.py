@@ -278,6 +278,7 @@ def _check_actions(
         return []
     granted: list[Action] = []
     seen: dict[str, int | None] = {}
+    redundant: list[tuple[int | None, str]] = []
     for index, action in values:
         location = _at(path, element, index)
         if action == "*":
@@ -309,28 +310,25 @@ def _check_actions(
             granted.extend(matched)
         lowered = action.lower()
         if lowered in seen:
-            found.add(
-                "SUGGESTION",
-                "REDUNDANT_ACTION",
-                f"The 1 action(s) are redundant because they provide similar permissions. Update the policy to "
-                f"remove the redundant action such as: {action}.",
-                location,
-            )
+            redundant.append((index, action))
         seen[lowered] = index
     # An action a wildcard of the same statement already covers is redundant too.
     patterns = [a for a in seen if "*" in a or "?" in a]
     for index, action in values:
         lowered = action.lower()
-        if "*" in lowered or "?" in lowered or lowered not in seen:
+        if "*" in lowered or "?" in lowered or lowered not in seen or (index, action) in redundant:
             continue
         if any(wildcard_match(p, lowered, case_sensitive=False) for p in patterns):
-            found.add(
-                "SUGGESTION",
-                "REDUNDANT_ACTION",
-                f"The 1 action(s) are redundant because they provide similar permissions. Update the policy to "
-                f"remove the redundant action such as: {action}.",
-                _at(path, element, index),
-            )
+            redundant.append((index, action))
+    if redundant:  # one finding per statement, as AWS words it: how many, one example, where each is
+        redundant.sort(key=lambda r: r[0] or 0)
+        found.add(
+            "SUGGESTION",
+            "REDUNDANT_ACTION",
+            f"The {len(redundant)} action(s) are redundant because they provide similar permissions. Update the "
+            f"policy to remove the redundant action such as: {redundant[0][1]}.",
+            *(_at(path, element, index) for index, _ in redundant),
+        )
     return list({a.full_name: a for a in granted}.values())
 
 
@@ -340,19 +338,22 @@ def _check_resources(statement: dict[str, Any], path: Path, found: Findings) -> 
     if values is None:
         return
     written = [v for _, v in values]
+    redundant = []
     for index, resource in values:
         others = [w for w in written if w != resource]
         if written.count(resource) > 1 or any(
             wildcard_match(o, resource, case_sensitive=True) for o in others if "*" in o or "?" in o
         ):
-            found.add(
-                "SUGGESTION",
-                "REDUNDANT_RESOURCE",
-                "The 1 resource ARN(s) are redundant because they reference the same resource. Review the use of "
-                "wildcards (*) and update the policy to remove the redundant resource ARN.",
-                _at(path, element, index),
-            )
+            redundant.append(index)
             written.remove(resource)
+    if redundant:
+        found.add(
+            "SUGGESTION",
+            "REDUNDANT_RESOURCE",
+            f"The {len(redundant)} resource ARN(s) are redundant because they reference the same resource. Review "
+            "the use of wildcards (*) and update the policy to remove the redundant resource ARN.",
+            *(_at(path, element, index) for index in redundant),
+        )
 
 
 def _resource_formats(reference: ServiceReference, service: str, resource: str) -> list[list[str]]:

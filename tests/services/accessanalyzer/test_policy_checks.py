@@ -53,6 +53,13 @@ def test_validate_policy_findings_by_type(env: Harness) -> None:
         "SUGGESTION:REDUNDANT_ACTION",
         "SECURITY_WARNING:PASS_ROLE_WITH_STAR_IN_ACTION_AND_RESOURCE",
     ]
+    out = env.invoke(
+        SVC, "ValidatePolicy", policyType="IDENTITY_POLICY",
+        policyDocument=policy(allow(["s3:Get*", "s3:GetObject", "s3:GetObjectAcl"], "arn:aws:s3:::b/*")),
+    )  # fmt: skip
+    (redundant,) = out["findings"]  # one per statement: how many, an example, and where each one is
+    assert redundant["findingDetails"].startswith("The 2 action(s) are redundant")
+    assert [loc["path"][-1] for loc in redundant["locations"]] == [{"index": 1}, {"index": 2}]
     # A condition on iam:PassedToService removes the PassRole finding.
     scoped = allow("iam:PassRole", Condition={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}})
     assert codes(env, policy(scoped)) == []

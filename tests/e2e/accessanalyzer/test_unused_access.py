@@ -51,7 +51,9 @@ def test_each_unused_access_finding_type(srv):
     iam.create_role(RoleName=idle, AssumeRolePolicyDocument=trust)
     iam.create_role(RoleName=worker, AssumeRolePolicyDocument=trust)
     iam.put_role_policy(
-        RoleName=worker, PolicyName="p", PolicyDocument=allow(["iam:ListRoles", "s3:ListAllMyBuckets"])
+        RoleName=worker,
+        PolicyName="p",
+        PolicyDocument=allow(["iam:ListRoles", "iam:ListUsers", "s3:ListAllMyBuckets"]),
     )
     iam.create_user(UserName=ops)
     key = iam.create_access_key(UserName=ops)["AccessKey"]["AccessKeyId"]
@@ -83,7 +85,12 @@ def test_each_unused_access_finding_type(srv):
     }
     permission = next(f for f in findings if f["findingType"] == "UnusedPermission")
     details = aa.get_finding_v2(analyzerArn=arn, id=permission["id"])["findingDetails"]
-    assert details == [{"unusedPermissionDetails": {"serviceNamespace": "s3"}}]  # iam:ListRoles was used
+    by_service = {
+        d["unusedPermissionDetails"]["serviceNamespace"]: d["unusedPermissionDetails"] for d in details
+    }
+    assert by_service["s3"] == {"serviceNamespace": "s3"}  # never used
+    assert by_service["iam"]["actions"] == [{"action": "iam:ListUsers"}]  # iam:ListRoles was used
+    assert by_service["iam"]["lastAccessed"].year >= 2026  # a timestamp on the wire
     analyzer = aa.get_analyzer(analyzerName="unused")["analyzer"]
     assert analyzer["configuration"] == {"unusedAccess": {"unusedAccessAge": 30}}
     # Once the idle role is used, its finding (kept since the analyzer reported it) is RESOLVED.

@@ -97,6 +97,11 @@ class Pipeline:
     def record(self, account: str, record: dict[str, Any]) -> None:
         self.trail.put(account, record)
 
+    def action_of(self, service: str, operation: str) -> str | None:
+        found = self.services.get(service)
+        spec = found.handler(operation) if found is not None else None
+        return spec.authorization.action or None if spec is not None else None
+
     def flush_trail(self) -> None:
         self.trail.flush()
 
@@ -237,7 +242,7 @@ class Pipeline:
         )
         event.caller, event.operation, event.params = caller, operation, params
         try:
-            codec_for(service_name).validate(operation, params)
+            codec_for(service.model).validate(operation, params)
             if operation in service.federated_operations:
                 caller = event.caller = service.federated_caller(self, operation, params)
             service.admit(caller)

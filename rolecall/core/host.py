@@ -69,6 +69,11 @@ class Host(Protocol):
         """Write every trail record put so far (LookupEvents reads after this)."""
         ...
 
+    def action_of(self, service: str, operation: str) -> str | None:
+        """The IAM action that an operation of a served service (by signing name) is authorized by, or
+        None (for reports over the trail, whose records name operations, not actions)."""
+        ...
+
     def authenticate(self, req: HttpRequest) -> Caller:
         """Who signed `req` (SigV4), or the default account's root under --auth off. Raises AwsError."""
         ...

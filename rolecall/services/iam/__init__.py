@@ -5,7 +5,8 @@ users, access_keys (and console passwords in users), mfa (virtual MFA devices), 
 instance_profiles, inline_policies, managed_policies (customer and AWS managed, versions, attachments),
 account (the summary and the authorization snapshot), account_settings (alias, password policy,
 ChangePassword), credential_report, certificates (signing and server certificates, SSH public keys),
-simulator (Simulate* and GetContextKeys*), oidc_providers and saml_providers (the identity providers STS's federation trusts).
+simulator (Simulate* and GetContextKeys*), oidc_providers and saml_providers (the identity providers STS's federation trusts),
+last_accessed (service and action last accessed reports from the trail).
 Shared pieces: common (ARNs, paging, tags, lookups), policy_documents, trust_principals.
 """
 
@@ -22,6 +23,7 @@ from rolecall.services.iam.credential_report import CredentialReportOperations
 from rolecall.services.iam.groups import GroupOperations
 from rolecall.services.iam.inline_policies import InlinePolicyOperations
 from rolecall.services.iam.instance_profiles import InstanceProfileOperations
+from rolecall.services.iam.last_accessed import LastAccessedOperations
 from rolecall.services.iam.managed_policies import ManagedPolicyOperations
 from rolecall.services.iam.mfa import MFAOperations
 from rolecall.services.iam.oidc_providers import OIDCProviderOperations
@@ -50,6 +52,7 @@ class IAM(Service):
         SimulatorOperations,
         OIDCProviderOperations,
         SAMLProviderOperations,
+        LastAccessedOperations,
     )
 
     def admit(self, caller: Caller) -> None:

@@ -22,7 +22,7 @@ from rolecall.authn import Authenticator, root_caller
 from rolecall.authz.authorizer import Authorizer
 from rolecall.clock import Clock
 from rolecall.core.config import ServerConfig
-from rolecall.core.context import Caller, OpContext
+from rolecall.core.context import Caller, Check, OpContext
 from rolecall.core.host import CallResult
 from rolecall.core.operations import OperationSpec, Service
 from rolecall.credentials.accounts import ensure_default_account
@@ -209,6 +209,10 @@ class Pipeline:
             raise NotImplementedOperation(f"rolecall does not implement {service_name}:{operation} yet.")
         now = self.clock.time()
         req = HttpRequest("POST", "/", headers=Headers({"user-agent": "rolecall-invoke"}))
+        if caller.type == "AWSService":  # CloudTrail shows a service's own calls as coming from the service
+            req = HttpRequest(
+                "POST", "/", headers=Headers({"user-agent": caller.arn}), remote_addr=caller.arn
+            )
         event = RequestEvent(
             service_name, service.model, req, datetime.fromtimestamp(now, UTC), region or self.config.region
         )
@@ -226,6 +230,27 @@ class Pipeline:
         if spec.read_only or ctx.deferred:
             self._record(event)
         return output
+
+    def refusals_as(
+        self, caller: Caller, service: str, operation: str, params: dict[str, Any], tx: Tx, region: str
+    ) -> list[Check]:
+        spec = self.services[service].handler(operation)
+        if spec is None:
+            raise NotImplementedOperation(f"rolecall does not implement {service}:{operation} yet.")
+        ctx = OpContext(
+            service=service,
+            operation=operation,
+            account=caller.account,
+            region=region,
+            caller=caller,
+            tx=tx,
+            host=self,
+            request_id="",
+            source_ip=caller.arn,
+            user_agent=caller.arn,
+        )
+        auth = spec.authorization
+        return self.authorizer.refused(ctx, auth, params, auth.resources(ctx, params))
 
     def _run(
         self,

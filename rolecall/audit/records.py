@@ -134,6 +134,8 @@ def _trail_names(service: str, params: dict[str, Any]) -> dict[str, Any]:
 def user_identity(caller: Caller | None) -> dict[str, Any]:
     if caller is None:
         return {}
+    if caller.type == "AWSService":
+        return {"type": "AWSService", "invokedBy": caller.arn}
     ident: dict[str, Any] = {
         "type": caller.type,
         "principalId": caller.principal_id,

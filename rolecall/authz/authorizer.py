@@ -62,7 +62,7 @@ class PolicyCache:
 def principal_policies(ctx: OpContext, cache: PolicyCache, generation: int) -> PrincipalPolicies:
     """The identity policies and boundary of the caller's user or role, as they are now."""
     caller = ctx.caller
-    if caller.is_root:
+    if caller.is_root or caller.type == "AWSService":  # a service principal has no identity policies
         return PrincipalPolicies()
     session = caller.session or {}
     key = session.get("role_id") or caller.principal_id
@@ -124,6 +124,15 @@ def request_context(ctx: OpContext, principal_tags: dict[str, str] | None = None
         "aws:PrincipalIsAWSService": "false",
     }
     session = caller.session
+    if caller.type == "AWSService":
+        # A service principal acting for a resource: AWS names the service and the resource
+        # (aws:SourceArn, aws:SourceAccount, carried in session["context"]) and no principal ARN.
+        for key in ("aws:PrincipalAccount", "aws:PrincipalArn", "aws:userid", "aws:SourceIp"):
+            del keys[key]
+        keys["aws:PrincipalIsAWSService"] = "true"
+        keys["aws:PrincipalServiceName"] = caller.arn
+        keys.update((session or {}).get("context", {}))
+        return keys
     if caller.type == "Root":
         keys["aws:PrincipalType"] = "Account"
     elif caller.type == "IAMUser":

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rolecall.cloudtrail")
 
-LAG = 5  # seconds behind the clock a delivery reads up to
+LAG = 2  # seconds behind the clock a delivery reads up to (requests still committing)
 PAGE = 50  # records per lookup page
 ROLE_SESSION = "CloudTrailCloudWatchLogsDelivery"
 ROLE_DURATION = 3600

@@ -130,7 +130,7 @@ class Pipeline:
         # that rolecall does not serve.
         service_name = service_from_request(req) or (None if foreign(req) else "iam")
         service = self.services.get(service_name) if service_name else None
-        codec = codec_for(service.model) if service else None
+        codec = codec_for(service.model).for_request(req) if service else None
         # Errors go back in the protocol the client speaks, served service or not.
         errors: Codec | ErrorEnvelope = codec or unserved_envelope(req, service_name)
         now = self.clock.time()

@@ -118,6 +118,14 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
         f"(default: {ServerConfig.trail_delivery_interval:g}, as AWS's about five minutes)",
     )
     p.add_argument(
+        "--alarm-evaluation-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often CloudWatch alarms are evaluated "
+        f"(default: {ServerConfig.alarm_evaluation_interval:g}, as AWS's every minute)",
+    )
+    p.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],

@@ -218,7 +218,7 @@ class Pipeline:
         )
         event.caller, event.operation, event.params = caller, operation, params
         try:
-            codec_for(service_name).validate(operation, params)
+            codec_for(service.model).validate(operation, params)
             service.admit(caller)
             self.members.check(service.model, operation, spec.unsupported, params)
             event.read_only = spec.read_only

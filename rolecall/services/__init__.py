@@ -59,6 +59,12 @@ def _cloudwatch() -> Service:
     return CloudWatch()
 
 
+def _sns() -> Service:
+    from rolecall.services.sns import SNS
+
+    return SNS()
+
+
 # Signing name -> factory.
 SERVICES: dict[str, Callable[[], Service]] = {
     "iam": _iam,
@@ -69,6 +75,7 @@ SERVICES: dict[str, Callable[[], Service]] = {
     "lambda": _lambda,
     "s3": _s3,
     "monitoring": _cloudwatch,
+    "sns": _sns,
 }
 
 

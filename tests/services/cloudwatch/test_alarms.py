@@ -1,0 +1,115 @@
+"""CloudWatch alarms in process: evaluation over periods, state changes and history, SetAlarmState, and
+alarm actions publishing to SNS as cloudwatch.amazonaws.com."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rolecall.errors import AwsError
+from tests.services.conftest import ACCOUNT, START, allow
+
+ALARM = dict(
+    AlarmName="denied-spike",
+    MetricName="AccessDenied",
+    Namespace="Security",
+    Statistic="Sum",
+    Period=60,
+    EvaluationPeriods=2,
+    DatapointsToAlarm=1,
+    Threshold=5,
+    ComparisonOperator="GreaterThanOrEqualToThreshold",
+)
+
+
+def cw(env, op: str, caller=None, **params):
+    return env.invoke("monitoring", op, caller=caller, **params)
+
+
+def put(env, value: float, offset: float = 0) -> None:
+    from datetime import UTC, datetime
+
+    ts = datetime.fromtimestamp(env.clock.time() + offset, UTC)
+    cw(
+        env,
+        "PutMetricData",
+        Namespace="Security",
+        MetricData=[{"MetricName": "AccessDenied", "Value": value, "Timestamp": ts}],
+    )
+
+
+def evaluate(env, seconds: float = 60) -> None:
+    env.clock.advance(seconds)
+    env.service("monitoring").evaluate_alarms()
+
+
+def state(env) -> str:
+    return cw(env, "DescribeAlarms", AlarmNames=["denied-spike"])["MetricAlarms"][0]["StateValue"]
+
+
+def test_alarm_goes_to_alarm_and_back_over_periods(env):
+    cw(env, "PutMetricAlarm", **ALARM)
+    (alarm,) = cw(env, "DescribeAlarms")["MetricAlarms"]
+    assert alarm["StateValue"] == "INSUFFICIENT_DATA"
+    assert alarm["AlarmArn"] == f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:denied-spike"
+    evaluate(env)
+    assert state(env) == "INSUFFICIENT_DATA"  # no data at all
+    put(env, 3)
+    put(env, 4, offset=1)
+    evaluate(env)
+    assert state(env) == "ALARM"  # 7 >= 5 in one of the last two periods
+    reason = cw(env, "DescribeAlarms")["MetricAlarms"][0]["StateReason"]
+    assert reason.startswith("Threshold Crossed: 1 out of the last 2 datapoints")
+    put(env, 1)
+    evaluate(env)
+    assert state(env) == "ALARM"  # the 7 is still within the last two periods
+    evaluate(env)
+    assert state(env) == "OK"  # the last two periods: 1 and nothing
+    history = cw(env, "DescribeAlarmHistory", AlarmName="denied-spike", HistoryItemType="StateUpdate")
+    summaries = [h["HistorySummary"] for h in history["AlarmHistoryItems"]]
+    assert summaries == ["Alarm updated from ALARM to OK", "Alarm updated from INSUFFICIENT_DATA to ALARM"]
+
+
+def test_treat_missing_data_breaching(env):
+    cw(env, "PutMetricAlarm", **{**ALARM, "TreatMissingData": "breaching"})
+    evaluate(env)
+    assert state(env) == "ALARM"
+
+
+def test_set_alarm_state_and_delete(env):
+    cw(env, "PutMetricAlarm", **ALARM)
+    cw(env, "SetAlarmState", AlarmName="denied-spike", StateValue="ALARM", StateReason="testing the alarm")
+    (alarm,) = cw(env, "DescribeAlarms", StateValue="ALARM")["MetricAlarms"]
+    assert alarm["StateReason"] == "testing the alarm"
+    with pytest.raises(AwsError) as missing:
+        cw(env, "SetAlarmState", AlarmName="nope", StateValue="OK", StateReason="x")
+    assert missing.value.code == "ResourceNotFound"
+    with pytest.raises(AwsError) as bad:
+        cw(env, "PutMetricAlarm", **{**ALARM, "AlarmName": "bad", "Period": 45})
+    assert bad.value.code == "InvalidParameterValue"
+    cw(env, "DeleteAlarms", AlarmNames=["denied-spike"])
+    assert cw(env, "DescribeAlarms")["MetricAlarms"] == []
+    with pytest.raises(AwsError) as gone:
+        cw(env, "DeleteAlarms", AlarmNames=["denied-spike"])
+    assert gone.value.code == "ResourceNotFound"
+
+
+def test_alarm_operations_are_authorized_per_alarm(env):
+    cw(env, "PutMetricAlarm", **ALARM)
+    arn = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:other"
+    operator = env.user(
+        "operator",
+        allow(["cloudwatch:PutMetricAlarm", "cloudwatch:SetAlarmState", "cloudwatch:DeleteAlarms"], arn),
+    )
+    cw(env, "PutMetricAlarm", caller=operator, **{**ALARM, "AlarmName": "other"})
+    for op, params in (
+        ("PutMetricAlarm", ALARM),
+        ("SetAlarmState", {"AlarmName": "denied-spike", "StateValue": "OK", "StateReason": "x"}),
+        ("DeleteAlarms", {"AlarmNames": ["denied-spike"]}),
+        ("DescribeAlarms", {}),
+        ("DescribeAlarmHistory", {}),
+    ):
+        err = env.denied(operator, "monitoring", op, **params)
+        assert err.code == "AccessDenied" and f"cloudwatch:{op}" in err.message
+    assert state(env) == "INSUFFICIENT_DATA"

@@ -113,3 +113,63 @@ def test_alarm_operations_are_authorized_per_alarm(env):
         err = env.denied(operator, "monitoring", op, **params)
         assert err.code == "AccessDenied" and f"cloudwatch:{op}" in err.message
     assert state(env) == "INSUFFICIENT_DATA"
+
+
+def test_alarm_actions_publish_to_sns_as_cloudwatch(env, monkeypatch):
+    sent = []
+    monkeypatch.setattr(env.service("sns"), "deliver", sent.append)
+    topic = env.invoke("sns", "CreateTopic", Name="security")["TopicArn"]
+    env.invoke("sns", "Subscribe", TopicArn=topic, Protocol="http", Endpoint="http://127.0.0.1:9/hook")
+    env.invoke("sns", "ConfirmSubscription", TopicArn=topic, Token=sent[0].message["Token"])
+    cw(env, "PutMetricAlarm", **ALARM, AlarmActions=[topic], OKActions=[topic])
+    put(env, 9)
+    evaluate(env)
+    assert state(env) == "ALARM"
+    note = sent[-1].message
+    assert note["Subject"] == 'ALARM: "denied-spike" in us-east-1'
+    body = json.loads(note["Message"])
+    assert (body["NewStateValue"], body["OldStateValue"], body["AWSAccountId"]) == (
+        "ALARM",
+        "INSUFFICIENT_DATA",
+        ACCOUNT,
+    )
+    assert body["Trigger"]["MetricName"] == "AccessDenied"
+    (published,) = [r for r in env.trail("Publish") if r["userIdentity"].get("type") == "AWSService"]
+    assert (
+        published["userIdentity"]["invokedBy"] == "cloudwatch.amazonaws.com" and "errorCode" not in published
+    )
+    actions = cw(env, "DescribeAlarmHistory", AlarmName="denied-spike", HistoryItemType="Action")[
+        "AlarmHistoryItems"
+    ]
+    assert actions[0]["HistorySummary"] == f"Successfully executed action {topic}"
+
+
+def test_a_topic_policy_without_cloudwatch_refuses_the_action(env, monkeypatch):
+    sent = []
+    monkeypatch.setattr(env.service("sns"), "deliver", sent.append)
+    topic = env.invoke("sns", "CreateTopic", Name="locked")["TopicArn"]
+    owner_only = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Action": "sns:Publish",
+                    "Resource": topic,
+                }
+            ],
+        }
+    )
+    env.invoke("sns", "SetTopicAttributes", TopicArn=topic, AttributeName="Policy", AttributeValue=owner_only)
+    cw(env, "PutMetricAlarm", **ALARM, AlarmActions=[topic])
+    cw(env, "SetAlarmState", AlarmName="denied-spike", StateValue="ALARM", StateReason="drill")
+    actions = cw(env, "DescribeAlarmHistory", AlarmName="denied-spike", HistoryItemType="Action")[
+        "AlarmHistoryItems"
+    ]
+    assert (
+        actions[0]["HistorySummary"]
+        == f'Failed to execute action {topic}. Received error: "AuthorizationError"'
+    )
+    (refused,) = [r for r in env.trail("Publish") if r["userIdentity"].get("type") == "AWSService"]
+    assert refused["errorCode"] == "AuthorizationError"

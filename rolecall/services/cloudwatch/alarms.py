@@ -28,10 +28,11 @@ from rolecall.core.context import Caller, OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.errors import AwsError
 from rolecall.services.cloudwatch.errors import (
+    InvalidFormat,
     InvalidNextToken,
-    InvalidParameterCombinationException,
-    InvalidParameterValueException,
-    LimitExceededFault,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    LimitExceeded,
     ResourceNotFound,
 )
 from rolecall.services.cloudwatch.metric_data import dims
@@ -124,36 +125,36 @@ class AlarmOperations(Family):
         name = params["AlarmName"]
         for member in ("MetricName", "Namespace", "Statistic", "Period", "Threshold", "ComparisonOperator"):
             if params.get(member) is None:
-                raise InvalidParameterCombinationException(
+                raise InvalidParameterCombination(
                     f"The parameter {member} is required for an alarm on a metric."
                 )
         if params["Statistic"] not in STATISTICS:
-            raise InvalidParameterValueException(
+            raise InvalidParameterValue(
                 f"The value {params['Statistic']} for parameter Statistic is invalid."
             )
         if params["ComparisonOperator"] not in COMPARISONS:
-            raise InvalidParameterValueException(
+            raise InvalidParameterValue(
                 f"The value {params['ComparisonOperator']} for parameter ComparisonOperator is invalid."
             )
         period, periods = params["Period"], params["EvaluationPeriods"]
         if period < 10 or (period >= 60 and period % 60) or (period < 60 and period not in (10, 20, 30)):
-            raise InvalidParameterValueException("Period must be 10, 20, 30 or a multiple of 60.")
+            raise InvalidParameterValue("Period must be 10, 20, 30 or a multiple of 60.")
         to_alarm = params.get("DatapointsToAlarm", periods)
         if not 1 <= to_alarm <= periods:
-            raise InvalidParameterValueException("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
+            raise InvalidParameterValue("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
         if params.get("TreatMissingData", "missing") not in MISSING:
-            raise InvalidParameterValueException(
+            raise InvalidParameterValue(
                 f"The value {params['TreatMissingData']} for parameter TreatMissingData is invalid."
             )
         for member in ("AlarmActions", "OKActions", "InsufficientDataActions"):
             actions = params.get(member) or []
             if len(actions) > 5:
-                raise LimitExceededFault(f"The maximum number of {member} is 5.")
+                raise LimitExceeded(f"The maximum number of {member} is 5.")
             for action in actions:
                 if not action.startswith(
                     ("arn:aws:sns:", "arn:aws:automate:", "arn:aws:swf:", "arn:aws:lambda:", "arn:aws:ssm:")
                 ):
-                    raise InvalidParameterValueException(f"Invalid arn syntax: {action}")
+                    raise InvalidParameterValue(f"Invalid arn syntax: {action}")
         now = ctx.clock.time()
         key = _key(ctx.region, name)
         existing = ctx.tx.get(ctx.account, ALARM, key)
@@ -211,9 +212,7 @@ class AlarmOperations(Family):
     def DescribeAlarms(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         names, prefix = params.get("AlarmNames"), params.get("AlarmNamePrefix")
         if names and prefix:
-            raise InvalidParameterCombinationException(
-                "AlarmNames and AlarmNamePrefix are mutually exclusive."
-            )
+            raise InvalidParameterCombination("AlarmNames and AlarmNamePrefix are mutually exclusive.")
         types = params.get("AlarmTypes") or ["MetricAlarm"]
         state, action_prefix = params.get("StateValue"), params.get("ActionPrefix")
         found = sorted(
@@ -287,7 +286,7 @@ class AlarmOperations(Family):
             try:
                 json.loads(params["StateReasonData"])
             except ValueError:
-                raise AwsError("StateReasonData is not valid JSON.", code="InvalidFormat") from None
+                raise InvalidFormat("StateReasonData is not valid JSON.") from None
         previous = set_state(
             ctx.tx,
             ctx.account,

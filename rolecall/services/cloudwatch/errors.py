@@ -5,15 +5,15 @@ from __future__ import annotations
 from rolecall.errors import AwsError
 
 
-class InvalidParameterValueException(AwsError):
+class InvalidParameterValue(AwsError):
     code = "InvalidParameterValue"
 
 
-class InvalidParameterCombinationException(AwsError):
+class InvalidParameterCombination(AwsError):
     code = "InvalidParameterCombination"
 
 
-class MissingRequiredParameterException(AwsError):
+class MissingParameter(AwsError):
     code = "MissingParameter"
 
 
@@ -26,5 +26,9 @@ class InvalidNextToken(AwsError):
     code = "InvalidNextToken"
 
 
-class LimitExceededFault(AwsError):
+class LimitExceeded(AwsError):
     code = "LimitExceeded"
+
+
+class InvalidFormat(AwsError):
+    code = "InvalidFormat"

@@ -17,9 +17,9 @@ from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.services.cloudwatch.errors import (
     InvalidNextToken,
-    InvalidParameterCombinationException,
-    InvalidParameterValueException,
-    MissingRequiredParameterException,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    MissingParameter,
 )
 from rolecall.services.cloudwatch.statistics import STATISTICS, aggregate, buckets, statistic
 
@@ -41,12 +41,12 @@ def _points(datum: dict[str, Any], now: float) -> list[metrics.Point]:
     unit = datum.get("Unit") or "None"
     given = [k for k in ("Value", "StatisticValues", "Values") if datum.get(k) is not None]
     if len(given) > 1:
-        raise InvalidParameterCombinationException(
+        raise InvalidParameterCombination(
             "The parameters MetricData.member.N.Value, MetricData.member.N.StatisticValues and "
             "MetricData.member.N.Values are mutually exclusive and you have specified more than one."
         )
     if not given:
-        raise MissingRequiredParameterException(
+        raise MissingParameter(
             "The parameter MetricData.member.N.Value, StatisticValues or Values is required."
         )
     if "Value" in given:
@@ -58,7 +58,7 @@ def _points(datum: dict[str, Any], now: float) -> list[metrics.Point]:
         ]
     values, counts = datum["Values"], datum.get("Counts") or [1.0] * len(datum["Values"])
     if len(counts) != len(values):
-        raise InvalidParameterValueException("The Values and Counts arrays must have the same length.")
+        raise InvalidParameterValue("The Values and Counts arrays must have the same length.")
     return [[ts, v * c, c, v, v, unit] for v, c in zip(values, counts, strict=True)]
 
 
@@ -67,15 +67,15 @@ class MetricDataOperations(Family):
     def PutMetricData(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         namespace = params["Namespace"]
         if namespace.startswith("AWS/"):
-            raise InvalidParameterValueException(
+            raise InvalidParameterValue(
                 f"The value {namespace} for parameter Namespace is invalid. Namespaces starting with AWS/ "
                 "are reserved for use by AWS services."
             )
         data = params.get("MetricData") or []
         if not data:
-            raise MissingRequiredParameterException("The parameter MetricData is required.")
+            raise MissingParameter("The parameter MetricData is required.")
         if len(data) > MAX_DATUMS:
-            raise InvalidParameterValueException(
+            raise InvalidParameterValue(
                 f"The collection MetricData must not have a size greater than {MAX_DATUMS}."
             )
         now = ctx.clock.time()
@@ -95,16 +95,14 @@ class MetricDataOperations(Family):
     def GetMetricStatistics(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         wanted = params.get("Statistics") or []
         if not wanted:
-            raise MissingRequiredParameterException("Must specify either Statistics or ExtendedStatistics.")
+            raise MissingParameter("Must specify either Statistics or ExtendedStatistics.")
         start, end, period = _epoch(params["StartTime"]), _epoch(params["EndTime"]), params["Period"]
         if start >= end:
-            raise InvalidParameterValueException(
-                "The parameter StartTime must be less than the parameter EndTime."
-            )
+            raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
         if period < 1 or (period >= 60 and period % 60):
-            raise InvalidParameterValueException("The parameter Period must be a multiple of 60.")
+            raise InvalidParameterValue("The parameter Period must be a multiple of 60.")
         if (end - start) / period > MAX_DATAPOINTS:
-            raise InvalidParameterCombinationException(
+            raise InvalidParameterCombination(
                 f"You have requested up to {int((end - start) / period)} datapoints, which exceeds the limit of "
                 f"{MAX_DATAPOINTS}. You may reduce the datapoints requested by increasing Period, or decreasing "
                 "the time range."
@@ -134,14 +132,12 @@ class MetricDataOperations(Family):
         for query in params["MetricDataQueries"]:
             stat = query.get("MetricStat")
             if stat is None:
-                raise InvalidParameterValueException(
+                raise InvalidParameterValue(
                     f"The metric data query {query['Id']} must have a MetricStat (math expressions are not "
                     "supported by rolecall)."
                 )
             if stat["Stat"] not in STATISTICS:
-                raise InvalidParameterValueException(
-                    f"The value {stat['Stat']} for parameter Stat is invalid."
-                )
+                raise InvalidParameterValue(f"The value {stat['Stat']} for parameter Stat is invalid.")
             metric = stat["Metric"]
             doc = metrics.get_metric(
                 ctx.tx,

@@ -19,7 +19,7 @@ from rolecall.errors import AwsError
 from rolecall.http import HttpRequest, HttpResponse
 from rolecall.services.sns import subscription_store
 from rolecall.services.sns.delivery import CONFIRM_PREFIX, INBOX_PREFIX, Deliverer, Delivery
-from rolecall.services.sns.errors import AuthorizationErrorException
+from rolecall.services.sns.errors import AuthorizationError
 from rolecall.services.sns.subscriptions import SubscriptionOperations, confirm
 from rolecall.services.sns.topics import TopicOperations, parse_topic_arn
 from rolecall.store import Tx
@@ -48,7 +48,7 @@ class SNS(Service):
 
     def denial(self, ctx: OpContext, check: Check) -> AwsError:
         """SNS words its denials as AuthorizationError (403), with IAM's explanation."""
-        return AuthorizationErrorException(access_denied(ctx.caller, check).message)
+        return AuthorizationError(access_denied(ctx.caller, check).message)
 
     def internal_routes(self) -> dict[str, InternalRoute]:
         return {

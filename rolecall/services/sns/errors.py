@@ -5,25 +5,25 @@ from __future__ import annotations
 from rolecall.errors import AwsError
 
 
-class InvalidParameterException(AwsError):
+class InvalidParameter(AwsError):
     code = "InvalidParameter"
 
 
-class NotFoundException(AwsError):
+class NotFound(AwsError):
     code = "NotFound"
     status = 404
 
 
-class AuthorizationErrorException(AwsError):
+class AuthorizationError(AwsError):
     code = "AuthorizationError"
     status = 403
 
 
-class TopicLimitExceededException(AwsError):
+class TopicLimitExceeded(AwsError):
     code = "TopicLimitExceeded"
     status = 403
 
 
-class SubscriptionLimitExceededException(AwsError):
+class SubscriptionLimitExceeded(AwsError):
     code = "SubscriptionLimitExceeded"
     status = 403

@@ -20,7 +20,7 @@ from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.services.sns import subscription_store
 from rolecall.services.sns.delivery import Delivery
-from rolecall.services.sns.errors import InvalidParameterException, NotFoundException
+from rolecall.services.sns.errors import InvalidParameter, NotFound
 from rolecall.services.sns.topics import get_topic, iso_now, parse_topic_arn, topic_policy, topic_resource
 
 SUBSCRIPTION = subscription_store.SUBSCRIPTION
@@ -64,7 +64,7 @@ def confirm(ctx: OpContext, topic_arn: str, token: str, authenticated: bool) -> 
                 sub.update(PendingConfirmation=False, ConfirmationWasAuthenticated=authenticated)
                 ctx.tx.update(account, SUBSCRIPTION, subscription_store.sub_id(sub["SubscriptionArn"]), sub)
             return sub
-    raise InvalidParameterException("Invalid token")
+    raise InvalidParameter("Invalid token")
 
 
 if TYPE_CHECKING:
@@ -84,15 +84,15 @@ class SubscriptionOperations(Family):
         topic = get_topic(ctx, params["TopicArn"])
         protocol, endpoint = params["Protocol"].lower(), params.get("Endpoint") or ""
         if protocol in OTHER_PROTOCOLS:
-            raise InvalidParameterException(
+            raise InvalidParameter(
                 f"Invalid parameter: rolecall delivers to http and https endpoints only, not {protocol}"
             )
         if protocol not in PROTOCOLS:
-            raise InvalidParameterException(
+            raise InvalidParameter(
                 f"Invalid parameter: Amazon SNS does not support this protocol string: {params['Protocol']}"
             )
         if not endpoint.lower().startswith(f"{protocol}://"):
-            raise InvalidParameterException("Invalid parameter: Endpoint must match the specified protocol")
+            raise InvalidParameter("Invalid parameter: Endpoint must match the specified protocol")
         _, account, _ = parse_topic_arn(topic["TopicArn"])
         for sub in subscription_store.of_topic(ctx.tx, account, topic["TopicArn"]):
             if sub["Protocol"] == protocol and sub["Endpoint"] == endpoint:
@@ -146,7 +146,7 @@ class SubscriptionOperations(Family):
         _, account, _ = parse_topic_arn(_subscription_resource(ctx, params))
         sub = subscription_store.get(ctx.tx, account, params["SubscriptionArn"])
         if sub is None:
-            raise NotFoundException("Subscription does not exist")
+            raise NotFound("Subscription does not exist")
         subscription_store.delete(ctx.tx, account, sub)
         return {}
 
@@ -174,7 +174,7 @@ class SubscriptionOperations(Family):
         _, account, _ = parse_topic_arn(_subscription_resource(ctx, params))
         sub = subscription_store.get(ctx.tx, account, params["SubscriptionArn"])
         if sub is None:
-            raise NotFoundException("Subscription does not exist")
+            raise NotFound("Subscription does not exist")
         return {
             "Attributes": {
                 "SubscriptionArn": sub["SubscriptionArn"],

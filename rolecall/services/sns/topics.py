@@ -24,9 +24,9 @@ from rolecall.policy import MalformedPolicy, Policy
 from rolecall.services.sns import subscription_store
 from rolecall.services.sns.delivery import Delivery
 from rolecall.services.sns.errors import (
-    InvalidParameterException,
-    NotFoundException,
-    TopicLimitExceededException,
+    InvalidParameter,
+    NotFound,
+    TopicLimitExceeded,
 )
 
 TOPIC = "sns-topic"
@@ -43,7 +43,7 @@ def topic_arn(region: str, account: str, name: str) -> str:
 def parse_topic_arn(arn: str) -> tuple[str, str, str]:
     parts = arn.split(":")
     if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"] or not parts[5]:
-        raise InvalidParameterException("Invalid parameter: TopicArn")
+        raise InvalidParameter("Invalid parameter: TopicArn")
     return parts[3], parts[4], parts[5]
 
 
@@ -81,7 +81,7 @@ def get_topic(ctx: OpContext, arn: str) -> dict[str, Any]:
     region, account, name = parse_topic_arn(arn)
     topic = ctx.tx.get(account, TOPIC, f"{region}/{name}")
     if topic is None or topic["TopicArn"] != arn:
-        raise NotFoundException("Topic does not exist")
+        raise NotFound("Topic does not exist")
     return topic
 
 
@@ -97,7 +97,7 @@ def topic_policy(ctx: OpContext, params: dict[str, Any]) -> tuple[Policy | None,
     _, account, _ = parse_topic_arn(arn)
     try:
         topic = get_topic(ctx, arn)
-    except NotFoundException:
+    except NotFound:
         return None, account
     return compiled(topic["Attributes"]["Policy"], "resource", f"access policy of {arn}"), account
 
@@ -114,7 +114,7 @@ def _check_policy(text: str) -> None:
     try:
         Policy.parse(text, kind="resource", name="topic policy")
     except MalformedPolicy as exc:
-        raise InvalidParameterException(f"Invalid parameter: Policy Error: {exc.message}") from None
+        raise InvalidParameter(f"Invalid parameter: Policy Error: {exc.message}") from None
 
 
 def iso_now(ctx: OpContext) -> str:
@@ -133,25 +133,21 @@ class TopicOperations(Family):
         name = params["Name"]
         attributes = dict(params.get("Attributes") or {})
         if attributes.get("FifoTopic", "false") == "true" or name.endswith(".fifo"):
-            raise InvalidParameterException(
-                "Invalid parameter: rolecall serves standard topics only, not FIFO topics"
-            )
+            raise InvalidParameter("Invalid parameter: rolecall serves standard topics only, not FIFO topics")
         if not _NAME.fullmatch(name):
-            raise InvalidParameterException(
+            raise InvalidParameter(
                 "Invalid parameter: Topic Name must be made up of only uppercase and lowercase ASCII letters, "
                 "numbers, underscores, and hyphens, and must be between 1 and 256 characters long."
             )
         unknown = [k for k in attributes if k not in (*SETTABLE, "FifoTopic")]
         if unknown:
-            raise InvalidParameterException(
-                f"Invalid parameter: Attributes Reason: Unknown attribute {unknown[0]}"
-            )
+            raise InvalidParameter(f"Invalid parameter: Attributes Reason: Unknown attribute {unknown[0]}")
         arn = topic_arn(ctx.region, ctx.account, name)
         existing = ctx.tx.get(ctx.account, TOPIC, f"{ctx.region}/{name}")
         if existing is not None:  # CreateTopic is idempotent for the same attributes
             return {"TopicArn": arn}
         if len(ctx.tx.list(ctx.account, TOPIC)) >= MAX_TOPICS:
-            raise TopicLimitExceededException("Topic limit exceeded")
+            raise TopicLimitExceeded("Topic limit exceeded")
         if "Policy" in attributes:
             _check_policy(attributes["Policy"])
         attributes.setdefault("Policy", default_policy(arn, ctx.account))
@@ -210,7 +206,7 @@ class TopicOperations(Family):
         topic = get_topic(ctx, params["TopicArn"])
         name, value = params["AttributeName"], params.get("AttributeValue") or ""
         if name not in SETTABLE:
-            raise InvalidParameterException("Invalid parameter: AttributeName")
+            raise InvalidParameter("Invalid parameter: AttributeName")
         if name == "Policy":
             _check_policy(value)
         topic["Attributes"][name] = value
@@ -227,15 +223,15 @@ class TopicOperations(Family):
     )
     def Publish(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("TopicArn"):
-            raise InvalidParameterException(
+            raise InvalidParameter(
                 "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter"
             )
         topic = get_topic(ctx, params["TopicArn"])
         message = params["Message"]
         if len(message.encode("utf-8")) > MAX_MESSAGE_BYTES:
-            raise InvalidParameterException("Invalid parameter: Message too long")
+            raise InvalidParameter("Invalid parameter: Message too long")
         if params.get("MessageStructure") not in (None, "json"):
-            raise InvalidParameterException("Invalid parameter: MessageStructure")
+            raise InvalidParameter("Invalid parameter: MessageStructure")
         per_protocol: dict[str, Any] | None = None
         if params.get("MessageStructure") == "json":
             try:
@@ -243,7 +239,7 @@ class TopicOperations(Family):
             except ValueError:
                 per_protocol = None
             if not isinstance(per_protocol, dict) or "default" not in per_protocol:
-                raise InvalidParameterException(
+                raise InvalidParameter(
                     "Invalid parameter: Message Structure - No default entry in JSON message body"
                 )
         message_id = str(uuid.uuid4())

@@ -1,6 +1,7 @@
 """CloudTrail trails against a real server, with boto3 and the AWS CLI: a logging trail delivers its log files to
 the bucket under AWS's key layout, written by cloudtrail.amazonaws.com under the bucket policy; a bucket
-without that policy is refused; the trail's records reach CloudWatch Logs through its role."""
+without that policy is refused. (Delivery to CloudWatch Logs through the trail's role runs end to end in
+tests/e2e/scenarios/test_security_alarms_example.py.)"""
 
 from __future__ import annotations
 
@@ -148,50 +149,3 @@ def test_event_selectors_and_logging_with_the_cli(server):
     with pytest.raises(ClientError) as gone:
         ct.get_trail(Name=trail)
     assert gone.value.response["Error"]["Code"] == "TrailNotFoundException"
-
-
-def test_trail_records_reach_cloudwatch_logs_through_the_role(server):
-    s3, ct, iam, logs = (server.client(s) for s in ("s3", "cloudtrail", "iam", "logs"))
-    bucket, trail, group, role_name = name("cw-logs"), name("audit"), name("trail-events"), name("ct-logs")
-    arn = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{trail}"
-    group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy(bucket, arn))
-    logs.create_log_group(logGroupName=group)
-    trust = {
-        "Effect": "Allow",
-        "Principal": {"Service": "cloudtrail.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-    }
-    role = iam.create_role(
-        RoleName=role_name,
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-    )["Role"]["Arn"]
-    grant = {
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": group_arn,
-    }
-    iam.put_role_policy(
-        RoleName=role_name,
-        PolicyName="logs",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [grant]}),
-    )
-    ct.create_trail(
-        Name=trail,
-        S3BucketName=bucket,
-        S3KeyPrefix="logs",
-        CloudWatchLogsLogGroupArn=group_arn,
-        CloudWatchLogsRoleArn=role,
-    )
-    ct.start_logging(Name=trail)
-    marker = name("marker")
-    iam.create_user(UserName=marker)
-    events = wait_for(
-        lambda: logs.filter_log_events(logGroupName=group, filterPattern=f'"{marker}"')["events"],
-        "CloudWatch Logs event",
-    )
-    assert json.loads(events[0]["message"])["eventName"] == "CreateUser"
-    assert events[0]["logStreamName"] == f"{ACCOUNT}_CloudTrail_{REGION}"
-    ct.stop_logging(Name=trail)
-    ct.delete_trail(Name=trail)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from rolecall.errors import AwsError
-from tests.services.conftest import ACCOUNT, START, allow
+from tests.services.conftest import ACCOUNT, allow
 
 ALARM = dict(
     AlarmName="denied-spike",

@@ -19,7 +19,8 @@ delivery go out:
 
 Records are read some seconds behind the clock (LAG), so that requests still committing when a delivery
 starts are not skipped. One thread per server runs the deliveries (started and stopped with the service),
-and each delivery runs outside any request's transaction.
+and each delivery runs outside any request's transaction; of several nodes sharing a database, one
+delivers each round (rolecall.core.rounds).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from rolecall.core import rounds
 from rolecall.errors import AwsError
 from rolecall.services.cloudtrail import selectors, trail_store
 from rolecall.services.cloudtrail.trails import (
@@ -118,6 +120,8 @@ class TrailDelivery:
                         last = status.get("LatestDeliveryAttemptEpoch") or status.get("StartLoggingTime") or 0
                         if status["IsLogging"] and (force or now - last >= interval):
                             due.append((account, trail, status))
+            # With several nodes on one database, one of them delivers each trail's round.
+            due = [d for d in due if force or rounds.claim(self.host.store, d[1]["TrailARN"], now, interval)]
             if due:
                 self.host.flush_trail()
             for account, trail, status in due:

@@ -103,10 +103,11 @@ def status_of(tx: Tx, account: str, trail: dict[str, Any]) -> dict[str, Any]:
 
 def save_status(tx: Tx, account: str, trail: dict[str, Any], status: dict[str, Any]) -> None:
     name = doc_name(trail["HomeRegion"], trail["Name"])
+    # A status is no input to any cached authorization: writing it invalidates no cache.
     if tx.get(account, STATUS, name) is None:
-        tx.insert(account, STATUS, name, status)
+        tx.insert(account, STATUS, name, status, invalidates=False)
     else:
-        tx.update(account, STATUS, name, status)
+        tx.update(account, STATUS, name, status, invalidates=False)
 
 
 DEFAULT_SELECTORS = [

@@ -38,18 +38,19 @@ class CloudWatch(Service):
             self._thread.join(10)
             self._thread = None
 
-    def evaluate_alarms(self) -> int:
-        """Evaluate every alarm now (one round; the thread runs one every interval). The alarms changed."""
+    def evaluate_alarms(self, *, claim: bool = False) -> int:
+        """Evaluate every alarm now (one round; the thread runs one every interval, claiming it so that of
+        several nodes on one database only one does). The alarms changed."""
         assert self.host is not None
         with self._lock:
-            return evaluate_all(self.host)
+            return evaluate_all(self.host, claim=claim)
 
     def _run(self) -> None:
         assert self.host is not None
         interval = max(0.2, float(self.host.config.alarm_evaluation_interval))
         while not self._stop.wait(interval):
             try:
-                self.evaluate_alarms()
+                self.evaluate_alarms(claim=True)
             except Exception:  # a failed round must not end evaluations
                 log.exception("alarm evaluation failed")
 

@@ -23,7 +23,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from rolecall.core import metrics
+from rolecall.core import metrics, rounds
 from rolecall.core.context import Caller, OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.errors import AwsError
@@ -389,9 +389,14 @@ def evaluate(alarm: dict[str, Any], points: list[metrics.Point], now: float) -> 
     )
 
 
-def evaluate_all(host: Host) -> int:
-    """Evaluate every alarm of every account once; run the actions of those that changed. The changes."""
+def evaluate_all(host: Host, *, claim: bool = True) -> int:
+    """Evaluate every alarm of every account once; run the actions of those that changed. The changes.
+    With `claim`, only if no other node sharing the database has evaluated this round."""
     now = host.clock.time()
+    if claim and not rounds.claim(
+        host.store, "cloudwatch-alarms", now, host.config.alarm_evaluation_interval
+    ):
+        return 0
     changed: list[tuple[str, dict[str, Any], str]] = []
     with host.store.transaction() as tx:
         for account in _accounts(tx):

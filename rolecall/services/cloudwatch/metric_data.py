@@ -63,7 +63,11 @@ def _points(datum: dict[str, Any], now: float) -> list[metrics.Point]:
 
 
 class MetricDataOperations(Family):
-    @operation("cloudwatch:PutMetricData", unsupported=["EntityMetricData", "StrictEntityValidation"])
+    @operation(
+        "cloudwatch:PutMetricData",
+        context=lambda ctx, params: {"cloudwatch:namespace": params.get("Namespace")},
+        unsupported=["EntityMetricData", "StrictEntityValidation"],
+    )
     def PutMetricData(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         namespace = params["Namespace"]
         if namespace.startswith("AWS/"):

@@ -43,6 +43,9 @@ class SNS(Service):
     def stop(self) -> None:
         self.deliverer.stop()
 
+    def reset(self) -> None:
+        self.deliverer.inboxes.clear()
+
     def deliver(self, delivery: Delivery) -> None:
         self.deliverer.send(delivery)
 

@@ -186,9 +186,19 @@ def test_metric_operations_need_cloudwatch_permissions(env):
     ):
         err = env.denied(writer, "monitoring", op, **params)
         assert err.code == "AccessDenied" and f"cloudwatch:{op}" in err.message
+    # cloudwatch:namespace limits which namespaces a principal may publish to.
+    scoped = env.user(
+        "scoped",
+        allow("cloudwatch:PutMetricData", Condition={"StringEquals": {"cloudwatch:namespace": "App"}}),
+    )
+    cw(env, "PutMetricData", caller=scoped, Namespace="App", MetricData=[{"MetricName": "C", "Value": 1}])
+    err = env.denied(
+        scoped, "monitoring", "PutMetricData", Namespace="Other", MetricData=[{"MetricName": "C", "Value": 1}]
+    )
+    assert "cloudwatch:PutMetricData" in err.message
     reader = env.user("reader", allow("cloudwatch:ListMetrics"))
     err = env.denied(
         reader, "monitoring", "PutMetricData", Namespace="App", MetricData=[{"MetricName": "B", "Value": 1}]
     )
     assert "cloudwatch:PutMetricData" in err.message
-    assert [m["MetricName"] for m in cw(env, "ListMetrics", caller=reader)["Metrics"]] == ["A"]
+    assert [m["MetricName"] for m in cw(env, "ListMetrics", caller=reader)["Metrics"]] == ["A", "C"]

@@ -135,7 +135,7 @@ def test_event_selectors_and_logging_with_the_cli(server):
         "cloudtrail", "create-trail", "--name", trail, "--s3-bucket-name", bucket, "--s3-key-prefix", "logs"
     )
     selectors = json.dumps([{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}])
-    server.cli("cloudtrail", "put-event-selectors", "--trail-name", trail, "--event-selectors", selectors)
+    ct.put_event_selectors(TrailName=trail, EventSelectors=json.loads(selectors))
     got = ct.get_event_selectors(TrailName=trail)
     assert got["EventSelectors"][0]["ReadWriteType"] == "WriteOnly"
     assert ct.update_trail(Name=trail, IsMultiRegionTrail=True)["IsMultiRegionTrail"] is True

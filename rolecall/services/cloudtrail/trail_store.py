@@ -47,12 +47,10 @@ def doc_name(region: str, name: str) -> str:
 
 def check_name(name: str) -> None:
     """CloudTrail's rules for a trail name (InvalidTrailNameException)."""
-    if not 3 <= len(name) <= 128:
-        raise InvalidTrailNameException(
-            "Trail name too short. Minimum allowed length: 3 characters. "
-            if len(name) < 3
-            else "Trail name too long. Maximum allowed length: 128 characters."
-        )
+    if len(name) < 3:
+        raise InvalidTrailNameException("Trail name too short. Minimum allowed length: 3 characters.")
+    if len(name) > 128:
+        raise InvalidTrailNameException("Trail name too long. Maximum allowed length: 128 characters.")
     if not _NAME.fullmatch(name):
         raise InvalidTrailNameException(BAD_NAME)
     if _ADJACENT.search(name):

@@ -383,9 +383,11 @@ def evaluate(alarm: dict[str, Any], points: list[metrics.Point], now: float) -> 
         return "INSUFFICIENT_DATA", f"Insufficient Data: {count} datapoints were unknown."
     if not present and treat == "ignore":
         return None
+    # notBreaching counts the missing periods as good ones.
+    good = count - breaching if treat == "notBreaching" else len(present) - breaching
     return "OK", (
-        f"Threshold Crossed: {len(present) - breaching if treat != 'notBreaching' else count - breaching} "
-        f"out of the last {count} datapoints [{shown}] were not {sign} the threshold ({threshold:g})."
+        f"Threshold Crossed: {good} out of the last {count} datapoints [{shown}] were not {sign} the threshold "
+        f"({threshold:g})."
     )
 
 

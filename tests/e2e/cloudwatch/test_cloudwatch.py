@@ -78,12 +78,12 @@ def test_alarm_is_evaluated_by_the_server(server):
         MetricName="AccessDenied",
         Statistic="Sum",
         Period=10,
-        EvaluationPeriods=1,
+        EvaluationPeriods=2,  # a 20 s window: the point stays in it for at least 10 s
         Threshold=3,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
         TreatMissingData="notBreaching",
     )
-    # Data in the period before the current one: the next evaluation sees it.
+    # Data in the period before the current one: the evaluations of the next 10 s at least see it.
     past = datetime.now(UTC) - timedelta(seconds=10)
     cw.put_metric_data(
         Namespace=namespace, MetricData=[{"MetricName": "AccessDenied", "Value": 5, "Timestamp": past}]

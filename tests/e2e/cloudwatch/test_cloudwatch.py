@@ -79,6 +79,7 @@ def test_alarm_is_evaluated_by_the_server(server):
         Statistic="Sum",
         Period=10,
         EvaluationPeriods=2,  # a 20 s window: the point stays in it for at least 10 s
+        DatapointsToAlarm=1,
         Threshold=3,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
         TreatMissingData="notBreaching",

@@ -201,8 +201,10 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Run one operation as `caller` without HTTP or a signature: the model's validation, the service's
         admission, the member guard, authorization, the handler and the trail, exactly as handle() runs
-        them once a request is decoded and authenticated. For in-process callers (tests, tools); raises
-        the AwsError a client would get."""
+        them once a request is decoded and authenticated. For in-process callers: tests, tools, and a
+        service acting as an AWS service principal (Host.invoke: CloudTrail writing log files, CloudWatch
+        publishing an alarm to SNS), whose calls the trail shows as the service's. Raises the AwsError a
+        client would get."""
         service = self.services[service_name]
         spec = service.handler(operation)
         if spec is None:

@@ -50,6 +50,10 @@ def build_config(store: Store, args: argparse.Namespace) -> tuple[ServerConfig, 
         ec2_vcpu_limit=getattr(args, "ec2_vcpu_limit", None) or ServerConfig.ec2_vcpu_limit,
         data_dir=getattr(args, "data_dir", None),
         lambda_isolation=getattr(args, "lambda_isolation", "sandbox"),
+        trail_delivery_interval=getattr(args, "trail_delivery_interval", None)
+        or ServerConfig.trail_delivery_interval,
+        alarm_evaluation_interval=getattr(args, "alarm_evaluation_interval", None)
+        or ServerConfig.alarm_evaluation_interval,
     )
     return config, generated
 

@@ -22,7 +22,7 @@ from rolecall.authn import Authenticator
 from rolecall.authz.authorizer import Authorizer
 from rolecall.clock import Clock
 from rolecall.core.config import ServerConfig
-from rolecall.core.context import Caller, OpContext
+from rolecall.core.context import Caller, Check, OpContext
 from rolecall.core.host import CallResult
 from rolecall.core.operations import OperationSpec, Service
 from rolecall.credentials.accounts import ensure_default_account
@@ -146,7 +146,7 @@ class Pipeline:
         # that rolecall does not serve.
         service_name = service_from_request(req) or (None if foreign(req) else "iam")
         service = self.services.get(service_name) if service_name else None
-        codec = codec_for(service.model) if service else None
+        codec = codec_for(service.model).for_request(req) if service else None
         # Errors go back in the protocol the client speaks, served service or not.
         errors: Codec | ErrorEnvelope = codec or unserved_envelope(req, service_name)
         now = self.clock.time()
@@ -229,14 +229,20 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Run one operation as `caller` without HTTP or a signature: the model's validation, the service's
         admission, the member guard, authorization, the handler and the trail, exactly as handle() runs
-        them once a request is decoded and authenticated. For in-process callers (tests, tools); raises
-        the AwsError a client would get."""
+        them once a request is decoded and authenticated. For in-process callers: tests, tools, and a
+        service acting as an AWS service principal (Host.invoke: CloudTrail writing log files, CloudWatch
+        publishing an alarm to SNS), whose calls the trail shows as the service's. Raises the AwsError a
+        client would get."""
         service = self.services[service_name]
         spec = service.handler(operation)
         if spec is None:
             raise NotImplementedOperation(f"rolecall does not implement {service_name}:{operation} yet.")
         now = self.clock.time()
         req = HttpRequest("POST", "/", headers=Headers({"user-agent": "rolecall-invoke"}))
+        if caller.type == "AWSService":  # CloudTrail shows a service's own calls as coming from the service
+            req = HttpRequest(
+                "POST", "/", headers=Headers({"user-agent": caller.arn}), remote_addr=caller.arn
+            )
         event = RequestEvent(
             service_name, service.model, req, datetime.fromtimestamp(now, UTC), region or self.config.region
         )
@@ -256,6 +262,27 @@ class Pipeline:
         if spec.read_only or ctx.deferred:
             self._record(event)
         return output
+
+    def refusals_as(
+        self, caller: Caller, service: str, operation: str, params: dict[str, Any], tx: Tx, region: str
+    ) -> list[Check]:
+        spec = self.services[service].handler(operation)
+        if spec is None:
+            raise NotImplementedOperation(f"rolecall does not implement {service}:{operation} yet.")
+        ctx = OpContext(
+            service=service,
+            operation=operation,
+            account=caller.account,
+            region=region,
+            caller=caller,
+            tx=tx,
+            host=self,
+            request_id="",
+            source_ip=caller.arn,
+            user_agent=caller.arn,
+        )
+        auth = spec.authorization
+        return self.authorizer.refused(ctx, auth, params, auth.resources(ctx, params))
 
     def _run(
         self,

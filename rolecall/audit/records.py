@@ -138,6 +138,8 @@ def user_identity(caller: Caller | None) -> dict[str, Any]:
             "userName": caller.user_name,
             "identityProvider": session.get("identity_provider") or session.get("provider", caller.arn),
         }
+    if caller.type == "AWSService":
+        return {"type": "AWSService", "invokedBy": caller.arn}
     ident: dict[str, Any] = {
         "type": caller.type,
         "principalId": caller.principal_id,

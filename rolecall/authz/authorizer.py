@@ -64,7 +64,8 @@ def principal_policies(ctx: OpContext, cache: PolicyCache, generation: int) -> P
     caller = ctx.caller
     # Root is bound by no identity policy; a federated identity (an OIDC token's subject asking to assume a
     # role) has none: only the role's trust policy speaks for it.
-    if caller.is_root or caller.type in ("WebIdentityUser", "SAMLUser"):
+    # A service principal has none either.
+    if caller.is_root or caller.type in ("WebIdentityUser", "SAMLUser", "AWSService"):
         return PrincipalPolicies()
     session = caller.session or {}
     key = session.get("role_id") or caller.principal_id
@@ -150,6 +151,15 @@ def request_context(ctx: OpContext, principal_tags: dict[str, str] | None = None
         "aws:PrincipalIsAWSService": "false",
     }
     session = caller.session
+    if caller.type == "AWSService":
+        # A service principal acting for a resource: AWS names the service and the resource
+        # (aws:SourceArn, aws:SourceAccount, carried in session["context"]) and no principal ARN.
+        for key in ("aws:PrincipalAccount", "aws:PrincipalArn", "aws:userid", "aws:SourceIp"):
+            del keys[key]
+        keys["aws:PrincipalIsAWSService"] = "true"
+        keys["aws:PrincipalServiceName"] = caller.arn
+        keys.update((session or {}).get("context", {}))
+        return keys
     if caller.type == "Root":
         keys["aws:PrincipalType"] = "Account"
     elif caller.type == "IAMUser":

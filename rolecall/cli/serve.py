@@ -111,6 +111,22 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
         "(env ROLECALL_LAMBDA_ISOLATION)",
     )
     p.add_argument(
+        "--trail-delivery-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often a logging CloudTrail trail delivers its log files to S3 and CloudWatch Logs "
+        f"(default: {ServerConfig.trail_delivery_interval:g}, as AWS's about five minutes)",
+    )
+    p.add_argument(
+        "--alarm-evaluation-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often CloudWatch alarms are evaluated "
+        f"(default: {ServerConfig.alarm_evaluation_interval:g}, as AWS's every minute)",
+    )
+    p.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],

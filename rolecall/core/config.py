@@ -28,3 +28,7 @@ class ServerConfig:
     # objects and Lambda packages are in the store; files an older rolecall kept here are moved there at start).
     data_dir: str | None = None
     lambda_isolation: str = "sandbox"  # sandbox | none (functions run as the server's user, unisolated)
+    # Seconds between a logging trail's deliveries of log files (AWS: about every 5 minutes).
+    trail_delivery_interval: float = 300.0
+    # Seconds between evaluations of CloudWatch alarms (AWS: every minute).
+    alarm_evaluation_interval: float = 60.0

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rolecall.core.config import ServerConfig
     from rolecall.core.context import Caller, Check, OpContext
     from rolecall.http import HttpRequest, HttpResponse
-    from rolecall.store import Store
+    from rolecall.store import Store, Tx
 
 # A route a service serves beside the AWS API (GET /_rolecall/imds/ID, Lambda's code download URLs).
 InternalRoute = Callable[["HttpRequest"], "HttpResponse"]
@@ -76,6 +76,29 @@ class Host(Protocol):
 
     def authenticate(self, req: HttpRequest) -> Caller:
         """Who signed `req` (SigV4), or the default account's root under --auth off. Raises AwsError."""
+        ...
+
+    def invoke(
+        self,
+        caller: Caller,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        region: str | None = None,
+    ) -> dict[str, Any]:
+        """Run one operation of any protocol as `caller` (an AWS service principal delivering on a
+        resource's behalf: CloudTrail writing log files to a bucket), through validation, authorization,
+        the handler and the trail, as a client's request runs once decoded. Raises the AwsError a client
+        would get."""
+        ...
+
+    def refusals_as(
+        self, caller: Caller, service: str, operation: str, params: dict[str, Any], tx: Tx, region: str
+    ) -> list[Check]:
+        """The checks `caller` would fail doing `operation` with `params`, read in the open `tx` without
+        running it (CloudTrail checking a bucket policy before it accepts a trail). Raises the AwsError
+        the operation's resolvers raise (NoSuchBucket)."""
         ...
 
     def call(

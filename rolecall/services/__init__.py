@@ -59,6 +59,18 @@ def _accessanalyzer() -> Service:
     return AccessAnalyzer()
 
 
+def _cloudwatch() -> Service:
+    from rolecall.services.cloudwatch import CloudWatch
+
+    return CloudWatch()
+
+
+def _sns() -> Service:
+    from rolecall.services.sns import SNS
+
+    return SNS()
+
+
 # Signing name -> factory.
 SERVICES: dict[str, Callable[[], Service]] = {
     "iam": _iam,
@@ -69,6 +81,8 @@ SERVICES: dict[str, Callable[[], Service]] = {
     "lambda": _lambda,
     "s3": _s3,
     "access-analyzer": _accessanalyzer,
+    "monitoring": _cloudwatch,
+    "sns": _sns,
 }
 
 

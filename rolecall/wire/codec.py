@@ -165,6 +165,11 @@ class Codec(ABC):
     def encode_error(self, err: AwsError, request_id: str, operation: str | None = None) -> HttpResponse:
         """The protocol's error envelope for `err`, with err.status."""
 
+    def for_request(self, req: HttpRequest) -> Codec:
+        """The codec for this request: itself, unless the service speaks several protocols and the
+        request's marks choose another (CloudWatch: CBOR or JSON)."""
+        return self
+
     # -- shared machinery ----------------------------------------------------------------------------------
 
     def plan(self, operation: str) -> OperationPlan:

@@ -11,6 +11,7 @@ from rolecall.wire.models import service_model
 from rolecall.wire.query import QueryCodec
 from rolecall.wire.restjson import RestJsonCodec
 from rolecall.wire.restxml import RestXmlCodec
+from rolecall.wire.rpcv2cbor import RpcV2CborCodec
 
 # Protocol name in the model's metadata -> codec class. ec2, rest-json and rest-xml join this table.
 CODECS: dict[str, type[Codec]] = {
@@ -19,6 +20,7 @@ CODECS: dict[str, type[Codec]] = {
     "rest-json": RestJsonCodec,
     "ec2": Ec2Codec,
     "rest-xml": RestXmlCodec,
+    "smithy-rpc-v2-cbor": RpcV2CborCodec,
 }
 
 

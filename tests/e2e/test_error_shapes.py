@@ -77,17 +77,18 @@ def test_ec2_answers_authentication_failures_in_its_own_words(clocked):
 
 
 # One call per protocol botocore speaks: json (1.1 and DynamoDB's 1.0), SQS (json or query, as botocore's
-# version has it), rest-xml (Route 53), rest-json (API Gateway), rpc-v2-cbor (CloudWatch in recent botocore).
+# version has it), rest-xml (Route 53), rest-json (API Gateway), rpc-v2-cbor (CodeBuild's model, whose JSON
+# botocore prefers).
 UNSERVED_CALLS = [
     ("kms", "list_keys", {}),
     ("secretsmanager", "list_secrets", {}),
     ("organizations", "describe_organization", {}),
     ("dynamodb", "list_tables", {}),
     ("sqs", "list_queues", {}),
-    ("sns", "list_topics", {}),  # query
+    ("cloudformation", "list_stacks", {}),  # query
     ("route53", "list_hosted_zones", {}),
     ("apigateway", "get_rest_apis", {}),
-    ("cloudwatch", "list_metrics", {}),
+    ("codebuild", "list_projects", {}),
 ]
 
 

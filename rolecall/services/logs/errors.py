@@ -15,3 +15,7 @@ class ResourceAlreadyExistsException(AwsError):
 
 class InvalidParameterException(AwsError):
     code = "InvalidParameterException"
+
+
+class LimitExceededException(AwsError):
+    code = "LimitExceededException"

@@ -8,14 +8,23 @@ The term syntax AWS documents for matching terms in log events:
     ?ERROR ?WARN          events containing at least one of the ?-terms
     ERROR -Exiting        events containing ERROR but not Exiting
 
-An empty pattern matches every event. JSON patterns ({ $.x = ... }), space-delimited patterns ([a, b])
-and regular expressions (%...%) are not implemented: they are refused rather than silently matching
-the wrong events.
+and the syntax for JSON log events (rolecall.services.logs.json_filter):
+
+    { $.eventName = "AssumeRole" }                  a string (quoted or bare; * is a wildcard)
+    { ($.errorCode = "AccessDenied") && ($.x > 3) }  && and || over comparisons, in parentheses
+    { $.latency >= 100 }  { $.user.id != 7 }         numbers: = != < > <= >=
+    { $.a[0] IS NULL }  { $.flag IS TRUE }  { $.x NOT EXISTS }
+
+An empty pattern matches every event. Space-delimited patterns ([a, b]) and regular expressions (%...%)
+are not implemented: they are refused rather than silently matching the wrong events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
+
+from rolecall.services.logs.json_filter import BadJsonPattern, parse_json_pattern
 
 
 class BadFilterPattern(ValueError):
@@ -39,13 +48,23 @@ class TermPattern:
 MATCH_ALL = TermPattern()
 
 
-def parse_filter_pattern(text: str | None) -> TermPattern:
+class Pattern(Protocol):
+    def matches(self, message: str) -> bool: ...
+
+
+def parse_filter_pattern(text: str | None) -> Pattern:
     if text is None or not text.strip():
         return MATCH_ALL
     stripped = text.strip()
-    if stripped[0] in "{[" or (stripped[0] == "%" and stripped.endswith("%") and len(stripped) > 1):
+    if stripped[0] == "{":
+        try:
+            return parse_json_pattern(stripped)
+        except BadJsonPattern as exc:
+            raise BadFilterPattern(str(exc)) from None
+    if stripped[0] == "[" or (stripped[0] == "%" and stripped.endswith("%") and len(stripped) > 1):
         raise BadFilterPattern(
-            "rolecall supports term filter patterns only (terms, quoted phrases, ?term, -term); "
+            "rolecall supports term and JSON filter patterns only (terms, quoted phrases, ?term, -term, "
+            "{ $.field = value }); "
             f"this pattern is not one: {text}"
         )
     required: list[str] = []

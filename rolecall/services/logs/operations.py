@@ -15,7 +15,7 @@ from typing import Any
 
 from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
-from rolecall.services.logs import store
+from rolecall.services.logs import metric_filters, store
 from rolecall.services.logs.errors import (
     InvalidParameterException,
     ResourceAlreadyExistsException,
@@ -139,12 +139,12 @@ BEFORE_ALL = (-1, -1)
 # --- views --------------------------------------------------------------------------------------------------
 
 
-def _group_view(group: dict[str, Any], account: str, stored: int) -> dict[str, Any]:
+def _group_view(group: dict[str, Any], account: str, stored: int, filters: int = 0) -> dict[str, Any]:
     arn = group_arn(group["region"], account, group["logGroupName"])
     out: dict[str, Any] = {
         "logGroupName": group["logGroupName"],
         "creationTime": group["creationTime"],
-        "metricFilterCount": 0,
+        "metricFilterCount": filters,
         "arn": f"{arn}:*",
         "storedBytes": stored,
         "logGroupClass": group.get("logGroupClass", "STANDARD"),
@@ -241,6 +241,7 @@ class LogsOperations(Family):
             )
         for stream in store.streams(ctx.tx, ctx.account, ctx.region, name):
             store.delete_stream(ctx.tx, ctx.account, stream)
+        metric_filters.delete_group_filters(ctx, ctx.region, name)
         ctx.tx.delete(ctx.account, store.GROUP, store.group_key(ctx.region, name))
         self._note(ctx, group_arn(ctx.region, ctx.account, name))
         return {}
@@ -282,8 +283,14 @@ class LogsOperations(Family):
             selected = [g for g in selected if g["logGroupName"] > after]
         page = selected[:limit]
         stored = store.stored_bytes(ctx.tx, ctx.account, ctx.region)
+        counts = metric_filters.filter_counts(ctx, ctx.region)
         out: dict[str, Any] = {
-            "logGroups": [_group_view(g, ctx.account, stored.get(g["logGroupName"], 0)) for g in page]
+            "logGroups": [
+                _group_view(
+                    g, ctx.account, stored.get(g["logGroupName"], 0), counts.get(g["logGroupName"], 0)
+                )
+                for g in page
+            ]
         }
         if len(selected) > limit:
             out["nextToken"] = encode_token(page[-1]["logGroupName"])
@@ -387,6 +394,7 @@ class LogsOperations(Family):
         if not store.lock_stream(ctx.tx, ctx.account, stream):
             raise ResourceNotFoundException(NO_STREAM)
         seq = store.append_events(ctx.tx, ctx.account, stream, accepted, now)
+        metric_filters.publish(ctx, ctx.region, group_name, accepted)
         out: dict[str, Any] = {"nextSequenceToken": _sequence_token(stream, seq)}
         if rejected:
             out["rejectedLogEventsInfo"] = rejected

@@ -53,6 +53,12 @@ def _s3() -> Service:
     return S3()
 
 
+def _dynamodb() -> Service:
+    from rolecall.services.dynamodb import DynamoDB
+
+    return DynamoDB()
+
+
 # Signing name -> factory.
 SERVICES: dict[str, Callable[[], Service]] = {
     "iam": _iam,
@@ -62,6 +68,7 @@ SERVICES: dict[str, Callable[[], Service]] = {
     "ec2": _ec2,
     "lambda": _lambda,
     "s3": _s3,
+    "dynamodb": _dynamodb,
 }
 
 

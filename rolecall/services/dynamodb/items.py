@@ -31,13 +31,14 @@ from rolecall.services.dynamodb.tables import require_table
 from rolecall.services.dynamodb.values import Item
 
 # Legacy (pre-expression) members and reporting rolecall does not produce; NONE means what it does anyway.
-LEGACY = ("Expected", "ConditionalOperator", "AttributeUpdates")
+LEGACY = ("Expected", "ConditionalOperator")
 REPORTS: dict[str, tuple[Any, ...]] = {
     "ReturnConsumedCapacity": ("NONE",),
     "ReturnItemCollectionMetrics": ("NONE",),
     "ReturnValuesOnConditionCheckFailure": ("NONE",),
 }
 WRITE_UNSUPPORTED: dict[str, tuple[Any, ...]] = {name: () for name in LEGACY} | REPORTS
+UPDATE_UNSUPPORTED: dict[str, tuple[Any, ...]] = WRITE_UNSUPPORTED | {"AttributeUpdates": ()}
 MAX_BATCH_GET = 100
 MAX_BATCH_WRITE = 25
 
@@ -114,7 +115,7 @@ class ItemOperations(Family):
             return {}
         return {"Item": ex.project(item, paths) if paths is not None else item}
 
-    @operation("dynamodb:UpdateItem", table_resource, write_context, unsupported=WRITE_UNSUPPORTED)
+    @operation("dynamodb:UpdateItem", table_resource, write_context, unsupported=UPDATE_UNSUPPORTED)
     def UpdateItem(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         table = require_table(ctx, params["TableName"])
         wanted = _return_values(params, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"))

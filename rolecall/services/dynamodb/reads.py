@@ -24,10 +24,9 @@ from rolecall.services.dynamodb.keys import in_index, index_view, key_names, key
 from rolecall.services.dynamodb.tables import require_table
 from rolecall.services.dynamodb.values import Item
 
-LEGACY_READ = ("KeyConditions", "QueryFilter", "ScanFilter", "ConditionalOperator")
-READ_UNSUPPORTED: dict[str, tuple[Any, ...]] = {name: () for name in LEGACY_READ} | {
-    "ReturnConsumedCapacity": ("NONE",)
-}
+REPORTS: dict[str, tuple[Any, ...]] = {"ReturnConsumedCapacity": ("NONE",)}
+QUERY_UNSUPPORTED = {name: () for name in ("KeyConditions", "QueryFilter", "ConditionalOperator")} | REPORTS
+SCAN_UNSUPPORTED = {name: () for name in ("ScanFilter", "ConditionalOperator")} | REPORTS
 
 
 def _index(table: dict[str, Any], params: dict[str, Any]) -> str | None:
@@ -174,7 +173,7 @@ def _show(value: v.Value) -> str:
 
 
 class ReadOperations(Family):
-    @operation("dynamodb:Query", read_resource, query_context, unsupported=READ_UNSUPPORTED)
+    @operation("dynamodb:Query", read_resource, query_context, unsupported=QUERY_UNSUPPORTED)
     def Query(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         table = require_table(ctx, params["TableName"])
         index = _index(table, params)
@@ -200,7 +199,7 @@ class ReadOperations(Family):
         names.check_all_used(params, ("KeyConditionExpression", "FilterExpression", "ProjectionExpression"))
         return out
 
-    @operation("dynamodb:Scan", read_resource, scan_context, unsupported=READ_UNSUPPORTED)
+    @operation("dynamodb:Scan", read_resource, scan_context, unsupported=SCAN_UNSUPPORTED)
     def Scan(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         table = require_table(ctx, params["TableName"])
         index = _index(table, params)

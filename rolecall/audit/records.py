@@ -163,6 +163,10 @@ def user_identity(caller: Caller | None) -> dict[str, Any]:
             ident["sessionContext"]["sourceIdentity"] = s["source_identity"]
         if s.get("ec2_role_delivery"):
             ident["sessionContext"]["ec2RoleDelivery"] = s["ec2_role_delivery"]
+        # A service acting through its service-linked role (Auto Scaling launching a group's instances):
+        # CloudTrail names the service that made the call.
+        if s.get("invoked_by") and "/aws-service-role/" in (s.get("role_arn") or ""):
+            ident["invokedBy"] = s["invoked_by"]
     return ident
 
 

@@ -59,6 +59,12 @@ def _dynamodb() -> Service:
     return DynamoDB()
 
 
+def _autoscaling() -> Service:
+    from rolecall.services.autoscaling import AutoScaling
+
+    return AutoScaling()
+
+
 # Signing name -> factory.
 SERVICES: dict[str, Callable[[], Service]] = {
     "iam": _iam,
@@ -69,6 +75,7 @@ SERVICES: dict[str, Callable[[], Service]] = {
     "lambda": _lambda,
     "s3": _s3,
     "dynamodb": _dynamodb,
+    "autoscaling": _autoscaling,
 }
 
 

@@ -97,6 +97,11 @@ def test_a_groups_instances_read_s3_through_their_role(srv):
         == "AWSServiceRoleForAutoScaling"
     )
 
+    by_service = srv.client("cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "AutoScaling"}]
+    )["Events"]
+    assert "RunInstances" in {e["EventName"] for e in by_service}  # the README's lookup finds them
+
     asg.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=3)
     assert len(instances(asg, name)) == 3
     asg.update_auto_scaling_group(AutoScalingGroupName=name, MaxSize=1)

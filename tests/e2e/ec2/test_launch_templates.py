@@ -65,6 +65,10 @@ def test_a_template_launches_instances_with_its_role(srv):
 
 
 def test_the_cli_manages_templates_and_a_launch_needs_pass_role(srv):
+    if srv.database_url:
+        pytest.skip(
+            "the CLI's requests are the client tests' on another codec path; the store is not in question"
+        )
     role, profile = make_profile(srv)
     name = f"lt-{uuid.uuid4().hex[:8]}"
     data = json.dumps({"ImageId": AMI, "IamInstanceProfile": {"Name": profile["InstanceProfileName"]}})

@@ -457,8 +457,8 @@ def _ordered(a: Value | None, b: Value | None) -> bool:
 def _compare(op: str, a: Value | None, b: Value | None) -> bool:
     if op == "=":
         return v.equal(a, b)
-    if op == "<>":
-        return a is not None and b is not None and not v.equal(a, b)
+    if op == "<>":  # an attribute the item lacks differs from any value: `status <> :gone` keeps it
+        return not v.equal(a, b)
     if not _ordered(a, b):
         return False
     x, y = v.sort_key(a), v.sort_key(b)  # type: ignore[arg-type]

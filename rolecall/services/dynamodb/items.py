@@ -84,7 +84,9 @@ def _return_values(params: dict[str, Any], allowed: tuple[str, ...]) -> str:
 
 
 class ItemOperations(Family):
-    @operation("dynamodb:PutItem", table_resource, write_context, unsupported=WRITE_UNSUPPORTED)
+    @operation(
+        "dynamodb:PutItem", table_resource, write_context, trail_response=False, unsupported=WRITE_UNSUPPORTED
+    )
     def PutItem(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         table = require_table(ctx, params["TableName"])
         wanted = _return_values(params, ("NONE", "ALL_OLD"))
@@ -115,7 +117,13 @@ class ItemOperations(Family):
             return {}
         return {"Item": ex.project(item, paths) if paths is not None else item}
 
-    @operation("dynamodb:UpdateItem", table_resource, write_context, unsupported=UPDATE_UNSUPPORTED)
+    @operation(
+        "dynamodb:UpdateItem",
+        table_resource,
+        write_context,
+        trail_response=False,
+        unsupported=UPDATE_UNSUPPORTED,
+    )
     def UpdateItem(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         table = require_table(ctx, params["TableName"])
         wanted = _return_values(params, ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"))
@@ -144,7 +152,13 @@ class ItemOperations(Family):
             return {"Attributes": shown} if shown else {}
         return {}
 
-    @operation("dynamodb:DeleteItem", table_resource, write_context, unsupported=WRITE_UNSUPPORTED)
+    @operation(
+        "dynamodb:DeleteItem",
+        table_resource,
+        write_context,
+        trail_response=False,
+        unsupported=WRITE_UNSUPPORTED,
+    )
     def DeleteItem(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         table = require_table(ctx, params["TableName"])
         wanted = _return_values(params, ("NONE", "ALL_OLD"))

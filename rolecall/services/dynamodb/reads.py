@@ -173,7 +173,7 @@ def _show(value: v.Value) -> str:
 
 
 class ReadOperations(Family):
-    @operation("dynamodb:Query", read_resource, query_context, unsupported=QUERY_UNSUPPORTED)
+    @operation("dynamodb:Query", read_resource, query_context, read_only=True, unsupported=QUERY_UNSUPPORTED)
     def Query(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         table = require_table(ctx, params["TableName"])
         index = _index(table, params)
@@ -199,7 +199,7 @@ class ReadOperations(Family):
         names.check_all_used(params, ("KeyConditionExpression", "FilterExpression", "ProjectionExpression"))
         return out
 
-    @operation("dynamodb:Scan", read_resource, scan_context, unsupported=SCAN_UNSUPPORTED)
+    @operation("dynamodb:Scan", read_resource, scan_context, read_only=True, unsupported=SCAN_UNSUPPORTED)
     def Scan(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         table = require_table(ctx, params["TableName"])
         index = _index(table, params)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from rolecall.audit.records import HIDDEN
 from rolecall.errors import AwsError
 from tests.services.conftest import ACCOUNT, allow
 
@@ -105,6 +106,18 @@ def test_items_are_put_read_updated_and_deleted_under_conditions(env, table):
     old = ddb(env, "DeleteItem", TableName=table, Key=key("alice", "Chess"), ReturnValues="ALL_OLD")
     assert old["Attributes"]["Plays"] == {"N": "1"}
     assert ddb(env, "GetItem", TableName=table, Key=key("alice", "Chess")) == {}
+
+    # The trail: data events naming the table and key, never an item's values.
+    put = env.trail("PutItem")[-1]
+    assert (put["eventCategory"], put["managementEvent"], put["resources"][0]["ARN"]) == (
+        "Data",
+        False,
+        TABLE_ARN,
+    )
+    assert put["requestParameters"]["item"] == HIDDEN and put["responseElements"] is None
+    updated_record = env.trail("UpdateItem")[0]
+    assert updated_record["requestParameters"]["key"] == {"UserId": "alice", "GameTitle": "Chess"}
+    assert updated_record["requestParameters"]["expressionAttributeValues"] == HIDDEN
 
 
 def test_bad_requests_get_dynamodbs_messages_and_change_nothing(env, table):

@@ -27,7 +27,7 @@ from rolecall.authz.authorizer import resource_tag_context
 from rolecall.core.context import OpContext
 from rolecall.core.host import Host
 from rolecall.core.operations import Family, operation
-from rolecall.errors import ValidationError
+from rolecall.errors import AwsError, ValidationError
 from rolecall.services.autoscaling.errors import AlreadyExists, ResourceInUse
 from rolecall.services.iam.service_linked_roles import (
     ensure_service_linked_role,
@@ -270,9 +270,18 @@ def _zones(ctx: OpContext, zones: list[str]) -> list[str]:
 # -- the service acting through its role --------------------------------------------------------------------
 
 
-def _as_service(host: Host, account: str, region: str) -> dict[str, str]:
-    """Credentials of the AutoScaling session of the account's service-linked role."""
-    creds = assume_role_for_service(
+def _as_service(host: Host, account: str, region: str) -> dict[str, str] | None:
+    """Credentials of the AutoScaling session of the account's service-linked role; None when the service
+    cannot assume it (the role was deleted): the refused AssumeRole is in the trail, and nothing is done."""
+    try:
+        creds = _assume(host, account, region)
+    except AwsError:
+        return None
+    return {k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "Token")}
+
+
+def _assume(host: Host, account: str, region: str) -> dict[str, Any]:
+    return assume_role_for_service(
         host,
         service=PRINCIPAL,
         role_arn=f"arn:aws:iam::{account}:role/aws-service-role/{PRINCIPAL}/{_slr_name()}",
@@ -281,7 +290,6 @@ def _as_service(host: Host, account: str, region: str) -> dict[str, str]:
         source_account=account,
         region=region,
     ).as_dict()
-    return {k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "Token")}
 
 
 def reconcile(host: Host, account: str, region: str, name: str, terminate: list[str] | None = None) -> None:
@@ -292,6 +300,8 @@ def reconcile(host: Host, account: str, region: str, name: str, terminate: list[
     if group is None:
         return
     creds = _as_service(host, account, region)
+    if creds is None:
+        return
     members = {i["InstanceId"] for i in group["Instances"]}
     going = [i for i in terminate or [] if i in members]
     kept = [
@@ -479,6 +489,8 @@ class GroupOperations(Family):
 
             def work() -> None:
                 creds = _as_service(host, account, region)
+                if creds is None:
+                    return
                 host.call(
                     "ec2",
                     "TerminateInstances",

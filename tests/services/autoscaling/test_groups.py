@@ -165,3 +165,17 @@ def test_a_caller_without_pass_role_cannot_create_or_update_a_group(env, templat
     ]:
         refused = env.denied(viewer, "autoscaling", op, **params)
         assert refused.code == "AccessDenied" and f"autoscaling:{op}" in refused.message, op
+
+
+def test_without_its_service_linked_role_the_service_launches_nothing_and_the_trail_says_why(env, template):
+    asg(env, "CreateAutoScalingGroup", AutoScalingGroupName="web", LaunchTemplate={"LaunchTemplateId": template},
+        MinSize=0, MaxSize=2, AvailabilityZones=ZONES)  # fmt: skip
+    env.call("DeleteServiceLinkedRole", RoleName="AWSServiceRoleForAutoScaling")
+    asg(env, "SetDesiredCapacity", AutoScalingGroupName="web", DesiredCapacity=2)
+    assert members(env) == []
+    refused = [r for r in env.trail("AssumeRole") if r.get("errorCode")]
+    assert refused and refused[0]["userIdentity"] == {
+        "type": "AWSService",
+        "invokedBy": "autoscaling.amazonaws.com",
+    }
+    assert refused[0]["requestParameters"]["roleArn"] == SLR

@@ -41,10 +41,6 @@ def read_resource(ctx: OpContext, params: Params) -> str:
     return f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn
 
 
-def all_tables(ctx: OpContext, params: Params) -> str:
-    return table_arn(ctx.region, ctx.account, "*")
-
-
 def batch_resources(ctx: OpContext, params: Params) -> list[str]:
     return [table_arn(ctx.region, ctx.account, name) for name in params.get("RequestItems") or {}]
 

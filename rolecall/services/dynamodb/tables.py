@@ -14,7 +14,7 @@ from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.services.dynamodb import store
 from rolecall.services.dynamodb import values as v
-from rolecall.services.dynamodb.access import all_tables, table_arn, table_resource
+from rolecall.services.dynamodb.access import table_arn, table_resource
 from rolecall.services.dynamodb.errors import (
     ResourceInUseException,
     ResourceNotFoundException,
@@ -214,7 +214,9 @@ class TableOperations(Family):
         table = require_table(ctx, params["TableName"], named=True)
         return {"Table": description(ctx, table)}
 
-    @operation("dynamodb:ListTables", all_tables)
+    @operation(
+        "dynamodb:ListTables"
+    )  # no resource type: authorized on "*", as the Service Authorization Reference lists it
     def ListTables(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         names = [t["TableName"] for t in store.tables(ctx.tx, ctx.account, ctx.region)]
         start = params.get("ExclusiveStartTableName")

@@ -72,6 +72,8 @@ def test_each_instance_reads_only_its_own_items(any_server):
 
 
 def test_a_table_it_did_not_create_is_left_alone(any_server):
+    if any_server.database_url:
+        pytest.skip("what the example does with a name it does not own is the same on either store")
     ddb = any_server.client("dynamodb")
     ddb.create_table(
         TableName=TABLE,

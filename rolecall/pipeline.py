@@ -28,7 +28,7 @@ from rolecall.core.operations import OperationSpec, Service
 from rolecall.credentials.accounts import ensure_default_account
 from rolecall.errors import AwsError, InternalFailure, MissingAuthenticationToken, NotImplementedOperation
 from rolecall.http import Headers, HttpRequest, HttpResponse
-from rolecall.internal_client import call_json_api
+from rolecall.internal_client import call_api
 from rolecall.store import Store, Tx
 from rolecall.wire import Codec, codec_for
 from rolecall.wire.dispatch import service_from_request
@@ -118,7 +118,7 @@ class Pipeline:
         *,
         user_agent: str = "rolecall-internal",
     ) -> CallResult:
-        return call_json_api(
+        return call_api(
             self.handle, self.clock, service, operation, params, credentials, region, user_agent=user_agent
         )
 

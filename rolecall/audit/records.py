@@ -7,6 +7,7 @@ transaction every few milliseconds and flushes on shutdown, so that reads stay c
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 import uuid
@@ -57,10 +58,27 @@ DATA_EVENTS = frozenset(
         )
     }
     | {("lambda", "Invoke")}
+    | {
+        ("dynamodb", op)
+        for op in (
+            "GetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "Query",
+            "Scan",
+            "BatchGetItem",
+            "BatchWriteItem",
+        )
+    }
     | {("logs", op) for op in ("PutLogEvents", "GetLogEvents", "FilterLogEvents")}
 )
 # Request members left out of the trail for their bulk (the messages of every PutLogEvents call).
-BULK_MEMBERS = {("logs", "PutLogEvents"): frozenset({"logevents"})}
+BULK_MEMBERS = {("logs", "PutLogEvents"): frozenset({"logevents"})} | {
+    # DynamoDB's item data: CloudTrail records which keys a request named, never the values it wrote.
+    ("dynamodb", op): frozenset({"item", "expressionattributevalues", "requestitems"})
+    for op in ("PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem")
+}
 # Request members CloudTrail names differently from the API's shapes.
 TRAIL_NAMES = {("s3", "Bucket"): "bucketName"}
 
@@ -115,6 +133,15 @@ def scrub(value: Any, hidden: frozenset[str] = frozenset()) -> Any:
     if isinstance(value, bytes):
         return HIDDEN
     return value
+
+
+def _dynamodb_key(key: dict[str, Any]) -> dict[str, Any]:
+    """An item's key as CloudTrail shows it: attribute names as they are, values without their type."""
+    out: dict[str, Any] = {}
+    for name, value in key.items():
+        inner = next(iter(value.values()), None) if isinstance(value, dict) else value
+        out[str(name)] = base64.b64encode(inner).decode("ascii") if isinstance(inner, bytes) else inner
+    return out
 
 
 def _trail_names(service: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -191,6 +218,10 @@ def user_identity(caller: Caller | None) -> dict[str, Any]:
             ident["sessionContext"]["sourceIdentity"] = s["source_identity"]
         if s.get("ec2_role_delivery"):
             ident["sessionContext"]["ec2RoleDelivery"] = s["ec2_role_delivery"]
+        # A service acting through its service-linked role (Auto Scaling launching a group's instances):
+        # CloudTrail names the service that made the call.
+        if s.get("invoked_by") and "/aws-service-role/" in (s.get("role_arn") or ""):
+            ident["invokedBy"] = s["invoked_by"]
     return ident
 
 
@@ -235,6 +266,12 @@ def record(
         "recipientAccountId": account,
         "eventCategory": "Data" if (service, operation) in DATA_EVENTS else "Management",
     }
+    if (
+        service == "dynamodb"
+        and rec["requestParameters"]
+        and isinstance((request_parameters or {}).get("Key"), dict)
+    ):
+        rec["requestParameters"]["key"] = _dynamodb_key(request_parameters["Key"])  # type: ignore[index]
     if error_code:
         rec["errorCode"] = error_code
         rec["errorMessage"] = error_message or ""

@@ -111,6 +111,6 @@ class Host(Protocol):
         *,
         user_agent: str = "rolecall-internal",
     ) -> CallResult:
-        """Call a JSON-protocol API as the holder of `credentials`, through the whole request path
-        (signed, authenticated, authorized and recorded like a client's call)."""
+        """Call an API (JSON, query or ec2 protocol) as the holder of `credentials`, through the whole
+        request path (signed, authenticated, authorized and recorded like a client's call)."""
         ...

@@ -71,6 +71,18 @@ def _sns() -> Service:
     return SNS()
 
 
+def _dynamodb() -> Service:
+    from rolecall.services.dynamodb import DynamoDB
+
+    return DynamoDB()
+
+
+def _autoscaling() -> Service:
+    from rolecall.services.autoscaling import AutoScaling
+
+    return AutoScaling()
+
+
 # Signing name -> factory.
 SERVICES: dict[str, Callable[[], Service]] = {
     "iam": _iam,
@@ -83,6 +95,8 @@ SERVICES: dict[str, Callable[[], Service]] = {
     "access-analyzer": _accessanalyzer,
     "monitoring": _cloudwatch,
     "sns": _sns,
+    "dynamodb": _dynamodb,
+    "autoscaling": _autoscaling,
 }
 
 

@@ -76,14 +76,14 @@ def test_ec2_answers_authentication_failures_in_its_own_words(clocked):
     assert {"AuthFailure", "MissingParameter", "RequestExpired"} <= {r.get("errorCode") for r in records}
 
 
-# One call per protocol botocore speaks: json (1.1 and DynamoDB's 1.0), SQS (json or query, as botocore's
-# version has it), rest-xml (Route 53), rest-json (API Gateway), rpc-v2-cbor (CodeBuild's model, whose JSON
-# botocore prefers).
+# One call per protocol botocore speaks: json (1.1 and SWF's 1.0), SQS (json or query, as botocore's
+# version has it), query (CloudFormation), rest-xml (Route 53), rest-json (API Gateway), rpc-v2-cbor
+# (CodeBuild's model, whose JSON botocore prefers).
 UNSERVED_CALLS = [
     ("kms", "list_keys", {}),
     ("secretsmanager", "list_secrets", {}),
     ("organizations", "describe_organization", {}),
-    ("dynamodb", "list_tables", {}),
+    ("swf", "list_domains", {"registrationStatus": "REGISTERED"}),  # json 1.0
     ("sqs", "list_queues", {}),
     ("cloudformation", "list_stacks", {}),  # query
     ("route53", "list_hosted_zones", {}),

@@ -1,5 +1,5 @@
 """Amazon EC2, as far as instance roles need it: instances (instances), their instance profile
-associations (profile_associations), and the metadata service every running instance has (imds/).
+associations (profile_associations), launch templates (launch_templates), and the metadata service every running instance has (imds/).
 
 Launching with, associating or replacing an instance profile passes its role to EC2, which needs
 iam:PassRole on the role with iam:PassedToService = ec2.amazonaws.com. EC2 reports every denial as
@@ -23,6 +23,7 @@ from rolecall.errors import (
 from rolecall.services.ec2.errors import AuthFailure, RequestExpired, UnauthorizedOperation
 from rolecall.services.ec2.imds.endpoint import LOOKUP_PREFIX, ImdsManager
 from rolecall.services.ec2.instances import InstanceOperations
+from rolecall.services.ec2.launch_templates import LaunchTemplateOperations
 from rolecall.services.ec2.profile_associations import ProfileAssociationOperations
 
 # The SigV4 check's messages for a request dated too far from the server's clock.
@@ -32,7 +33,7 @@ _SIGNATURE_TIME = ("Signature expired", "Signature not yet current")
 class EC2(Service):
     name = "ec2"
     model = "ec2"
-    families = (InstanceOperations, ProfileAssociationOperations)
+    families = (InstanceOperations, ProfileAssociationOperations, LaunchTemplateOperations)
 
     def __init__(self) -> None:
         super().__init__()

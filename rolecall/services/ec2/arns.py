@@ -8,6 +8,8 @@ from typing import Any
 
 from rolecall.authz.authorizer import resource_tag_context
 from rolecall.core.context import OpContext
+from rolecall.errors import AwsError
+from rolecall.services.ec2.launch_templates import template_arn, with_template
 from rolecall.services.ec2.records import (
     ASSOCIATION,
     DEFAULT_INSTANCE_TYPE,
@@ -48,8 +50,20 @@ def association_instance(ctx: OpContext, params: dict[str, Any]) -> str:
     return instance_arn(ctx.region, ctx.account, doc["InstanceId"] if doc else "*")
 
 
+def _launched_with(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """RunInstances' parameters completed from its launch template (as given when it names none that exists)."""
+    try:
+        return with_template(ctx, params)
+    except AwsError:
+        return params
+
+
 def run_resources(ctx: OpContext, params: dict[str, Any]) -> list[str]:
-    return [any_instance(ctx), f"arn:aws:ec2:{ctx.region}::image/{params.get('ImageId') or '*'}"]
+    merged = _launched_with(ctx, params)
+    out = [any_instance(ctx), f"arn:aws:ec2:{ctx.region}::image/{merged.get('ImageId') or '*'}"]
+    if merged.get("LaunchTemplate", {}).get("LaunchTemplateId"):
+        out.append(template_arn(ctx.region, ctx.account, merged["LaunchTemplate"]["LaunchTemplateId"]))
+    return out
 
 
 def launch_tags(params: dict[str, Any]) -> list[dict[str, str]]:
@@ -61,6 +75,7 @@ def launch_tags(params: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def run_context(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    params = _launched_with(ctx, params)
     options = {**DEFAULT_METADATA_OPTIONS, **(params.get("MetadataOptions") or {})}
     keys: dict[str, Any] = {
         "ec2:InstanceType": params.get("InstanceType") or DEFAULT_INSTANCE_TYPE,
@@ -96,6 +111,7 @@ def pass_role(ctx: OpContext, params: dict[str, Any], instance: str) -> list[tup
 
 
 def run_extra(ctx: OpContext, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    params = _launched_with(ctx, params)
     more = pass_role(ctx, params, any_instance(ctx))
     if launch_tags(params):  # tagging at launch is ec2:CreateTags with ec2:CreateAction = RunInstances
         more.append(("ec2:CreateTags", any_instance(ctx), {"ec2:CreateAction": "RunInstances"}))

@@ -89,3 +89,23 @@ class RequestExpired(AwsError):
 
     def __init__(self, message: str = "Request has expired.") -> None:
         super().__init__(message)
+
+
+class InvalidLaunchTemplateNameAlreadyExistsException(AwsError):
+    code = "InvalidLaunchTemplateName.AlreadyExistsException"
+
+
+class InvalidLaunchTemplateIdNotFound(AwsError):
+    code = "InvalidLaunchTemplateId.NotFound"
+
+
+class InvalidLaunchTemplateNameNotFoundException(AwsError):
+    code = "InvalidLaunchTemplateName.NotFoundException"
+
+
+class InvalidLaunchTemplateIdMalformed(AwsError):
+    code = "InvalidLaunchTemplateId.Malformed"
+
+
+class InvalidLaunchTemplateIdVersionNotFound(AwsError):
+    code = "InvalidLaunchTemplateId.VersionNotFound"

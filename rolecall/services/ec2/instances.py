@@ -30,6 +30,7 @@ from rolecall.services.ec2.errors import (
     InvalidParameterCombination,
     TagLimitExceeded,
 )
+from rolecall.services.ec2.launch_templates import with_template
 from rolecall.services.ec2.quotas import check_start, instance_kind, launchable
 from rolecall.services.ec2.records import (
     DEFAULT_INSTANCE_TYPE,
@@ -116,7 +117,6 @@ RUN_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
         "SubnetId",
         "ElasticGpuSpecification",
         "ElasticInferenceAccelerators",
-        "LaunchTemplate",
         "InstanceMarketOptions",
         "CreditSpecification",
         "CpuOptions",
@@ -164,6 +164,7 @@ class InstanceOperations(Family):
 
     @operation("ec2:RunInstances", run_resources, run_context, extra=run_extra, unsupported=RUN_UNSUPPORTED)
     def RunInstances(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+        params = with_template(ctx, params)  # a launch template fills in what the request leaves unset
         image_id = params.get("ImageId")
         if not image_id:
             raise MissingParameter("The request must contain the parameter ImageId")

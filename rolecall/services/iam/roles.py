@@ -3,7 +3,6 @@ service-linked roles AWS services own."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -32,14 +31,17 @@ from rolecall.services.iam.common import (
     validate_tags,
 )
 from rolecall.services.iam.errors import DeleteConflict, InvalidInput, LimitExceeded, NoSuchEntity
+from rolecall.services.iam.service_linked_roles import (
+    SERVICE_LINKED_PATH,
+    create_service_linked_role,
+    service_linked_role_name,
+    service_linked_role_path,
+)
 from rolecall.services.iam.trust_principals import bind_principals, forget_principal
 from rolecall.services.iam.users import check_boundary
 
 DEFAULT_MAX_SESSION_DURATION = 3600
 TRUST_POLICY_QUOTA = 2048  # AWS's default ACLSizePerRole, characters not counting whitespace
-
-# Where service-linked roles live (arn:aws:iam::ACCOUNT:role/aws-service-role/SERVICE/NAME).
-SERVICE_LINKED_PATH = "/aws-service-role/"
 
 
 # ---------------------------------------------------------------- trust policies
@@ -59,70 +61,6 @@ def validate_trust_policy(ctx: OpContext, text: str) -> tuple[str, dict[str, str
 
 
 # ---------------------------------------------------------------- service-linked roles
-
-# Role names AWS gives service-linked roles, for services whose name does not follow from the
-# service principal. Others get AWSServiceRoleFor + the principal's first label, capitalized.
-SERVICE_LINKED_ROLE_NAMES = {
-    "autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling",
-    "elasticbeanstalk.amazonaws.com": "AWSServiceRoleForElasticBeanstalk",
-    "elasticloadbalancing.amazonaws.com": "AWSServiceRoleForElasticLoadBalancing",
-    "spot.amazonaws.com": "AWSServiceRoleForEC2Spot",
-    "spotfleet.amazonaws.com": "AWSServiceRoleForEC2SpotFleet",
-    "ec2scheduled.amazonaws.com": "AWSServiceRoleForEC2Scheduled",
-    "ec2fleet.amazonaws.com": "AWSServiceRoleForEC2Fleet",
-    "replicator.lambda.amazonaws.com": "AWSServiceRoleForLambdaReplicator",
-    "ecs.amazonaws.com": "AWSServiceRoleForECS",
-    "eks.amazonaws.com": "AWSServiceRoleForAmazonEKS",
-    "eks-nodegroup.amazonaws.com": "AWSServiceRoleForAmazonEKSNodegroup",
-    "eks-fargate.amazonaws.com": "AWSServiceRoleForAmazonEKSForFargate",
-    "rds.amazonaws.com": "AWSServiceRoleForRDS",
-    "redshift.amazonaws.com": "AWSServiceRoleForRedshift",
-    "elasticache.amazonaws.com": "AWSServiceRoleForElastiCache",
-    "es.amazonaws.com": "AWSServiceRoleForAmazonElasticsearchService",
-    "opensearchservice.amazonaws.com": "AWSServiceRoleForAmazonOpenSearchService",
-    "organizations.amazonaws.com": "AWSServiceRoleForOrganizations",
-    "cloudtrail.amazonaws.com": "AWSServiceRoleForCloudTrail",
-    "config.amazonaws.com": "AWSServiceRoleForConfig",
-    "guardduty.amazonaws.com": "AWSServiceRoleForAmazonGuardDuty",
-    "ssm.amazonaws.com": "AWSServiceRoleForAmazonSSM",
-    "support.amazonaws.com": "AWSServiceRoleForSupport",
-    "trustedadvisor.amazonaws.com": "AWSServiceRoleForTrustedAdvisor",
-    "securityhub.amazonaws.com": "AWSServiceRoleForSecurityHub",
-    "inspector2.amazonaws.com": "AWSServiceRoleForAmazonInspector2",
-    "access-analyzer.amazonaws.com": "AWSServiceRoleForAccessAnalyzer",
-    "backup.amazonaws.com": "AWSServiceRoleForBackup",
-    "fsx.amazonaws.com": "AWSServiceRoleForAmazonFSx",
-    "kafka.amazonaws.com": "AWSServiceRoleForKafka",
-    "sso.amazonaws.com": "AWSServiceRoleForSSO",
-    "batch.amazonaws.com": "AWSServiceRoleForBatch",
-    "dynamodb.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable",
-    "ecs.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ECSService",
-    "ec2.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_EC2SpotFleetRequest",
-    "lambda.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency",
-    "custom-resource.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_CustomResource",
-    "rds.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_RDSCluster",
-    "sagemaker.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
-    "appstream.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_AppStreamFleet",
-    "comprehend.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ComprehendEndpoint",
-    "cassandra.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_CassandraTable",
-    "kafka.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_KafkaCluster",
-    "elasticache.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ElastiCacheRG",
-    "neptune.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_NeptuneCluster",
-}
-
-
-def service_linked_role_name(service: str, suffix: str | None) -> str:
-    if not service.endswith(".amazonaws.com") or service == ".amazonaws.com":
-        raise InvalidInput(f"Invalid service principal name: {service}")
-    name = SERVICE_LINKED_ROLE_NAMES.get(service)
-    if name is None:
-        label = service.split(".", 1)[0]
-        name = "AWSServiceRoleFor" + "".join(part[:1].upper() + part[1:] for part in label.split("-"))
-    return f"{name}_{suffix}" if suffix else name
-
-
-def service_linked_role_path(service: str) -> str:
-    return f"{SERVICE_LINKED_PATH}{service}/"
 
 
 def service_linked_role_arn(ctx: OpContext, params: dict[str, Any]) -> str:
@@ -293,38 +231,9 @@ class RoleOperations(Family):
 
     @operation("iam:CreateServiceLinkedRole", service_linked_role_arn, service_name_context)
     def CreateServiceLinkedRole(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        service = params["AWSServiceName"]
-        name = service_linked_role_name(service, params.get("CustomSuffix"))
-        if ctx.tx.get(ctx.account, "role", name) is not None:
-            raise InvalidInput(
-                f"Service role name {name} has been taken in this account, please try a different suffix."
-            )
-        path = service_linked_role_path(service)
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": [service]}, "Action": ["sts:AssumeRole"]}
-            ],
-        }
-        doc: dict[str, Any] = {
-            "RoleName": name,
-            "RoleId": ids.unique_id(ids.ROLE),
-            "Arn": entity_arn(ctx.account, "role", path, name),
-            "Path": path,
-            "CreateDate": iso_now(ctx),
-            "AssumeRolePolicyDocument": json.dumps(trust, separators=(",", ":")),
-            "MaxSessionDuration": DEFAULT_MAX_SESSION_DURATION,
-            "Tags": [],
-            "InlinePolicies": {},
-            "AttachedPolicies": [],
-            "ServiceLinked": {"ServiceName": service},
-        }
-        if params.get("Description") is not None:
-            doc["Description"] = params["Description"]
-        insert_entity(
-            ctx.tx, ctx.account, "role", name, doc, doc["RoleId"], ALREADY_EXISTS["role"].format(name)
+        doc = create_service_linked_role(
+            ctx, params["AWSServiceName"], params.get("CustomSuffix"), params.get("Description")
         )
-        touched(ctx, "role", doc["Arn"])
         return {"Role": role_shape(doc)}
 
     @operation("iam:DeleteServiceLinkedRole", arn_of("role"), entity_context("role"))

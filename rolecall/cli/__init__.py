@@ -1,4 +1,4 @@
-"""`rolecall` command line: serve | account | policy | role | ec2 | explain (trail explain)."""
+"""`rolecall` command line: serve | account | policy | role | ec2 | explain (trail explain) | audit."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    from rolecall.cli.audit import add_audit_commands
     from rolecall.cli.ec2 import add_ec2_commands
     from rolecall.cli.explain import add_explain_commands
     from rolecall.cli.policy import add_policy_commands
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_role_commands(sub)
     add_ec2_commands(sub)
     add_explain_commands(sub)
+    add_audit_commands(sub)
     return parser
 
 

@@ -159,8 +159,19 @@ class _Compiler:
     def compile(self, document: Any, kind: str, name: str) -> Policy | None:
         try:
             source = decode_document(document)
+            if isinstance(source, dict):
+                # Already JSON-decoded (the AWS CLI's form). IAM validated every document of an export when
+                # it was written, so it is compiled as it is: re-serializing and re-validating 50,000
+                # documents would more than double the cost of reading a large account. Only the shape the
+                # compiler relies on is checked.
+                statements = source.get("Statement")
+                if isinstance(statements, dict):
+                    statements = [statements]
+                if not isinstance(statements, list) or not all(isinstance(st, dict) for st in statements):
+                    raise AccountError("the document has no Statement list")
+                return Policy("", source, kind, name)
             return Policy.parse(source, kind=kind, name=name, max_size=NO_LIMIT)
-        except (MalformedPolicy, AccountError, ValueError) as exc:
+        except (MalformedPolicy, AccountError, ValueError, TypeError, AttributeError, KeyError) as exc:
             self.problems.append(f"{name}: {exc}")
             return None
 
@@ -223,9 +234,10 @@ def load_account(
         if policy is None:
             return None
         # The same document as a boundary is a different layer: compile it as such (once per ARN).
-        return _boundaries.setdefault(
-            arn, Policy.parse(policy.document, kind="boundary", name=policy.name, max_size=NO_LIMIT)
-        )
+        found = _boundaries.get(arn)
+        if found is None:
+            found = _boundaries[arn] = Policy("", policy.document, "boundary", policy.name)
+        return found
 
     _boundaries: dict[str, Policy] = {}
     groups: dict[str, Group] = {}

@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rolecall.policy import Policy
+from rolecall.policy.conditions import conditions_hold
+from rolecall.policy.request import normalize_context
+from rolecall.policy.variables import parse_template
 
 from .account import Account, Principal
 from .checks import Asker, Check
@@ -206,6 +209,7 @@ class Escalation:
         self.functions = ArnIndex(f.arn for f in account.functions)
         self.function_role = {f.arn: f.role for f in account.functions}
         self._screen: dict[int, bool] = {}
+        self._contexts: dict[tuple[str, bool], list[dict[str, tuple[str, ...]]]] = {}
         self._trust_direct: dict[str, set[str]] = {}
         self._trust_open: set[str] = set()
         for r in roles:
@@ -241,14 +245,41 @@ class Escalation:
                 return True
         return False
 
+    def contexts(self, p: Principal, action: str) -> list[dict[str, tuple[str, ...]]]:
+        """The normalized request contexts p's requests for `action` carry here (PassRole: one per service)."""
+        key = (p.arn, action == "iam:passrole")
+        found = self._contexts.get(key)
+        if found is None:
+            base = self.asker.context(p)
+            if key[1]:
+                found = [normalize_context({**base, "iam:PassedToService": s}) for s in SERVICES.values()]
+            else:
+                found = [normalize_context(base)]
+            self._contexts[key] = found
+        return found
+
     def candidates(self, p: Principal, action: str, index: ArnIndex) -> Iterable[str]:
-        """Targets of `index` that some Allow statement of p's for `action` could name (a superset)."""
+        """Targets of `index` that some Allow statement of p's for `action` could name (a superset).
+
+        The audit's requests carry no resource-specific context key, so a statement whose conditions fail
+        on p's context fails for every target and is passed over; policy variables are filled in from it."""
         found: set[str] = set()
+        contexts = self.contexts(p, action)
         for policy in p.policies:
             for st in policy.candidates(action).allows:
+                if st.conditions and not any(conditions_hold(st.conditions, ctx) for ctx in contexts):
+                    continue
                 if st.not_resource or st.resources.any:
                     return index.sorted
                 for pattern in _raw_list(st.raw.get("Resource")):
+                    if "${" in pattern and policy.variables:
+                        template = parse_template(pattern)
+                        if template is not None:
+                            for ctx in contexts:
+                                text = template.resolve_text(ctx)
+                                if text is not None:
+                                    found.update(index.matching(text))
+                            continue
                     found.update(index.matching(pattern))
         return sorted(found)
 

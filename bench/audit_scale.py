@@ -436,7 +436,7 @@ def main() -> int:
         print(f"  {len(account.problems)} problems, e.g. {account.problems[:3]}")
 
     if not args.no_peers:
-        code = f"import principalmapper"
+        code = "import principalmapper"
         if subprocess.run([args.peers_python, "-c", code], capture_output=True).returncode == 0:
             status, secs, out = run_peer([args.peers_python, "-c", PMAPPER_SCRIPT, path], args.peer_timeout)
             detail = out.strip().splitlines()[-1] if out.strip() else ""

@@ -274,3 +274,19 @@ def test_url_encoded_documents_and_managed_lookup():
     audit = run_audit(account)
     assert {(short(e.source), short(e.target)) for e in audit.edges} == {("user/a", "user/victim")}
     assert audit.account.problems == []
+
+
+def test_unreadable_policy_is_reported_not_fatal():
+    pl = Planted()
+    pl.user("victim")
+    pl.user("a", doc(allow("iam:CreateAccessKey", "*")))
+    pl.users[0]["UserPolicyList"] = [
+        {"PolicyName": "broken", "PolicyDocument": {"Version": "2012-10-17", "Statement": "nope"}},
+        {"PolicyName": "garbled", "PolicyDocument": "%7B%22Version"},
+    ]
+    audit = run_audit(load_account(pl.details()))
+    assert {(short(e.source), short(e.target)) for e in audit.edges} == {("user/a", "user/victim")}
+    assert [p.split(":")[0] for p in audit.account.problems] == [
+        "user/victim inline broken",
+        "user/victim inline garbled",
+    ]

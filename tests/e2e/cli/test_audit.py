@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from tests.e2e.lambda_.helpers import package
 from tests.servers import Server
 
 ACCOUNT = "123456789012"
@@ -59,6 +60,21 @@ def planted(tmp_path_factory):
     iam.put_user_policy(
         UserName="dana", PolicyName="launch", PolicyDocument=doc(allow(["iam:PassRole", "ec2:RunInstances"]))
     )
+    # A function whose code a developer may replace: from a server, the audit lists functions too.
+    iam.create_role(RoleName="FnRole", AssumeRolePolicyDocument=trust({"Service": "lambda.amazonaws.com"}))
+    fn = s.client("lambda").create_function(
+        FunctionName="worker",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/FnRole",
+        Runtime="python3.12",
+        Handler="app.handler",
+        Code={"ZipFile": package("def handler(event, context):\n    return 1\n")},
+    )
+    iam.create_user(UserName="fndev")
+    iam.put_user_policy(
+        UserName="fndev",
+        PolicyName="code",
+        PolicyDocument=doc(allow("lambda:UpdateFunctionCode", fn["FunctionArn"])),
+    )
     # A user with s3:* that uses two calls of it, for the least-privilege rewrite.
     iam.create_user(UserName="dev")
     iam.put_user_policy(UserName="dev", PolicyName="s3", PolicyDocument=doc(allow("s3:*")))
@@ -83,16 +99,16 @@ def edge_set(report: dict) -> set[tuple[str, str, str]]:
     }
 
 
-EXPECTED_EDGES = {
+NON_ADMINS = ("user/alice", "user/bob", "user/carol", "user/dana", "user/dev", "user/fndev", "role/FnRole")
+EXPORTED_EDGES = {
     ("user/bob", "user/alice", "create-access-key"),
     ("user/alice", "role/Admin", "assume-role"),
     ("user/carol", "role/Boxed", "passrole-ec2"),
-    # Open trusts everyone: every principal that is not an administrator already can assume it.
-    *{
-        (p, "role/Open", "assume-role")
-        for p in ("user/alice", "user/bob", "user/carol", "user/dana", "user/dev")
-    },
+    # Open trusts everyone: every principal that is not an administrator can assume it.
+    *{(p, "role/Open", "assume-role") for p in NON_ADMINS},
 }
+# From a server the functions come along: fndev may replace the code that runs as FnRole.
+EXPECTED_EDGES = EXPORTED_EDGES | {("user/fndev", "role/FnRole", "lambda-update-code")}
 
 
 def test_audit_from_server(planted):
@@ -136,8 +152,16 @@ def test_audit_of_the_aws_cli_export_matches(planted, tmp_path):
     out = s.rolecall("audit", "--file", str(path), "--format", "json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert edge_set(report) == EXPECTED_EDGES
+    assert edge_set(report) == EXPORTED_EDGES
     assert report["least_privilege"] == []  # no trail given with a file
+    # An SCP level that denies CreateAccessKey takes bob's edge (and his path) away.
+    scp = tmp_path / "scp.json"
+    scp.write_text(doc(allow("*"), {"Effect": "Deny", "Action": "iam:CreateAccessKey", "Resource": "*"}))
+    out = s.rolecall("audit", "--file", str(path), "--scp", str(scp), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert edge_set(report) == EXPORTED_EDGES - {("user/bob", "user/alice", "create-access-key")}
+    assert "arn:aws:iam::123456789012:user/bob" not in {p["principal"] for p in report["escalation_paths"]}
 
 
 def test_text_and_html_reports(planted, tmp_path):

@@ -361,7 +361,7 @@ t1 = time.process_time()
 edges = obtain_edges(None, sys.argv[2].split(","), nodes)
 t2 = time.process_time()
 print(json.dumps({"load": t1 - t0, "analyse": t2 - t1, "admins": [n.arn for n in nodes if n.is_admin],
-                  "edges": [[e.source.arn, e.destination.arn, e.short_reason] for e in edges]}))
+                  "edges": [[e.source.arn, e.destination.arn, e.reason] for e in edges]}))
 """
 
 
@@ -447,18 +447,22 @@ def main() -> int:
         code = "import principalmapper"
         if subprocess.run([args.peers_python, "-c", code], capture_output=True).returncode == 0:
             checkers = "iam,sts,ec2"
-            status, secs, out = run_peer([args.peers_python, "-c", PMAPPER_SCRIPT, path, checkers], args.peer_timeout)
+            status, secs, out = run_peer(
+                [args.peers_python, "-c", PMAPPER_SCRIPT, path, checkers], args.peer_timeout
+            )
             if status == "ok":
                 result = json.loads(out.strip().splitlines()[-1])
                 admins = set(result["admins"])
                 # An administrator's own edges are no escalation (rolecall does not list them): left out.
                 pm_edges = {(x, y) for x, y, _ in result["edges"] if x not in admins}
+                with_mfa = {(x, y) for x, y, why in result["edges"] if x not in admins and "MFA" in why}
                 planted = {(x, y) for x, y, _ in b.expected if x != y}
                 print(
                     f"PMapper 1.1.5 ({checkers} edge checkers): {secs:.1f} s wall, load {result['load']:.1f} s + "
                     f"edges {result['analyse']:.1f} s CPU; {len(pm_edges)} edges, {len(admins)} admins; "
                     f"planted principal-to-principal edges found {len(planted & pm_edges)}/{len(planted)}, "
-                    f"edges not planted {len(pm_edges - planted)} (from non-admins)"
+                    f"edges not planted {len(pm_edges - planted)} (from non-admins; "
+                    f"{len(with_mfa - planted)} of them usable only with MFA, which the bench's requests lack)"
                 )
             else:
                 print(f"PMapper 1.1.5: {status} after {secs:.1f} s wall")

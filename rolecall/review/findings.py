@@ -7,12 +7,13 @@ of access:
 - service-trust-no-source: a role a service can assume for a request that carries neither aws:SourceArn
   nor aws:SourceAccount (the confused-deputy guard AWS recommends);
 - wildcard-passrole: a principal that may pass any role to any service (checked on a role that does not
-  exist, with no iam:PassedToService);
+  exist, with no iam:PassedToService); administrators are not repeated here;
 - unused-role: a role not used within the tracking period (RoleLastUsed), or never used.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,11 +132,12 @@ def trust_findings(account: Account, asker: Asker) -> list[Finding]:
     return out
 
 
-def passrole_findings(account: Account, asker: Asker) -> list[Finding]:
+def passrole_findings(account: Account, asker: Asker, admins: Collection[str] = ()) -> list[Finding]:
+    """Administrators are left out: they may do everything, and are reported as administrators."""
     probe = f"arn:aws:iam::{account.id}:role/rolecall-audit-any-role"
     out = []
     for p in account.principals:
-        if p.service_linked:
+        if p.service_linked or p.arn in admins:
             continue
         c = asker.ask(p, "iam:PassRole", probe)
         if c.allowed:

@@ -83,7 +83,10 @@ class Rewrite:
     def render(self) -> str:
         head = f"{self.principal}: grants {', '.join(self.broad)}"
         if self.document is None:
-            return head + "\n  no successful call in the trail: remove these grants"
+            return (
+                head
+                + "\n  no successful call in the trail that was read: remove these grants, or read a longer trail"
+            )
         body = json.dumps(self.document, indent=2)
         return (
             head

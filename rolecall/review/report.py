@@ -89,7 +89,7 @@ def run_audit(
     asker = Asker(account, mfa=mfa)
     esc = Escalation(account, asker, region)
     esc.run()
-    findings = trust_findings(account, asker) + passrole_findings(account, asker)
+    findings = trust_findings(account, asker) + passrole_findings(account, asker, esc.admins)
     findings += unused_findings(account, now or datetime.now(UTC), unused_days)
     audit = Audit(account, esc.admins, esc.paths_to_admin(), esc.edges, findings, rewrites or [])
     audit.seconds = time.process_time() - started

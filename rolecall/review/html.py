@@ -175,6 +175,8 @@ def render_html(audit: Audit) -> str:
             if r.document is None:
                 body.append("<p>No successful call in the trail: remove these grants.</p>")
             else:
+                if r.unused_services:
+                    body.append(f"<p>Granted but never used: {escape(', '.join(r.unused_services))}</p>")
                 body.append(f"<pre><code>{escape(json.dumps(r.document, indent=2))}</code></pre>")
     if audit.account.problems:
         body.append(

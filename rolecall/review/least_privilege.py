@@ -64,6 +64,24 @@ def _broad(p: Principal) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _granted_services(p: Principal) -> set[str]:
+    """Services p's Allow statements name outright ("*" for a wildcard service or NotAction)."""
+    found: set[str] = set()
+    for policy in p.policies:
+        for st in policy.statements:
+            if st.is_deny:
+                continue
+            if st.not_action:
+                found.add("*")
+                continue
+            raw = st.raw.get("Action")
+            for a in [raw] if isinstance(raw, str) else raw or []:
+                if isinstance(a, str):
+                    service = a.split(":", 1)[0].lower()
+                    found.add("*" if "*" in service or "?" in service else service)
+    return found
+
+
 @dataclass
 class Rewrite:
     principal: str
@@ -78,6 +96,7 @@ class Rewrite:
             "over_broad": self.broad,
             "calls_in_trail": self.calls,
             "policy": self.document,
+            "unused_services": self.unused_services,
         }
 
     def render(self) -> str:
@@ -88,6 +107,8 @@ class Rewrite:
                 + "\n  no successful call in the trail that was read: remove these grants, or read a longer trail"
             )
         body = json.dumps(self.document, indent=2)
+        if self.unused_services:
+            head += f"\n  granted but never used: {', '.join(self.unused_services)}"
         return (
             head
             + f"\n  used {self.calls} call(s); a policy of exactly that:\n"
@@ -131,5 +152,7 @@ def rewrites_from_trail(account: Account, records: Iterable[Mapping[str, Any]]) 
             for res, acts in sorted(by_resources.items(), key=lambda kv: kv[1])
         ]
         document = {"Version": "2012-10-17", "Statement": statements}
-        out.append(Rewrite(p.arn, broad, calls[p.arn], document))
+        used_services = {a.split(":", 1)[0] for a in actions}
+        unused = sorted(_granted_services(p) - used_services - {"*"})
+        out.append(Rewrite(p.arn, broad, calls[p.arn], document, unused))
     return out

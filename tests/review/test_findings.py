@@ -117,6 +117,7 @@ def test_least_privilege_rewrite_from_trail():
     assert rewrites["user/idle"].document is None
     app = rewrites["role/app"]
     assert app.calls == 3
+    assert app.unused_services == ["dynamodb"]
     assert app.document == {
         "Version": "2012-10-17",
         "Statement": [

@@ -45,6 +45,8 @@ def add_audit_commands(sub: argparse._SubParsersAction) -> None:
         "audit",
         help="review an account: escalation paths, admins, risky trust, unused roles",
         description=DESCRIPTION,
+        epilog="exit status:\n  0  the report was written\n  2  the input could not be read, or the server "
+        "refused or could not be reached",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(

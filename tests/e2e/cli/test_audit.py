@@ -154,6 +154,13 @@ def test_audit_of_the_aws_cli_export_matches(planted, tmp_path):
     report = json.loads(out.stdout)
     assert edge_set(report) == EXPORTED_EDGES
     assert report["least_privilege"] == []  # no trail given with a file
+    # The trail as `aws cloudtrail lookup-events` prints it gives the same rewrite as the server's.
+    trail = tmp_path / "trail.json"
+    trail.write_text(s.cli("cloudtrail", "lookup-events").stdout)
+    out = s.rolecall("audit", "--file", str(path), "--trail", str(trail), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rewrites = {r["principal"].split(":", 5)[-1]: r for r in json.loads(out.stdout)["least_privilege"]}
+    assert rewrites["user/dev"]["calls_in_trail"] == 2
     # An SCP level that denies CreateAccessKey takes bob's edge (and his path) away.
     scp = tmp_path / "scp.json"
     scp.write_text(doc(allow("*"), {"Effect": "Deny", "Action": "iam:CreateAccessKey", "Resource": "*"}))

@@ -8,7 +8,6 @@ Policy object, so the engine's per-policy action index is built once too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -274,7 +273,7 @@ def load_account(
                 boundary=boundary(entry),
                 groups=names,
                 managed=frozenset(all_managed),
-                created=entry.get("CreateDate"),
+                created=str(entry.get("CreateDate") or "") or None,
                 tags=_tags(entry),
             )
         )
@@ -320,11 +319,3 @@ def load_account(
         if f.get("FunctionArn") and f.get("Role")
     ]
     return Account(account_id, principals, groups, managed, levels, funcs, compiler.problems)
-
-
-def read_json_file(path: str) -> Any:
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as exc:
-            raise AccountError(f"{path}: not JSON ({exc})") from None

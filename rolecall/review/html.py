@@ -55,6 +55,7 @@ def _graph(audit: Audit) -> str:
     if not nodes:
         return "<p>No escalation path and no administrator: nothing to draw.</p>"
     top = max(level[n] for n in nodes)
+    by_arn = audit.account.by_arn()
     rows: dict[int, int] = {}
     pos: dict[str, tuple[int, int]] = {}
     for n in nodes:
@@ -95,7 +96,7 @@ def _graph(audit: Audit) -> str:
         )
     for n in nodes:
         x, y = pos[n]
-        p = next((q for q in audit.account.principals if q.arn == n), None)
+        p = by_arn.get(n)
         kind = "admin" if n in audit.admins else (p.kind if p else "role")
         label = _short(n)
         text = label if len(label) <= 28 else label[:26] + "…"

@@ -94,6 +94,7 @@ EDGE_ACTIONS = (
     "iam:setdefaultpolicyversion",
 )
 _SCREEN_SERVICES = frozenset({"iam", "sts", "lambda"})
+_RESOURCE_TAG_KEYS = ("aws:resourcetag/", "iam:resourcetag/")
 SERVICES = {
     "ec2": "ec2.amazonaws.com",
     "lambda": "lambda.amazonaws.com",
@@ -209,6 +210,7 @@ class Escalation:
         self.functions = ArnIndex(f.arn for f in account.functions)
         self.function_role = {f.arn: f.role for f in account.functions}
         self._screen: dict[int, bool] = {}
+        self._tags: dict[str, dict[str, str]] = {}
         self._contexts: dict[tuple[str, bool], list[dict[str, tuple[str, ...]]]] = {}
         self._trust_direct: dict[str, set[str]] = {}
         self._trust_open: set[str] = set()
@@ -234,6 +236,18 @@ class Escalation:
                 self._trust_direct.setdefault(arn, set()).add(role.arn)
             for account, name in spec.roles:
                 self._trust_direct.setdefault(f"role:{account}:{name}", set()).add(role.arn)
+
+    def tags(self, arn: str) -> dict[str, str]:
+        """A user's or role's tags as the resource-tag keys of a request on it (for ABAC conditions)."""
+        found = self._tags.get(arn)
+        if found is None:
+            t = self.by_arn.get(arn)
+            found = {}
+            for key, value in (t.tags if t is not None else {}).items():
+                found[f"aws:ResourceTag/{key}"] = value
+                found[f"iam:ResourceTag/{key}"] = value
+            self._tags[arn] = found
+        return found
 
     def screened(self, p: Principal) -> bool:
         for policy in p.policies:
@@ -261,14 +275,19 @@ class Escalation:
     def candidates(self, p: Principal, action: str, index: ArnIndex) -> Iterable[str]:
         """Targets of `index` that some Allow statement of p's for `action` could name (a superset).
 
-        The audit's requests carry no resource-specific context key, so a statement whose conditions fail
-        on p's context fails for every target and is passed over; policy variables are filled in from it."""
+        Besides the target's tags, the audit's requests carry no resource-specific context key, so a
+        statement whose conditions fail on p's context (and do not look at tags) fails for every target and is
+        passed over; policy variables are filled in from it."""
         found: set[str] = set()
         contexts = self.contexts(p, action)
         for policy in p.policies:
             for st in policy.candidates(action).allows:
-                if st.conditions and not any(conditions_hold(st.conditions, ctx) for ctx in contexts):
-                    continue
+                if (
+                    st.conditions
+                    and not any(c.key.startswith(_RESOURCE_TAG_KEYS) for c in st.conditions)
+                    and not any(conditions_hold(st.conditions, ctx) for ctx in contexts)
+                ):
+                    continue  # (a condition on the target's tags is left to the engine, target by target)
                 if st.not_resource or st.resources.any:
                     return index.sorted
                 for pattern in _raw_list(st.raw.get("Resource")):
@@ -325,7 +344,7 @@ class Escalation:
             t = self.by_arn.get(arn)
             if t is None or t.arn == s.arn or t.trust is None or t.service_linked:
                 continue
-            c = self.asker.ask(s, "sts:AssumeRole", t.arn, resource_policy=t.trust)
+            c = self.asker.ask(s, "sts:AssumeRole", t.arn, extra=self.tags(t.arn), resource_policy=t.trust)
             if c.allowed:
                 yield Edge(s.arn, t.arn, "assume-role", [c])
 
@@ -338,7 +357,7 @@ class Escalation:
             for arn in self.candidates(s, action.lower(), self.users):
                 if arn == s.arn:
                     continue
-                c = self.asker.ask(s, action, arn)
+                c = self.asker.ask(s, action, arn, extra=self.tags(arn))
                 if c.allowed:
                     yield Edge(s.arn, arn, kind, [c])
 
@@ -350,7 +369,7 @@ class Escalation:
             t = self.by_arn[arn]
             if t.arn == s.arn or t.service_linked:
                 continue
-            c = self.asker.ask(s, "iam:UpdateAssumeRolePolicy", arn)
+            c = self.asker.ask(s, "iam:UpdateAssumeRolePolicy", arn, extra=self.tags(arn))
             if not c.allowed:
                 continue
             rewritten = Policy.parse(
@@ -363,7 +382,7 @@ class Escalation:
                 kind="trust",
                 name=f"trust policy of role/{t.name} as rewritten by {s.arn}",
             )
-            then = self.asker.ask(s, "sts:AssumeRole", arn, resource_policy=rewritten)
+            then = self.asker.ask(s, "sts:AssumeRole", arn, extra=self.tags(arn), resource_policy=rewritten)
             if then.allowed:
                 yield Edge(s.arn, arn, "update-assume-role-policy", [c, then])
 
@@ -442,7 +461,9 @@ class Escalation:
                 trusts = self._service_trusts(t, principal)
                 if trusts is None:
                     continue
-                passed = self.asker.ask(s, "iam:PassRole", arn, extra={"iam:PassedToService": principal})
+                passed = self.asker.ask(
+                    s, "iam:PassRole", arn, extra={**self.tags(arn), "iam:PassedToService": principal}
+                )
                 if not passed.allowed:
                     continue
                 profile: list[Check] = []
@@ -473,7 +494,7 @@ class Escalation:
             return []
         noun = "User" if t.kind == "user" else "Role"
         for action in (f"iam:Delete{noun}PermissionsBoundary", f"iam:Put{noun}PermissionsBoundary"):
-            c = self.asker.ask(s, action, t.arn)
+            c = self.asker.ask(s, action, t.arn, extra=self.tags(t.arn))
             if c.allowed:
                 return [c]
         return None
@@ -489,7 +510,7 @@ class Escalation:
                 t = self.by_arn[arn]
                 if t.service_linked:
                     continue
-                c = self.asker.ask(s, action, arn)
+                c = self.asker.ask(s, action, arn, extra=self.tags(arn))
                 if c.allowed:
                     release = self._boundary_release(s, t)
                     if release is not None:

@@ -290,3 +290,17 @@ def test_unreadable_policy_is_reported_not_fatal():
         "user/victim inline broken",
         "user/victim inline garbled",
     ]
+
+
+def test_abac_on_the_target_roles_tags():
+    """sts:AssumeRole allowed where the role's team tag is the caller's: the engine sees both tags."""
+    pl = Planted()
+    abac = {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}}
+    pl.role("red-app", trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))
+    pl.role("blue-app", trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))
+    pl.roles[0]["Tags"] = [{"Key": "team", "Value": "red"}]
+    pl.roles[1]["Tags"] = [{"Key": "team", "Value": "blue"}]
+    pl.user("rita", doc(allow("sts:AssumeRole", "*", abac)))
+    pl.users[0]["Tags"] = [{"Key": "team", "Value": "red"}]
+    pl.user("nobody", doc(allow("sts:AssumeRole", "*", abac)))  # no team tag: no role
+    assert edges(pl) == {("user/rita", "role/red-app", "assume-role")}

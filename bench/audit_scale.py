@@ -409,6 +409,7 @@ def main() -> int:
         json.dump(details, f)
     print(f"export: {os.path.getsize(path) / 1e6:.1f} MB at {path}")
 
+    w0 = time.perf_counter()
     t0 = time.process_time()
     with open(path) as f:
         data = json.load(f)
@@ -417,9 +418,10 @@ def main() -> int:
     t2 = time.process_time()
     audit = run_audit(account)
     t3 = time.process_time()
+    wall = time.perf_counter() - w0
     print(
         f"rolecall: read JSON {t1 - t0:.2f} s, parse+compile {t2 - t1:.2f} s, analyse {t3 - t2:.2f} s, "
-        f"total {t3 - t0:.2f} s CPU (one core)"
+        f"total {t3 - t0:.2f} s CPU (one core), {wall:.2f} s wall"
     )
     found = {(e.source, e.target, e.kind) for e in audit.edges}
     missing = b.expected - found

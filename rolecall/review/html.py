@@ -12,7 +12,7 @@ from .escalation import Edge
 if TYPE_CHECKING:
     from .report import Audit
 
-MAX_GRAPH_NODES = 400
+MAX_GRAPH_ROWS = 150
 COLUMN, ROW, NODE_W, NODE_H = 340, 46, 200, 30
 
 STYLE = """
@@ -48,23 +48,31 @@ def _graph(audit: Audit) -> str:
     for e in edges.values():
         level.setdefault(e.source, 1)
         level.setdefault(e.target, 0)
-    nodes = sorted(level, key=lambda n: (-level[n], n))
-    truncated = len(nodes) > MAX_GRAPH_NODES
-    nodes = nodes[:MAX_GRAPH_NODES]
-    shown = set(nodes)
-    if not nodes:
+    # Rows: administrators by name; then, column by column leftwards, each node on the row of the first node
+    # it leads to when that row is free, so that a chain reads along one row.
+    targets: dict[str, list[str]] = {}
+    for s, t in edges:
+        if s != t:
+            targets.setdefault(s, []).append(t)
+    row_of: dict[str, int] = {}
+    top = max(level.values(), default=0)
+    for lv in range(top + 1):
+        column = [n for n in level if level[n] == lv]
+        wanted = {n: min((row_of[t] for t in targets.get(n, ()) if t in row_of), default=0) for n in column}
+        column.sort(key=lambda n: (wanted[n], n))
+        row = -1
+        for n in column:
+            row = max(row + 1, wanted[n])
+            row_of[n] = row
+    if not row_of:
         return "<p>No escalation path and no administrator: nothing to draw.</p>"
-    top = max(level[n] for n in nodes)
+    shown = {n for n, r in row_of.items() if r < MAX_GRAPH_ROWS}
+    truncated = len(shown) < len(row_of)
     by_arn = audit.account.by_arn()
-    rows: dict[int, int] = {}
-    pos: dict[str, tuple[int, int]] = {}
-    for n in nodes:
-        col = top - level[n]
-        row = rows.get(col, 0)
-        rows[col] = row + 1
-        pos[n] = (20 + col * COLUMN, 20 + row * ROW)
+    pos = {n: (20 + (top - level[n]) * COLUMN, 20 + row_of[n] * ROW) for n in shown}
+    nodes = sorted(shown, key=lambda n: (row_of[n], -level[n]))
     width = 160 + (top + 1) * COLUMN
-    height = 40 + max(rows.values()) * ROW
+    height = 40 + (max(row_of[n] for n in shown) + 1) * ROW
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         'role="img" aria-label="privilege escalation graph">',
@@ -78,7 +86,7 @@ def _graph(audit: Audit) -> str:
         color = "#c77" if e.grant else "#555"
         if s == t:  # a grant onto itself: a loop over the node
             d = f"M{x1 + NODE_W - 40},{y1} C{x1 + NODE_W - 30},{y1 - 22} {x1 + NODE_W},{y1 - 22} {x1 + NODE_W - 10},{y1}"
-            lx, ly = x1 + NODE_W + 6, y1 + NODE_H // 2 + 4
+            lx, ly = x1 + NODE_W - 44, y1 - 4
         else:
             sx, sy = x1 + NODE_W, y1 + NODE_H // 2
             tx, ty = x2, y2 + NODE_H // 2
@@ -92,7 +100,7 @@ def _graph(audit: Audit) -> str:
             f"<g><title>{escape(_short(s))} {escape(e.describe())}: {escape(_short(t))}</title>"
             f'<path d="{d}" fill="none" stroke="{color}" stroke-width="1.5" marker-end="url(#arrow)"/>'
             f'<text x="{lx}" y="{ly}" font-size="10" fill="#333" stroke="#fafbff" stroke-width="3" paint-order="stroke" '
-            f'text-anchor="{"start" if s == t else "middle"}">{escape(e.kind)}</text></g>'
+            f'text-anchor="{"end" if s == t else "middle"}">{escape(e.kind)}</text></g>'
         )
     for n in nodes:
         x, y = pos[n]
@@ -106,7 +114,11 @@ def _graph(audit: Audit) -> str:
             f'text-anchor="middle">{escape(text)}</text></g>'
         )
     parts.append("</svg>")
-    note = f"<p>Showing the first {MAX_GRAPH_NODES} of {len(level)} principals.</p>" if truncated else ""
+    note = (
+        f"<p>Showing the first {MAX_GRAPH_ROWS} rows: {len(shown)} of {len(row_of)} principals.</p>"
+        if truncated
+        else ""
+    )
     legend = (
         '<p class="legend">'
         + "".join(f'<span><i class="sw" style="background:{c}"></i>{k}</span>' for k, c in COLORS.items())
@@ -134,7 +146,7 @@ def render_html(audit: Audit) -> str:
     body = [f"<h1>rolecall audit of account {escape(audit.account.id)}</h1>", '<p class="summary">']
     for key in ("users", "roles", "groups", "managed_policies", "admins", "can_become_admin", "edges"):
         body.append(f"<span>{escape(key.replace('_', ' '))}: <b>{s[key]}</b></span>")
-    body.append(f"<span>CPU: <b>{s['seconds']:.2f} s</b></span></p>")
+    body.append(f"<span>analysed in: <b>{s['seconds']:.2f} s</b> CPU</span></p>")
     body += ["<h2>Escalation graph</h2>", _graph(audit)]
     body.append(
         f"<h2>Administrators ({len(audit.admins)})</h2><table><tr><th>principal</th><th>why</th></tr>"

@@ -111,7 +111,7 @@ def render_text(audit: Audit, *, verbose: bool = False) -> str:
     s = audit.summary()
     lines = [
         f"rolecall audit of account {audit.account.id}: {s['users']} users, {s['roles']} roles, "
-        f"{s['groups']} groups, {s['managed_policies']} managed policies ({s['seconds']:.2f} s CPU)",
+        f"{s['groups']} groups, {s['managed_policies']} managed policies (analysed in {s['seconds']:.2f} s CPU)",
         "",
     ]
     lines.append(f"Administrators ({len(audit.admins)}):")

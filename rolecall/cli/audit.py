@@ -134,25 +134,46 @@ def _trail_records(data: Any) -> list[dict[str, Any]]:
 
 
 def _from_server(args: argparse.Namespace) -> tuple[Any, list[Any], list[dict[str, Any]] | None]:
+    from botocore.exceptions import ClientError
+
     from rolecall.cli.client import botocore_client
 
     iam = botocore_client(args, "iam")
     pages = list(iam.get_paginator("get_account_authorization_details").paginate())
     for page in pages:
         page.pop("ResponseMetadata", None)
+    # The functions and the trail add to the review; a caller who may not read them still gets the rest.
     functions: list[Any] = []
-    for page in botocore_client(args, "lambda").get_paginator("list_functions").paginate():
-        functions += page.get("Functions") or []
+    try:
+        for page in botocore_client(args, "lambda").get_paginator("list_functions").paginate():
+            functions += page.get("Functions") or []
+    except ClientError as exc:
+        _warn(f"Lambda functions not read ({_error(exc)}): UpdateFunctionCode edges are left out")
     records: list[dict[str, Any]] | None = None
     if not args.no_trail:
         records = []
         start = datetime.now(UTC) - timedelta(days=args.trail_days)
         trail = botocore_client(args, "cloudtrail")
-        for page in trail.get_paginator("lookup_events").paginate(StartTime=start):
-            records += [
-                json.loads(e["CloudTrailEvent"]) for e in page.get("Events") or [] if "CloudTrailEvent" in e
-            ]
+        try:
+            for page in trail.get_paginator("lookup_events").paginate(StartTime=start):
+                records += [
+                    json.loads(e["CloudTrailEvent"])
+                    for e in page.get("Events") or []
+                    if "CloudTrailEvent" in e
+                ]
+        except ClientError as exc:
+            _warn(f"the trail not read ({_error(exc)}): no least-privilege rewrites")
+            records = None
     return pages, functions, records
+
+
+def _error(exc: Any) -> str:
+    err = exc.response.get("Error", {})
+    return f"{err.get('Code')}: {err.get('Message')}"
+
+
+def _warn(message: str) -> None:
+    print(f"rolecall audit: warning: {message}", file=sys.stderr)
 
 
 def audit(args: argparse.Namespace) -> int:
@@ -188,8 +209,7 @@ def audit(args: argparse.Namespace) -> int:
             try:
                 details, served_functions, served_records = _from_server(args)
             except ClientError as exc:
-                err = exc.response.get("Error", {})
-                return _fail(f"the server refused: {err.get('Code')}: {err.get('Message')}")
+                return _fail(f"the server refused: {_error(exc)}")
             except BotoCoreError as exc:
                 return _fail(f"cannot reach {args.endpoint_url}: {exc}")
             functions = functions or served_functions

@@ -193,3 +193,36 @@ def test_bad_input_is_refused_plainly(planted, tmp_path):
     assert out.returncode == 2 and "not a GetAccountAuthorizationDetails document" in out.stderr
     out = s.rolecall("audit", "--file", str(other), "--now", "yesterday")
     assert out.returncode == 2 and "--now" in out.stderr
+
+
+def test_a_reader_without_lambda_or_trail_rights_gets_the_rest(planted):
+    import subprocess
+    import sys
+
+    s, _ = planted
+    iam = s.client("iam")
+    name = f"reader-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(
+        UserName=name, PolicyName="read", PolicyDocument=doc(allow("iam:GetAccountAuthorizationDetails"))
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    env = {
+        **s.env(),
+        "ROLECALL_ROOT_ACCESS_KEY_ID": key["AccessKeyId"],
+        "ROLECALL_ROOT_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "rolecall", "audit", "--endpoint-url", s.url, "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "warning: Lambda functions not read (AccessDeniedException" in out.stderr
+    assert "warning: the trail not read (AccessDenied" in out.stderr
+    report = json.loads(out.stdout)
+    assert ("user/bob", "user/alice", "create-access-key") in edge_set(report)
+    assert not any(e["kind"] == "lambda-update-code" for e in report["edges"])
+    assert report["least_privilege"] == []

@@ -1,4 +1,4 @@
-"""`rolecall` command line: serve | account | policy | role | ec2 | oidc | saml | mfa | explain (trail explain)."""
+"""`rolecall` command line: serve | account | policy | role | ec2 | oidc | saml | mfa | explain (trail explain) | audit."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    from rolecall.cli.audit import add_audit_commands
     from rolecall.cli.ec2 import add_ec2_commands
     from rolecall.cli.explain import add_explain_commands
     from rolecall.cli.mfa import add_mfa_commands
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_saml_commands(sub)
     add_explain_commands(sub)
     add_mfa_commands(sub)
+    add_audit_commands(sub)
     return parser
 
 

@@ -233,6 +233,11 @@ def print_banner(args: argparse.Namespace, location: str, out: TextIO) -> None:
     data_dir = Path(args.data_dir).expanduser().resolve()
     print(f"rolecall listening on http://{args.host}:{args.port} (auth: {args.auth})", file=out)
     print(f"data: {location}", file=out)
+    print(
+        f"console: {endpoint}/console/ (sign in with the account's root access key pair, or an IAM user's "
+        "console password)",
+        file=out,
+    )
     print("point the AWS CLI, the SDKs and rolecall's commands at it with:", file=out)
     print(f"  export AWS_ENDPOINT_URL={endpoint}", file=out)
     if os.environ.get("ROLECALL_ROOT_ACCESS_KEY_ID"):

@@ -98,7 +98,7 @@ table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 1
 caption { text-align: left; font-weight: 600; padding: 4px 0; color: var(--muted); }
 th, td { border-bottom: 1px solid var(--line); padding: 6px 8px; text-align: left; vertical-align: top; }
 th { background: var(--soft); }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
 pre { background: var(--soft); border: 1px solid var(--line); padding: 10px; overflow-x: auto;
   font-size: 13px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; margin: 12px 0; }
@@ -121,7 +121,7 @@ fieldset { border: 1px solid var(--line); border-radius: 6px; margin: 12px 0; ma
 ul.words li { margin: 6px 0; }
 .signin { max-width: 480px; margin: 40px auto; }
 .signin fieldset { max-width: none; }
-figure { margin: 16px 0; overflow-x: auto; } figcaption { color: var(--muted); font-size: 13px; }
+figure { margin: 16px 0; overflow-x: auto; } figure svg { max-width: 100%; height: auto; } figcaption { color: var(--muted); font-size: 13px; }
 svg text { font: 12px system-ui, sans-serif; fill: #16191f; }
 """
 

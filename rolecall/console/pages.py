@@ -496,12 +496,19 @@ def simulate(page: Page, f: dict[str, str]) -> Markup:
     )
 
 
+def _span(statement: dict[str, Any]) -> str:
+    """Where a matched statement is in its policy's text, as the simulator reports it."""
+    start, end = statement.get("StartPosition"), statement.get("EndPosition")
+    if not start or not end:
+        return ""
+    return f", line {start['Line']} column {start['Column']} to line {end['Line']} column {end['Column']}"
+
+
 def simulation_words(r: dict[str, Any]) -> str:
     """The engine's reasons for one simulated decision, in words."""
     decision = r["EvalDecision"]
     statements = [
-        f"{s.get('SourcePolicyId')} ({s.get('SourcePolicyType')}), lines "
-        f"{(s.get('StartPosition') or {}).get('Line', '?')}-{(s.get('EndPosition') or {}).get('Line', '?')}"
+        f"{s.get('SourcePolicyId')} ({s.get('SourcePolicyType')}){_span(s)}"
         for s in r.get("MatchedStatements") or []
     ]
     if decision == "allowed":

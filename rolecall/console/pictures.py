@@ -23,8 +23,9 @@ MAX_ROLES = 40  # roles the trust graph draws (each costs a few reads of its pol
 ROTATE_BEFORE = 300
 SHORT_LIFETIME = 600
 
-NODE_W, NODE_H, GAP, COL_GAP, PAD = 330, 28, 10, 90, 10
-CHARS = 50  # characters of a label that fit a node
+NODE_H, GAP, COL_GAP, PAD = 28, 10, 60, 10
+WIDTH = 1150  # the drawing's width: the page's, so a picture is read without scrolling
+CHAR_W = 6.8  # the width of a character of the labels' 12px font, about
 COLORS = {
     "principal": "#dbe9f7",
     "role": "#ffe8c2",
@@ -45,7 +46,7 @@ class Node:
     lines: list[str] = field(default_factory=list)  # extra lines under the label
 
 
-def _short(text: str, n: int = CHARS) -> str:
+def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -57,15 +58,17 @@ def svg(title: str, description: str, columns: list[list[Node]], edges: list[tup
     """Columns of boxes, left to right, joined by `edges` (key -> key)."""
     where: dict[str, tuple[int, int, int]] = {}  # key -> (x, y, height)
     height = 0
+    node_w = (WIDTH - 2 * PAD - (len(columns) - 1) * COL_GAP) // max(len(columns), 1)
+    chars = int((node_w - 16) / CHAR_W)
     for c, column in enumerate(columns):
         y = PAD
-        x = PAD + c * (NODE_W + COL_GAP)
+        x = PAD + c * (node_w + COL_GAP)
         for node in column:
             h = _node_height(node)
             where[node.key] = (x, y, h)
             y += h + GAP
         height = max(height, y)
-    width = PAD * 2 + len(columns) * NODE_W + (len(columns) - 1) * COL_GAP
+    width = WIDTH
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="svg-title svg-desc" '
         f'width="{width}" height="{height + PAD}" viewBox="0 0 {width} {height + PAD}">'
@@ -78,7 +81,7 @@ def svg(title: str, description: str, columns: list[list[Node]], edges: list[tup
             continue
         x1, y1, h1 = where[src]
         x2, y2, h2 = where[dst]
-        sx, sy, ex, ey = x1 + NODE_W, y1 + h1 / 2, x2 - 2, y2 + h2 / 2
+        sx, sy, ex, ey = x1 + node_w, y1 + h1 / 2, x2 - 2, y2 + h2 / 2
         mid = (sx + ex) / 2
         parts.append(
             f'<path d="M {sx} {sy} C {mid} {sy}, {mid} {ey}, {ex} {ey}" fill="none" stroke="#879596" '
@@ -88,13 +91,11 @@ def svg(title: str, description: str, columns: list[list[Node]], edges: list[tup
         for node in column:
             x, y, h = where[node.key]
             box = (
-                f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{h}" rx="5" fill="{COLORS[node.kind]}" '
-                f'stroke="#545b64"/><text x="{x + 8}" y="{y + 18}">{esc(_short(node.label))}</text>'
+                f'<rect x="{x}" y="{y}" width="{node_w}" height="{h}" rx="5" fill="{COLORS[node.kind]}" '
+                f'stroke="#545b64"/><text x="{x + 8}" y="{y + 18}">{esc(_short(node.label, chars))}</text>'
             )
             for i, line in enumerate(node.lines):
-                box += (
-                    f'<text x="{x + 8}" y="{y + 34 + 16 * i}" fill="#545b64">{esc(_short(line, 56))}</text>'
-                )
+                box += f'<text x="{x + 8}" y="{y + 34 + 16 * i}" fill="#545b64">{esc(_short(line, chars))}</text>'
             box = f"<g><title>{esc(node.label)}</title>{box}</g>"
             if node.href:
                 box = f'<a href="{esc(node.href)}">{box}</a>'
@@ -175,7 +176,7 @@ def trust_graph(page: Page) -> HttpResponse:
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _parse_time(value: Any) -> float | None:
@@ -289,10 +290,11 @@ def instance_chains(page: Page) -> HttpResponse:
                 creds_text = [
                     f"key {creds.get('accessKeyId', '?')}",
                     f"issued {_iso(start)}",
-                    f"expires {_iso(expires)} ({left})",
-                    f"rotated from {_iso(rotation_time(start, expires))}",
+                    f"expires {_iso(expires)}",
+                    f"({left})",
+                    f"replaced from {_iso(rotation_time(start, expires))}",
                 ]
-        columns[3].append(Node(ckey, f"credentials of {iid}", "credentials", lines=creds_text))
+        columns[3].append(Node(ckey, "credentials", "credentials", lines=creds_text))
         edges.append((rkey, ckey))
         rows.append([iid, state, name, role["RoleName"], "; ".join(creds_text)])
     if instances:

@@ -62,24 +62,46 @@ def world(server):
     `auditor` (console password, read-only IAM, trail and EC2); and a refusal of dev's in the trail."""
     iam = server.client("iam")
     trust = doc(
-        {"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-         "Action": "sts:AssumeRole", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}},
-        {"Sid": "Instances", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-         "Action": "sts:AssumeRole"},
+        {
+            "Sid": "Account",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        },
+        {
+            "Sid": "Instances",
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        },
     )
     iam.create_role(RoleName="app", AssumeRolePolicyDocument=trust, Description="the app's role")
-    iam.put_role_policy(RoleName="app", PolicyName="read-data", PolicyDocument=doc(
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "arn:aws:s3:::data/*"}))
-    boundary = iam.create_policy(PolicyName="app-boundary", PolicyDocument=doc(
-        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))["Policy"]["Arn"]
+    iam.put_role_policy(
+        RoleName="app",
+        PolicyName="read-data",
+        PolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": "arn:aws:s3:::data/*",
+            }
+        ),
+    )
+    boundary = iam.create_policy(
+        PolicyName="app-boundary", PolicyDocument=doc({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
+    )["Policy"]["Arn"]
     iam.put_role_permissions_boundary(RoleName="app", PermissionsBoundary=boundary)
-    logs = iam.create_policy(PolicyName="write-logs", PolicyDocument=doc(
-        {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}))["Policy"]["Arn"]
+    logs = iam.create_policy(
+        PolicyName="write-logs",
+        PolicyDocument=doc({"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}),
+    )["Policy"]["Arn"]
     iam.attach_role_policy(RoleName="app", PolicyArn=logs)
     iam.create_instance_profile(InstanceProfileName="app-profile")
     iam.add_role_to_instance_profile(InstanceProfileName="app-profile", RoleName="app")
     instance = server.client("ec2").run_instances(
-        ImageId=AMI, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": "app-profile"})["Instances"][0]
+        ImageId=AMI, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": "app-profile"}
+    )["Instances"][0]
     fetch_instance_credentials(server, instance["InstanceId"])  # EC2 assumes the role, as the trail says
 
     iam.create_user(UserName="dev")
@@ -91,10 +113,25 @@ def world(server):
 
     iam.create_user(UserName="auditor")
     iam.create_login_profile(UserName="auditor", Password=AUDITOR_PASSWORD)
-    iam.put_user_policy(UserName="auditor", PolicyName="audit", PolicyDocument=doc(
-        {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*", "iam:SimulatePrincipalPolicy",
-                                       "cloudtrail:LookupEvents", "ec2:Describe*", "lambda:List*",
-                                       "sts:GetCallerIdentity"], "Resource": "*"}))
+    iam.put_user_policy(
+        UserName="auditor",
+        PolicyName="audit",
+        PolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "iam:Get*",
+                    "iam:List*",
+                    "iam:SimulatePrincipalPolicy",
+                    "cloudtrail:LookupEvents",
+                    "ec2:Describe*",
+                    "lambda:List*",
+                    "sts:GetCallerIdentity",
+                ],
+                "Resource": "*",
+            }
+        ),
+    )
     return {"instance": instance["InstanceId"]}
 
 
@@ -121,6 +158,7 @@ def sign_in_user(page, server, user: str, password: str) -> None:
 
 
 def test_root_signs_in_reads_trust_finds_a_refusal_simulates_and_signs_out(server, world, browser, artefacts):
+    assert f"console: {server.url}/console/ (sign in with" in server.output()  # the banner says where
     page = new_page(browser)
     page.goto(f"{server.url}/")  # a browser at the server's root lands on the sign-in page
     assert page.url.endswith("/console/signin")
@@ -192,14 +230,19 @@ def test_root_signs_in_reads_trust_finds_a_refusal_simulates_and_signs_out(serve
 
     # Every console action is in the trail, as the root user, with the browser's user agent.
     events = server.client("cloudtrail").lookup_events(
-        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ListRoles"}])["Events"]
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ListRoles"}]
+    )["Events"]
     console_calls = [json.loads(e["CloudTrailEvent"]) for e in events]
-    assert any(r["userAgent"].startswith("rolecall-console") and r["userIdentity"]["type"] == "Root"
-               for r in console_calls)
+    assert any(
+        r["userAgent"].startswith("rolecall-console") and r["userIdentity"]["type"] == "Root"
+        for r in console_calls
+    )
     logins = server.client("cloudtrail").lookup_events(
-        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}])["Events"]
-    assert any(json.loads(e["CloudTrailEvent"])["responseElements"] == {"ConsoleLogin": "Success"}
-               for e in logins)
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}]
+    )["Events"]
+    assert any(
+        json.loads(e["CloudTrailEvent"])["responseElements"] == {"ConsoleLogin": "Success"} for e in logins
+    )
 
 
 def test_user_without_permissions_is_refused_with_the_explanation(server, world, browser, artefacts):
@@ -218,13 +261,18 @@ def test_user_without_permissions_is_refused_with_the_explanation(server, world,
 
 
 def test_read_only_user_sees_roles_but_not_another_account(server, world, browser):
-    other = server.rolecall("account", "create", "--account-id", "210987654321", "--data-dir",
-                            str(server.data_dir))
+    other = server.rolecall(
+        "account", "create", "--account-id", "210987654321", "--data-dir", str(server.data_dir)
+    )
     assert other.returncode == 0, other.stderr
     creds = json.loads(other.stdout)
     other_iam = server.client("iam", creds["AccessKeyId"], creds["SecretAccessKey"])
-    other_iam.create_role(RoleName="elsewhere", AssumeRolePolicyDocument=doc(
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}))
+    other_iam.create_role(
+        RoleName="elsewhere",
+        AssumeRolePolicyDocument=doc(
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ),
+    )
     page = new_page(browser)
     sign_in_user(page, server, "auditor", AUDITOR_PASSWORD)
     page.goto(f"{server.url}/console/roles")
@@ -241,9 +289,14 @@ def test_post_without_csrf_token_is_refused(server, world, browser):
 
     def post(path: str, form: dict[str, str]) -> tuple[int, str]:
         req = urllib.request.Request(
-            f"{server.url}{path}", data=urllib.parse.urlencode(form).encode(), method="POST",
-            headers={"Cookie": f"rolecall_console={cookie['value']}",
-                     "Content-Type": "application/x-www-form-urlencoded"})
+            f"{server.url}{path}",
+            data=urllib.parse.urlencode(form).encode(),
+            method="POST",
+            headers={
+                "Cookie": f"rolecall_console={cookie['value']}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         try:
             with urllib.request.urlopen(req) as r:
                 return r.status, r.read().decode()
@@ -260,6 +313,8 @@ def test_post_without_csrf_token_is_refused(server, world, browser):
     page.goto(f"{server.url}/console/roles")  # still signed in: the forged sign-out did nothing
     assert page.url.endswith("/console/roles")
     # The sign-in form has its own token: a sign-in posted from elsewhere is refused too.
-    status, text = post("/console/signin", {"kind": "iam", "account": ACCOUNT, "username": "auditor",
-                                            "password": AUDITOR_PASSWORD})
+    status, text = post(
+        "/console/signin",
+        {"kind": "iam", "account": ACCOUNT, "username": "auditor", "password": AUDITOR_PASSWORD},
+    )
     assert status == 403 and "CSRF" in text

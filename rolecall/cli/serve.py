@@ -52,7 +52,9 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
         description=f"Serve {services} on one endpoint, over AWS's own wire protocols (the service is "
         "chosen from each request's SigV4 credential scope). Prints, once the port is bound, the export "
         "lines that point the AWS CLI, the SDKs and rolecall's other commands at it. GET /_rolecall/health "
-        'answers {"status": "running", "store": "sqlite"|"postgresql"} without authentication.',
+        'answers {"status": "running", "store": "sqlite"|"postgresql"} without authentication. A web '
+        "console is served at /console/ (sign in with the account's root access key pair or an IAM user's "
+        "console password).",
     )
     p.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
     p.add_argument(

@@ -155,7 +155,7 @@ def layout(
     return Markup(
         "<!doctype html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, '
-        f'initial-scale=1">{meta}<title>{esc(title)} - rolecall console</title><style>{STYLE}</style></head>'
+        f'initial-scale=1">{meta}<link rel="icon" href="data:,"><title>{esc(title)} - rolecall console</title><style>{STYLE}</style></head>'
         '<body><a class="skip" href="#main">Skip to content</a>'
         f'<header><a class="brand" href="/console/">rolecall console</a>{nav}</header>'
         f'<main id="main"><h1>{esc(title)}</h1>{esc(body)}</main></body></html>'

@@ -76,9 +76,10 @@ def roles(page: Page) -> HttpResponse:
     rows = []
     for r in found:
         who = "; ".join(
-            ", ".join(g.principals)
+            p + (" (with conditions)" if g.conditions else "")
             for g in trust_in_words(parse_document(r["AssumeRolePolicyDocument"]))
             if g.effect == "Allow"
+            for p in g.principals
         )
         rows.append(
             [
@@ -89,7 +90,7 @@ def roles(page: Page) -> HttpResponse:
             ]
         )
     body = table(
-        f"{len(found)} roles in account {page.caller.account}",
+        f"{len(found)} role{'' if len(found) == 1 else 's'} in account {page.caller.account}",
         ["Role", "Path", "Who can assume it", "Created"],
         rows,
         empty="this account has no role.",

@@ -293,3 +293,44 @@ def test_trust_policy_in_words():
     assert grants[1].conditions == ["sts:ExternalId is present in the request"]
     assert grants[2].effect == "Deny" and grants[2].principals[0].startswith("anyone")
     assert grants[2].conditions == ["aws:SecureTransport is false (when the key is present)"]
+
+
+def root_browser(env: Harness) -> Browser:
+    key = env.call("CreateAccessKey")["AccessKey"]
+    browser = Browser(Console(env.pipeline))
+    browser.sign_in(kind="root", access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"])
+    return browser
+
+
+def test_trail_filters_by_role_session_outcome_event_and_time(env):
+    worker = env.role_session("worker", session_name="job-7")
+    env.denied(worker, "iam", "ListUsers")
+    env.invoke("sts", "GetCallerIdentity", caller=worker)
+    browser = root_browser(env)
+
+    def rows(**query: str) -> str:
+        response = browser.request("GET", "/console/trail?" + urlencode(query))
+        assert response.status == 200
+        return response.body.decode().split("<tbody>", 1)[-1]
+
+    refused = rows(role="worker", outcome="refused")
+    assert "ListUsers" in refused and "GetCallerIdentity" not in refused and "worker / job-7" in refused
+    allowed = rows(session="job-7", outcome="allowed")
+    assert "GetCallerIdentity" in allowed and "ListUsers" not in allowed
+    assert "ListUsers" in rows(event="listusers")
+    assert "ListUsers" not in rows(role="worker", end="2020-01-01T00:00")  # before any of it
+    assert "ListUsers" in rows(role="worker", start="2020-01-01T00:00")
+    live = browser.request("GET", "/console/trail?live=1").body.decode()
+    assert '<meta http-equiv="refresh" content="5">' in live
+
+
+def test_a_trail_event_opens_to_its_record_and_explanation(env):
+    worker = env.role_session("worker", session_name="job-7")
+    env.denied(worker, "iam", "ListUsers")
+    browser = root_browser(env)
+    listing = browser.request("GET", "/console/trail?event=ListUsers").body.decode()
+    event_id = re.search(r'href="/console/trail/events/([^"]+)"', listing)[1]
+    page = browser.request("GET", f"/console/trail/events/{event_id}").body.decode()
+    assert "refused: AccessDenied" in page and "missing grant:" in page
+    assert "rolecallExplanation" in page  # the record itself
+    assert browser.request("GET", "/console/trail/events/no-such-event").status == 200

@@ -208,13 +208,13 @@ def used_by(page: Page, got: dict[str, Any]) -> Markup:
                 ["Instance", "State", "Instance profile", "Launched"],
                 rows,
             )
-    functions = page.try_call("lambda", "ListFunctions", {})
+    functions = all_functions(page)
     if isinstance(functions, Refused):
         out += refused_note(functions, "the Lambda functions using the role")
     else:
         rows = [
             [f["FunctionName"], f.get("Runtime", "-"), f.get("LastModified")]
-            for f in functions.get("Functions") or []
+            for f in functions
             if f.get("Role") == got["Arn"]
         ]
         out += table(
@@ -223,6 +223,21 @@ def used_by(page: Page, got: dict[str, Any]) -> Markup:
             rows,
         )
     return out + Markup("</section>")
+
+
+def all_functions(page: Page) -> list[dict[str, Any]] | Refused:
+    """Every Lambda function of the region (ListFunctions' Marker / NextMarker pages)."""
+    functions: list[dict[str, Any]] = []
+    params: dict[str, Any] = {}
+    for _ in range(50):
+        got = page.try_call("lambda", "ListFunctions", params)
+        if isinstance(got, Refused):
+            return got
+        functions += got.get("Functions") or []
+        if not got.get("NextMarker"):
+            break
+        params["Marker"] = got["NextMarker"]
+    return functions
 
 
 # ---------------------------------------------------------------- trail
@@ -385,9 +400,21 @@ def trail_event(page: Page) -> HttpResponse:
         f"{pre(describe([(page.caller.account, rec)]), 'The policy engine explanation')}</section>"
         '<section aria-labelledby="record"><h2 id="record">The trail record</h2>'
         f"{pre(json.dumps(rec, indent=2), 'CloudTrail record')}</section>"
-        f"<p>{link('/console/trail', 'Back to the trail')}</p>"
+        f"{simulate_link(rec)}<p>{link('/console/trail', 'Back to the trail')}</p>"
     )
     return page.render(f"Event {rec.get('eventName')}", body, current="/console/trail")
+
+
+def simulate_link(rec: dict[str, Any]) -> Markup:
+    """A link to the simulator, prefilled with the event's principal (a role session's role) and action."""
+    identity = rec.get("userIdentity") or {}
+    issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
+    principal = issuer if identity.get("type") == "AssumedRole" else identity.get("arn")
+    if identity.get("type") not in ("IAMUser", "AssumedRole") or not principal:
+        return Markup("")
+    action = f"{str(rec.get('eventSource', '')).split('.', 1)[0]}:{rec.get('eventName')}"
+    target = url("/console/simulator", principal_arn=principal, actions=action)
+    return Markup(f"<p>{link(target, f'Ask the policy simulator about {action} for {principal} now')}</p>")
 
 
 # ---------------------------------------------------------------- simulator
@@ -398,7 +425,8 @@ def _lines(text: str) -> list[str]:
 
 
 def simulator(page: Page) -> HttpResponse:
-    f = page.form
+    # A GET may come prefilled (a trail event links here with its principal and action); only a POST runs.
+    f = page.form if page.req.method == "POST" else page.query
     principals: list[str] = []
     for op, key, item in (("ListUsers", "Users", "Arn"), ("ListRoles", "Roles", "Arn")):
         try:

@@ -29,8 +29,8 @@ from rolecall.store import GLOBAL, Store
 KIND = "console_session"
 COOKIE = "rolecall_console"
 SIGNIN_COOKIE = "rolecall_console_signin"  # the sign-in form's CSRF token (there is no session yet)
-# AWS signs IAM users out of the console after 12 hours by default (a login profile's or role's
-# MaxSigninSessionDuration changes it); the root user after one hour.
+# An IAM user's console session lasts 12 hours unless its login profile's MaxSigninSessionDuration says
+# otherwise; the root user's one hour, as AWS holds every session of the account's root to an hour at most.
 USER_SESSION_SECONDS = 12 * 3600
 ROOT_SESSION_SECONDS = 3600
 

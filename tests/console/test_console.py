@@ -333,4 +333,9 @@ def test_a_trail_event_opens_to_its_record_and_explanation(env):
     page = browser.request("GET", f"/console/trail/events/{event_id}").body.decode()
     assert "refused: AccessDenied" in page and "missing grant:" in page
     assert "rolecallExplanation" in page  # the record itself
+    ask = re.search(r'href="(/console/simulator\?[^"]+)"', page)[1].replace("&amp;", "&")
+    form = browser.request("GET", ask).body.decode()
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/worker"
+    assert f'name="principal_arn" value="{role_arn}"' in form and ">iam:ListUsers</textarea>" in form
+    assert "Result for" not in form  # a GET only fills the form in
     assert browser.request("GET", "/console/trail/events/no-such-event").status == 200

@@ -25,7 +25,7 @@ SHORT_LIFETIME = 600
 
 NODE_H, GAP, COL_GAP, PAD = 28, 10, 60, 10
 WIDTH = 1150  # the drawing's width: the page's, so a picture is read without scrolling
-CHAR_W = 6.8  # the width of a character of the labels' 12px font, about
+CHAR_W = 7.2  # the width of a character of the labels' 12px font, about
 COLORS = {
     "principal": "#dbe9f7",
     "role": "#ffe8c2",
@@ -123,12 +123,12 @@ def trust_graph(page: Page) -> HttpResponse:
         for grant in trust_in_words(parse_document(r["AssumeRolePolicyDocument"])):
             if grant.effect != "Allow":
                 continue
-            for p in grant.principals:
-                label = p + (" (with conditions)" if grant.conditions else "")
-                key = "p:" + label
-                principals.setdefault(key, Node(key, label, "principal"))
+            for words, brief in zip(grant.principals, grant.labels, strict=True):
+                suffix = " (with conditions)" if grant.conditions else ""
+                key = "p:" + brief + suffix
+                principals.setdefault(key, Node(key, brief + suffix, "principal"))
                 edges.append((key, role_key))
-                who.append(label)
+                who.append(words + suffix)
         policies = role_policies(page, r)
         refusals = [p for p in policies if isinstance(p, Refused)]
         can = allowed_reach(policies)

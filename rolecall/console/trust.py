@@ -71,6 +71,7 @@ class Grant:
     effect: str  # "Allow" | "Deny"
     sid: str | None
     principals: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # the same principals, named briefly (for pictures)
     actions: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)
     except_principals: bool = False  # NotPrincipal: everyone but these
@@ -120,6 +121,25 @@ def principal_words(kind: str, value: str) -> str:
     return value
 
 
+def principal_label(kind: str, value: str) -> str:
+    """One principal of a trust policy, named briefly: "service ec2.amazonaws.com", "account 1234...", ..."""
+    if kind == "Service":
+        return f"service {value}"
+    if kind == "Federated":
+        return f"federated {value.split(':oidc-provider/', 1)[-1].split(':saml-provider/', 1)[-1]}"
+    if value == "*":
+        return "anyone"
+    if value.isdigit() and len(value) == 12:
+        return f"account {value}"
+    parts = value.split(":", 5)
+    if kind != "AWS" or len(parts) < 6:
+        return f"{kind} {value}"
+    if parts[5] == "root":
+        return f"account {parts[4]}"
+    kind_name, _, rest = parts[5].partition("/")
+    return f"{kind_name} {rest.rsplit('/', 1)[-1] if kind_name != 'assumed-role' else rest} ({parts[4]})"
+
+
 def condition_words(block: dict[str, Any]) -> list[str]:
     out = []
     for operator, keys in (block or {}).items():
@@ -161,9 +181,11 @@ def trust_in_words(document: str | dict[str, Any]) -> list[Grant]:
         grant.except_principals = "NotPrincipal" in st
         if principal == "*":
             grant.principals.append(principal_words("AWS", "*"))
+            grant.labels.append(principal_label("AWS", "*"))
         elif isinstance(principal, dict):
             for kind, values in principal.items():
                 grant.principals += [principal_words(kind, str(v)) for v in _as_list(values)]
+                grant.labels += [principal_label(kind, str(v)) for v in _as_list(values)]
         actions = _as_list(st.get("Action")) or [f"everything but {a}" for a in _as_list(st.get("NotAction"))]
         grant.actions = [ACTION_WORDS.get(str(a).lower(), str(a)) for a in actions]
         grant.conditions = condition_words(st.get("Condition") or {})

@@ -339,3 +339,27 @@ def test_a_trail_event_opens_to_its_record_and_explanation(env):
     assert f'name="principal_arn" value="{role_arn}"' in form and ">iam:ListUsers</textarea>" in form
     assert "Result for" not in form  # a GET only fills the form in
     assert browser.request("GET", "/console/trail/events/no-such-event").status == 200
+
+
+def test_trust_principals_named_briefly_for_pictures():
+    grants = trust_in_words(
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Principal": {
+                        "AWS": ["123456789012", "arn:aws:iam::210987654321:role/path/deployer"],
+                        "Service": "lambda.amazonaws.com",
+                        "Federated": "arn:aws:iam::123456789012:saml-provider/corp",
+                    },
+                }
+            ]
+        }
+    )
+    assert sorted(grants[0].labels) == [
+        "account 123456789012",
+        "federated corp",
+        "role deployer (210987654321)",
+        "service lambda.amazonaws.com",
+    ]

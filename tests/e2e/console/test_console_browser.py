@@ -109,6 +109,25 @@ def world(server):
 
     iam.create_user(UserName="dev")
     iam.create_login_profile(UserName="dev", Password=DEV_PASSWORD)
+    iam.create_role(
+        RoleName="deployer",
+        AssumeRolePolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/dev"},
+                "Action": "sts:AssumeRole",
+            },
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"},
+        ),
+    )
+    iam.put_role_policy(
+        RoleName="deployer",
+        PolicyName="deploy",
+        PolicyDocument=doc(
+            {"Effect": "Allow", "Action": "lambda:UpdateFunctionCode", "Resource": "*"},
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{ACCOUNT}:role/app"},
+        ),
+    )
     key = iam.create_access_key(UserName="dev")["AccessKey"]
     dev = server.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
     with pytest.raises(ClientError):
@@ -165,7 +184,7 @@ def test_root_signs_in_reads_trust_finds_a_refusal_simulates_and_signs_out(serve
     page = new_page(browser)
     page.goto(f"{server.url}/")  # a browser at the server's root lands on the sign-in page
     assert page.url.endswith("/console/signin")
-    page.screenshot(path=artefacts / "01-signin.png", full_page=True)
+    page.screenshot(path=artefacts / "00-signin.png", full_page=True)
     page.get_by_label("Root user of an account").check()
     page.get_by_label("Root access key ID").fill(server.access_key)
     page.get_by_label("Secret access key").fill(server.secret_key)
@@ -173,6 +192,7 @@ def test_root_signs_in_reads_trust_finds_a_refusal_simulates_and_signs_out(serve
     assert page.get_by_text(f"arn:aws:iam::{ACCOUNT}:root").first.is_visible()
     cookie = next(c for c in page.context.cookies() if c["name"] == "rolecall_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.screenshot(path=artefacts / "01-home.png", full_page=True)
 
     # Roles: the list, then the role, its trust policy in words, its policies and what uses it.
     page.get_by_role("navigation").get_by_role("link", name="Roles").click()

@@ -131,8 +131,9 @@ class Console:
         if session is None:
             if req.method == "POST":
                 return self.csrf_refusal()
-            return redirect(url(PREFIX + "/signin", next=path if path != PREFIX + "/" else None))
-        if req.method == "POST" and not hmac.compare_digest(form.get("csrf_token", ""), session.csrf):
+            back = path + (f"?{req.query_string}" if req.query_string else "")
+            return redirect(url(PREFIX + "/signin", next=back if path != PREFIX + "/" else None))
+        if req.method == "POST" and not _same(form.get("csrf_token", ""), session.csrf):
             return self.csrf_refusal()
         if sub == "/signout":
             if req.method != "POST":
@@ -195,9 +196,7 @@ class Console:
             token = secrets.token_urlsafe(32)
             cookie = cookie_header(SIGNIN_COOKIE, token, secure=secure, max_age=3600, path=PREFIX + "/signin")
             return html_response(200, signin_page(token, target, None, query.get("kind") or "iam"), [cookie])
-        if not jar.get(SIGNIN_COOKIE) or not hmac.compare_digest(
-            jar[SIGNIN_COOKIE], form.get("csrf_token", "")
-        ):
+        if not jar.get(SIGNIN_COOKIE) or not _same(jar[SIGNIN_COOKIE], form.get("csrf_token", "")):
             return self.csrf_refusal()
         kind = form.get("kind", "iam")
         now = self.pipeline.clock.time()
@@ -269,6 +268,11 @@ class Console:
             rec["errorMessage"] = "Failed authentication"
         rec["additionalEventData"] = {"LoginTo": "/console/", "MFAUsed": "No", "rolecallSignInType": kind}
         self.pipeline.record(account, rec)
+
+
+def _same(given: str, expected: str) -> bool:
+    """Whether a submitted token is the expected one, in constant time (any text, not only ASCII)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _safe_next(target: str | None) -> str:

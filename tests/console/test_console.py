@@ -363,3 +363,31 @@ def test_trust_principals_named_briefly_for_pictures():
         "role deployer (210987654321)",
         "service lambda.amazonaws.com",
     ]
+
+
+def test_any_forged_token_is_refused_and_sign_in_returns_to_the_page_asked_for(env):
+    browser = sign_in_ann(env)
+    assert browser.request("POST", "/console/signout", {"csrf_token": "é" * 10}).status == 403
+    assert browser.request("POST", "/console/simulator", {"actions": "iam:ListRoles"}).status == 403
+    stranger = Browser(Console(env.pipeline))
+    response = stranger.request("GET", "/console/trail?user=ann&outcome=refused")
+    assert (
+        response.header("location")
+        == "/console/signin?next=%2Fconsole%2Ftrail%3Fuser%3Dann%26outcome%3Drefused"
+    )
+    page = stranger.request("GET", response.header("location")).body.decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    target = re.search(r'name="next" value="([^"]+)"', page)[1].replace("&amp;", "&")
+    signed_in = stranger.request(
+        "POST",
+        "/console/signin",
+        {
+            "kind": "iam",
+            "account": ACCOUNT,
+            "username": "ann",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": target,
+        },
+    )
+    assert signed_in.header("location") == "/console/trail?user=ann&outcome=refused"

@@ -35,6 +35,7 @@ from rolecall.console.sessions import (
     SignInFailed,
     check_root,
     check_user,
+    root_key_owner,
 )
 from rolecall.core.context import Caller
 from rolecall.http import HttpRequest, HttpResponse
@@ -234,20 +235,25 @@ class Console:
     def _record_login(
         self, req: HttpRequest, caller: Caller | None, form: dict[str, str], kind: str, failure: str | None
     ) -> None:
-        """CloudTrail's ConsoleLogin event (eventSource signin.amazonaws.com), in the account signed in to;
-        a failure is recorded in the account named (an IAM user's) and never with the secret tried."""
-        account = caller.account if caller else form.get("account", "").strip()
-        if not (len(account) == 12 and account.isdigit()):
-            return  # a failed root sign-in names no account that could be told apart from a guess
-        if caller is None:
+        """CloudTrail's ConsoleLogin event (eventSource signin.amazonaws.com), in the account signed in to. A
+        failure is recorded in the account it named: an IAM user's account id, or the account of the root
+        access key id given (when it is one); never with the secret tried."""
+        if caller is None and kind == "root":
+            caller = root_key_owner(self.pipeline.store, form.get("access_key_id", ""))
+        elif caller is None:
+            account = form.get("account", "").strip()
             name = form.get("username", "").strip()[:64]
-            caller = Caller(
-                account=account,
-                arn=f"arn:aws:iam::{account}:user/{name}",
-                type="IAMUser",
-                principal_id="",
-                user_name=name,
-            )
+            if len(account) == 12 and account.isdigit():
+                caller = Caller(
+                    account=account,
+                    arn=f"arn:aws:iam::{account}:user/{name}",
+                    type="IAMUser",
+                    principal_id="",
+                    user_name=name,
+                )
+        if caller is None:
+            return  # it named no account
+        account = caller.account
         rec = record(
             service="signin",
             operation="ConsoleLogin",

@@ -74,6 +74,16 @@ def check_root(store: Store, secret_box: Any, access_key_id: str, secret: str) -
     return root_caller(found[0], None)
 
 
+def root_key_owner(store: Store, access_key_id: str) -> Caller | None:
+    """The root user whose access key id this is (whatever secret came with it), for the trail of a failed
+    root sign-in; None when it is no root key."""
+    with store.read_transaction() as tx:
+        found = tx.find("access_key", access_key_id.strip()) if access_key_id.strip() else None
+    if found is None or found[1].get("UserName") is not None:
+        return None
+    return root_caller(found[0], None)
+
+
 def check_user(store: Store, account: str, user_name: str, password: str) -> tuple[Caller, int | None]:
     """The IAM user whose console password this is, and its login profile's MaxSigninSessionDuration."""
     account, user_name = account.strip(), user_name.strip()

@@ -98,7 +98,7 @@ table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 1
 caption { text-align: left; font-weight: 600; padding: 4px 0; color: var(--muted); }
 th, td { border-bottom: 1px solid var(--line); padding: 6px 8px; text-align: left; vertical-align: top; }
 th { background: var(--soft); }
-td { overflow-wrap: break-word; }
+td { overflow-wrap: break-word; } td:first-child { white-space: nowrap; }
 pre { background: var(--soft); border: 1px solid var(--line); padding: 10px; overflow-x: auto;
   font-size: 13px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; margin: 12px 0; }

@@ -12,7 +12,7 @@ from typing import Any
 from rolecall.console.html import Markup, esc, link, seg, table
 from rolecall.console.page import Page, Refused
 from rolecall.console.pages import list_all, refused_note
-from rolecall.console.policies import allowed_reach, parse_document, role_policies
+from rolecall.console.policies import PolicyText, allowed_reach, parse_document, role_policies
 from rolecall.console.trust import trust_in_words
 from rolecall.http import HttpResponse
 
@@ -25,7 +25,7 @@ SHORT_LIFETIME = 600
 
 NODE_H, GAP, COL_GAP, PAD = 28, 10, 60, 10
 WIDTH = 1150  # the drawing's width: the page's, so a picture is read without scrolling
-CHAR_W = 7.2  # the width of a character of the labels' 12px font, about
+CHAR_W = 7.0  # the width of a character of the labels' 12px font, about
 COLORS = {
     "principal": "#dbe9f7",
     "role": "#ffe8c2",
@@ -176,7 +176,7 @@ def trust_graph(page: Page) -> HttpResponse:
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%MZ")
 
 
 def _parse_time(value: Any) -> float | None:
@@ -231,7 +231,7 @@ def instance_chains(page: Page) -> HttpResponse:
     body = Markup(
         f"<p>Each running instance with an instance profile gets its role's credentials from its metadata "
         f"endpoint: EC2 (ec2.amazonaws.com) assumes the role, the instance id as session name, for {ttl} "
-        f"seconds (--instance-credential-ttl), and replaces them {ROTATE_BEFORE // 60} minutes before they "
+        f"seconds (--instance-credential-ttl), and renews them {ROTATE_BEFORE // 60} minutes before they "
         "expire (at half-life for lifetimes under ten minutes); old credentials keep working until they "
         "expire.</p>"
     )
@@ -240,6 +240,7 @@ def instance_chains(page: Page) -> HttpResponse:
     rows: list[list[Any]] = []
     notes = Markup("")
     profiles: dict[str, dict[str, Any] | Refused] = {}
+    reach: dict[str, str] = {}  # role ARN -> what its policies allow, in words
     for inst in instances:
         iid = inst["InstanceId"]
         state = inst["State"]["Name"]
@@ -247,7 +248,7 @@ def instance_chains(page: Page) -> HttpResponse:
         ikey = "i:" + iid
         columns[0].append(Node(ikey, f"{iid} ({state})", "instance", lines=[inst.get("InstanceType", "")]))
         if not profile_arn:
-            rows.append([iid, state, "none", "-", "no role: the instance gets no credentials"])
+            rows.append([iid, state, "none", "-", "no role: the instance gets no credentials", "nothing"])
             continue
         name = profile_arn.rsplit("/", 1)[-1]
         if name not in profiles:
@@ -259,11 +260,11 @@ def instance_chains(page: Page) -> HttpResponse:
         edges.append((ikey, pkey))
         if isinstance(profile, Refused):
             notes += refused_note(profile, f"the role of {iid}")
-            rows.append([iid, state, name, "not known (refused)", "-"])
+            rows.append([iid, state, name, "not known (refused)", "-", "not known"])
             continue
         role_list = profile["InstanceProfile"].get("Roles") or []
         if not role_list:
-            rows.append([iid, state, name, "none", "the profile holds no role: no credentials"])
+            rows.append([iid, state, name, "none", "the profile holds no role: no credentials", "nothing"])
             continue
         role = role_list[0]
         rkey = "r:" + role["Arn"]
@@ -290,13 +291,23 @@ def instance_chains(page: Page) -> HttpResponse:
                 creds_text = [
                     f"key {creds.get('accessKeyId', '?')}",
                     f"issued {_iso(start)}",
-                    f"expires {_iso(expires)}",
-                    f"({left})",
-                    f"replaced from {_iso(rotation_time(start, expires))}",
+                    f"expires {_iso(expires)} ({left})",
+                    f"renewed from {_iso(rotation_time(start, expires))}",
                 ]
-        columns[3].append(Node(ckey, "credentials", "credentials", lines=creds_text))
+        # In the picture, a line a fact (the table beside it has them in full).
+        lines = [line.split(" (")[0] for line in creds_text]
+        columns[3].append(Node(ckey, "credentials", "credentials", lines=lines))
         edges.append((rkey, ckey))
-        rows.append([iid, state, name, role["RoleName"], "; ".join(creds_text)])
+        if role["Arn"] not in reach:
+            full = page.try_call("iam", "GetRole", {"RoleName": role["RoleName"]})
+            policies: list[PolicyText | Refused] = (
+                role_policies(page, full["Role"]) if not isinstance(full, Refused) else [full]
+            )
+            refusals = [p for p in policies if isinstance(p, Refused)]
+            reach[role["Arn"]] = "; ".join(allowed_reach(policies)) or (
+                "not known (refused)" if refusals else "nothing"
+            )
+        rows.append([iid, state, name, role["RoleName"], "; ".join(creds_text), reach[role["Arn"]]])
     if instances:
         picture = svg(
             "Instance credential chains", f"{len(instances)} instances", [c for c in columns if c], edges
@@ -307,7 +318,14 @@ def instance_chains(page: Page) -> HttpResponse:
         )
     body += table(
         f"Instances in {page.pipeline.config.region}",
-        ["Instance", "State", "Instance profile", "Role", "Credentials"],
+        [
+            "Instance",
+            "State",
+            "Instance profile",
+            "Role",
+            "Credentials",
+            "What it can do (its role's policies)",
+        ],
         rows,
         empty="no instance in this region.",
     )

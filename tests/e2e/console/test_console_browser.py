@@ -244,6 +244,7 @@ def test_root_signs_in_reads_trust_finds_a_refusal_simulates_and_signs_out(serve
     page.get_by_role("navigation").get_by_role("link", name="Instance credentials").click()
     chain = page.locator("table").inner_text()
     assert world["instance"] in chain and "app-profile" in chain and "expires" in chain
+    assert "s3:GetObject, s3:ListBucket on arn:aws:s3:::data/*" in chain  # what the instance can do
     page.screenshot(path=artefacts / "08-instances.png", full_page=True)
 
     page.get_by_role("button", name="Sign out").click()

@@ -92,7 +92,7 @@ class App:
         """Read the body into `req`, or the refusal: too large (413, before reading it when Content-Length
         says so) or too slow (408)."""
         limit = BODY_LIMITS.get(service_from_request(req) or "", MAX_BODY)
-        if req.path.startswith(CONSOLE_PREFIX + "/"):
+        if _for_console(req):
             limit = 1 << 20
         declared = req.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
@@ -178,15 +178,17 @@ class App:
 
 
 def _for_console(req: HttpRequest) -> bool:
-    """The console's paths; and a browser's plain `GET /` (no signature, no query: no AWS API request looks
-    like that), which the console answers with its sign-in page."""
+    """A browser's request for the console: its paths, or a plain `GET /` asking for HTML (no AWS API request
+    looks like that), which the console answers with its sign-in page. A signed request (SigV4 header or
+    presigned URL) is an API call, whatever its path: S3 path-style requests for a bucket named "console"."""
+    if "authorization" in req.headers or "signature=" in req.query_string.lower():  # SigV4's or SigV2's
+        return False
     if req.path == CONSOLE_PREFIX or req.path.startswith(CONSOLE_PREFIX + "/"):
         return True
     return (
         req.path == "/"
         and req.method == "GET"
         and not req.query_string
-        and "authorization" not in req.headers
         and "text/html" in (req.headers.get("accept") or "")
     )
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+import botocore.config
+
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
@@ -37,3 +39,16 @@ def test_console_pages_forbid_framing_scripts_and_caching(server):
     assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
     status, headers, _ = get(f"{server.url}/console/roles", "text/html")  # not signed in
     assert status == 303 and headers["location"] == "/console/signin?next=%2Fconsole%2Froles"
+
+
+def test_an_s3_bucket_named_console_is_still_served(server):
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="console")
+    s3.put_object(Bucket="console", Key="signin", Body=b"an object, not a page")
+    assert s3.get_object(Bucket="console", Key="signin")["Body"].read() == b"an object, not a page"
+    v4 = server.session().client(
+        "s3", endpoint_url=server.url, config=botocore.config.Config(signature_version="s3v4")
+    )
+    presigned = v4.generate_presigned_url("get_object", Params={"Bucket": "console", "Key": "signin"})
+    status, _, body = get(presigned, "text/html")
+    assert status == 200 and body == "an object, not a page"

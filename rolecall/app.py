@@ -13,6 +13,7 @@ import logging
 import os
 
 from rolecall.clock import Clock
+from rolecall.console.app import Console
 from rolecall.core.config import DEFAULT_ACCOUNT, ServerConfig
 from rolecall.credentials.secretbox import SecretBox
 from rolecall.pipeline import Pipeline
@@ -66,9 +67,10 @@ def build_pipeline(store: Store, config: ServerConfig, clock: Clock | None = Non
 
 
 def build_app(store: Store, args: argparse.Namespace, clock: Clock | None = None) -> App:
-    """The ASGI app of one server process over an open store."""
+    """The ASGI app of one server process over an open store, with the web console at /console/."""
     config, _ = build_config(store, args)
-    return App(build_pipeline(store, config, clock), threads=getattr(args, "threads", 8))
+    pipeline = build_pipeline(store, config, clock)
+    return App(pipeline, threads=getattr(args, "threads", 8), console=Console(pipeline).handle)
 
 
 def app_from_env() -> App:

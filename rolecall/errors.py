@@ -15,6 +15,7 @@ class AwsError(Exception):
     code: str = "InternalFailure"
     status: int = 400
     sender_fault: bool = True  # "Sender" vs "Receiver" in the query protocol's <Type>
+    request_id: str | None = None  # set by Pipeline.invoke: the requestID of the failure's trail record
 
     def __init__(self, message: str = "", *, code: str | None = None, status: int | None = None):
         super().__init__(message)

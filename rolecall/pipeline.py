@@ -226,23 +226,24 @@ class Pipeline:
         params: dict[str, Any],
         *,
         region: str | None = None,
+        source_ip: str = "127.0.0.1",
+        user_agent: str = "rolecall-invoke",
     ) -> dict[str, Any]:
         """Run one operation as `caller` without HTTP or a signature: the model's validation, the service's
         admission, the member guard, authorization, the handler and the trail, exactly as handle() runs
-        them once a request is decoded and authenticated. For in-process callers: tests, tools, and a
-        service acting as an AWS service principal (Host.invoke: CloudTrail writing log files, CloudWatch
-        publishing an alarm to SNS), whose calls the trail shows as the service's. Raises the AwsError a
-        client would get."""
+        them once a request is decoded and authenticated. For in-process callers: tests, tools, the web
+        console (whose browser's address and user agent the trail records), and a service acting as an AWS
+        service principal (Host.invoke: CloudTrail writing log files, CloudWatch publishing an alarm to SNS),
+        whose calls the trail shows as the service's. Raises the AwsError a client would get, its
+        `request_id` set to the trail record's requestID."""
         service = self.services[service_name]
         spec = service.handler(operation)
         if spec is None:
             raise NotImplementedOperation(f"rolecall does not implement {service_name}:{operation} yet.")
         now = self.clock.time()
-        req = HttpRequest("POST", "/", headers=Headers({"user-agent": "rolecall-invoke"}))
         if caller.type == "AWSService":  # CloudTrail shows a service's own calls as coming from the service
-            req = HttpRequest(
-                "POST", "/", headers=Headers({"user-agent": caller.arn}), remote_addr=caller.arn
-            )
+            user_agent, source_ip = caller.arn, caller.arn
+        req = HttpRequest("POST", "/", headers=Headers({"user-agent": user_agent}), remote_addr=source_ip)
         event = RequestEvent(
             service_name, service.model, req, datetime.fromtimestamp(now, UTC), region or self.config.region
         )
@@ -257,6 +258,7 @@ class Pipeline:
             ctx, output = self._run(spec, service, caller, params, event, self.store.generation())
         except AwsError as err:
             event.error = err
+            err.request_id = event.request_id
             self._record(event)
             raise
         if spec.read_only or ctx.deferred:

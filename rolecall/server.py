@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,9 +38,15 @@ BODY_LIMITS = {"iam": 1 << 20, "sts": 1 << 20, "cloudtrail": 1 << 20, "ec2": 1 <
 BODY_READ_TIMEOUT = 30.0
 
 
+# The web console's handler (rolecall.console): a request and whether it came over TLS, to its page.
+ConsoleHandler = Callable[[HttpRequest, bool], HttpResponse]
+CONSOLE_PREFIX = "/console"
+
+
 class App:
-    def __init__(self, pipeline: Pipeline, threads: int = 8):
+    def __init__(self, pipeline: Pipeline, threads: int = 8, console: ConsoleHandler | None = None):
         self.pipeline = pipeline
+        self.console = console
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rolecall-req")
         # The paths services publish (GET /_rolecall/imds/ID, Lambda's code downloads).
         routes = [r for s in pipeline.services.values() for r in s.internal_routes().items()]
@@ -67,6 +74,12 @@ class App:
         if special is not None:
             await self._send(send, special)
             return
+        if self.console is not None and _for_console(req):
+            secure = scope.get("scheme") == "https"
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(self.executor, self.console, req, secure)
+            await self._send(send, response)
+            return
         route = self._route(req.path)
         if route is None and service_from_request(req) in INLINE_SERVICES and not _slow(req):
             response = self.pipeline.handle(req)
@@ -79,6 +92,8 @@ class App:
         """Read the body into `req`, or the refusal: too large (413, before reading it when Content-Length
         says so) or too slow (408)."""
         limit = BODY_LIMITS.get(service_from_request(req) or "", MAX_BODY)
+        if _for_console(req):
+            limit = 1 << 20
         declared = req.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             return _too_large()
@@ -172,6 +187,22 @@ class App:
                 self.pipeline.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _for_console(req: HttpRequest) -> bool:
+    """A browser's request for the console: its paths, or a plain `GET /` asking for HTML (no AWS API request
+    looks like that), which the console answers with its sign-in page. A signed request (SigV4 header or
+    presigned URL) is an API call, whatever its path: S3 path-style requests for a bucket named "console"."""
+    if "authorization" in req.headers or "signature=" in req.query_string.lower():  # SigV4's or SigV2's
+        return False
+    if req.path == CONSOLE_PREFIX or req.path.startswith(CONSOLE_PREFIX + "/"):
+        return True
+    return (
+        req.path == "/"
+        and req.method == "GET"
+        and not req.query_string
+        and "text/html" in (req.headers.get("accept") or "")
+    )
 
 
 def _slow(req: HttpRequest) -> bool:

@@ -52,7 +52,9 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
         description=f"Serve {services} on one endpoint, over AWS's own wire protocols (the service is "
         "chosen from each request's SigV4 credential scope). Prints, once the port is bound, the export "
         "lines that point the AWS CLI, the SDKs and rolecall's other commands at it. GET /_rolecall/health "
-        'answers {"status": "running", "store": "sqlite"|"postgresql"} without authentication.',
+        'answers {"status": "running", "store": "sqlite"|"postgresql"} without authentication. A web '
+        "console is served at /console/ (sign in with the account's root access key pair or an IAM user's "
+        "console password).",
     )
     p.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
     p.add_argument(
@@ -250,6 +252,11 @@ def print_banner(args: argparse.Namespace, location: str, out: TextIO) -> None:
     data_dir = Path(args.data_dir).expanduser().resolve()
     print(f"rolecall listening on http://{args.host}:{args.port} (auth: {args.auth})", file=out)
     print(f"data: {location}", file=out)
+    print(
+        f"console: {endpoint}/console/ (sign in with the account's root access key pair, or an IAM user's "
+        "console password)",
+        file=out,
+    )
     print("point the AWS CLI, the SDKs and rolecall's commands at it with:", file=out)
     print(f"  export AWS_ENDPOINT_URL={endpoint}", file=out)
     if os.environ.get("ROLECALL_ROOT_ACCESS_KEY_ID"):

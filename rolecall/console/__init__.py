@@ -1,0 +1,1 @@
+"""The web console `rolecall serve` answers at /console/ (rolecall.console.app)."""

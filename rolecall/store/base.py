@@ -86,8 +86,10 @@ class Tx(ABC):
     ) -> None:
         """Add a document; Conflict if the name (case-insensitive) or the uid is taken.
 
-        invalidates=False: no cache anywhere holds documents of this kind (log events, say), so the write
-        need not bump the generation and make every node drop its caches."""
+        Every document write bumps the store's generation, whatever `invalidates` says: the read cache
+        (rolecall.store.readcache) holds documents of every kind per generation, so a write that left the
+        generation alone would stay unseen by reads. `invalidates=False` only marks the writes of kinds no
+        policy cache depends on (log events, items, metrics), where a cheaper signal could go later."""
 
     @abstractmethod
     def update(

@@ -132,7 +132,7 @@ class SqlTx(Tx):
         if self._conn.execute(self._sql.insert, params).rowcount != 1:
             what = f"{kind} {name!r}" + (f" or id {uid}" if uid else "")
             raise Conflict(f"{what} already exists in account {account!r}")
-        self.wrote_documents = self.wrote_documents or invalidates
+        self.wrote_documents = True  # see Tx.insert: every document write bumps the generation
 
     def update(
         self, account: str, kind: str, name: str, doc: dict[str, Any], *, invalidates: bool = True
@@ -141,7 +141,7 @@ class SqlTx(Tx):
         self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.update, params).rowcount != 1:
             raise KeyError((account, kind, name))
-        self.wrote_documents = self.wrote_documents or invalidates
+        self.wrote_documents = True  # see Tx.insert: every document write bumps the generation
 
     def delete(self, account: str, kind: str, name: str) -> bool:
         self._read.pop((account, kind, name.lower()), None)

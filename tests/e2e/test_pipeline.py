@@ -14,9 +14,9 @@ from tests.e2e.helpers import err
 def test_unimplemented_operation_is_a_clear_error(server):
     iam = server.client("iam")
     with pytest.raises(ClientError) as exc:
-        iam.get_credential_report()
+        iam.list_service_specific_credentials()
     code, message, status = err(exc)
-    assert code == "NotImplemented" and "GetCredentialReport" in message and status == 501
+    assert code == "NotImplemented" and "ListServiceSpecificCredentials" in message and status == 501
 
 
 def test_every_request_of_a_concurrent_burst_has_its_trail_record(any_server):

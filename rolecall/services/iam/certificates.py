@@ -29,12 +29,11 @@ from rolecall.services.iam.common import (
     get_user,
     insert_entity,
     iso_now,
-    merge_tags,
     paginate,
     path_matches,
     path_prefix_arn,
-    remove_tags,
     request_tag_context,
+    retag_document,
     touched,
     validate_tags,
 )
@@ -419,18 +418,14 @@ class CertificateOperations(Family):
     @operation("iam:TagServerCertificate", server_arn, server_context)
     def TagServerCertificate(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = _get_server(ctx, params["ServerCertificateName"])
-        doc["Tags"] = merge_tags(doc.get("Tags") or [], params["Tags"], "TagsPerServerCertificate")
-        ctx.tx.update(ctx.account, SERVER_KIND, doc["ServerCertificateName"], doc)
-        touched(ctx, SERVER_KIND, doc["Arn"])
-        return {}
+        name = doc["ServerCertificateName"]
+        return retag_document(ctx, SERVER_KIND, name, doc, params, "TagsPerServerCertificate", doc["Arn"])
 
     @operation("iam:UntagServerCertificate", server_arn, server_context)
     def UntagServerCertificate(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = _get_server(ctx, params["ServerCertificateName"])
-        doc["Tags"] = remove_tags(doc.get("Tags") or [], params["TagKeys"])
-        ctx.tx.update(ctx.account, SERVER_KIND, doc["ServerCertificateName"], doc)
-        touched(ctx, SERVER_KIND, doc["Arn"])
-        return {}
+        name = doc["ServerCertificateName"]
+        return retag_document(ctx, SERVER_KIND, name, doc, params, "TagsPerServerCertificate", doc["Arn"])
 
     @operation("iam:ListServerCertificateTags", server_arn, server_context)
     def ListServerCertificateTags(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -297,12 +297,19 @@ def merge_tags(existing: list[dict[str, str]], new: list[dict[str, str]], quota:
 def retag(ctx: OpContext, kind: str, name: str, params: dict[str, Any], quota: str) -> dict[str, Any]:
     """Tag* (params has Tags) or Untag* (params has TagKeys) on one user, role or instance profile."""
     doc = get_entity(ctx.tx, ctx.account, kind, name)
+    return retag_document(ctx, kind, name, doc, params, quota, doc["Arn"])
+
+
+def retag_document(
+    ctx: OpContext, kind: str, key: str, doc: dict[str, Any], params: dict[str, Any], quota: str, arn: str
+) -> dict[str, Any]:
+    """Tag* or Untag* on a document the handler has already found (and authorized) under `key`."""
     if "Tags" in params:
         doc["Tags"] = merge_tags(doc.get("Tags") or [], params["Tags"], quota)
     else:
         doc["Tags"] = remove_tags(doc.get("Tags") or [], params["TagKeys"])
-    ctx.tx.update(ctx.account, kind, name, doc)
-    touched(ctx, kind, doc["Arn"])
+    ctx.tx.update(ctx.account, kind, key, doc)
+    touched(ctx, kind, arn)
     return {}
 
 
@@ -413,6 +420,8 @@ TRAIL_TYPE = {
     "instance_profile": "AWS::IAM::InstanceProfile",
     "mfa_device": "AWS::IAM::MFADevice",
     "server_certificate": "AWS::IAM::ServerCertificate",
+    "oidc_provider": "AWS::IAM::OIDCProvider",
+    "saml_provider": "AWS::IAM::SAMLProvider",
 }
 
 

@@ -22,10 +22,9 @@ from rolecall.services.iam.common import (
     get_user,
     insert_entity,
     iso_now,
-    merge_tags,
     paginate,
-    remove_tags,
     request_tag_context,
+    retag_document,
     touched,
     validate_tags,
 )
@@ -221,18 +220,16 @@ class MFAOperations(Family):
     @operation("iam:TagMFADevice", device_arn, device_context)
     def TagMFADevice(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         device = own_device(ctx, params["SerialNumber"])
-        device["Tags"] = merge_tags(device.get("Tags") or [], params["Tags"], "TagsPerMFADevice")
-        ctx.tx.update(ctx.account, KIND, device_key(device), device)
-        touched(ctx, "mfa_device", device["SerialNumber"])
-        return {}
+        return retag_document(
+            ctx, KIND, device_key(device), device, params, "TagsPerMFADevice", device["SerialNumber"]
+        )
 
     @operation("iam:UntagMFADevice", device_arn, device_context)
     def UntagMFADevice(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         device = own_device(ctx, params["SerialNumber"])
-        device["Tags"] = remove_tags(device.get("Tags") or [], params["TagKeys"])
-        ctx.tx.update(ctx.account, KIND, device_key(device), device)
-        touched(ctx, "mfa_device", device["SerialNumber"])
-        return {}
+        return retag_document(
+            ctx, KIND, device_key(device), device, params, "TagsPerMFADevice", device["SerialNumber"]
+        )
 
     @operation("iam:ListMFADeviceTags", device_arn, device_context)
     def ListMFADeviceTags(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:

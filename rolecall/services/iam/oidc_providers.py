@@ -22,10 +22,10 @@ from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.services.iam.common import (
     iso_now,
-    merge_tags,
     paginate,
-    remove_tags,
     request_tag_context,
+    retag_document,
+    touched,
     validate_tags,
 )
 from rolecall.services.iam.errors import EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
@@ -102,10 +102,9 @@ def _provider_tag_context(ctx: OpContext, params: dict[str, Any]) -> dict[str, A
     return context
 
 
-def _touched(ctx: OpContext, arn: str) -> None:
-    entry = {"ARN": arn, "accountId": ctx.account, "type": "AWS::IAM::OIDCProvider"}
-    if entry not in ctx.trail_resources:
-        ctx.trail_resources.append(entry)
+def _retag(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    doc = _provider(ctx, params["OpenIDConnectProviderArn"])
+    return retag_document(ctx, KIND, doc["Url"], doc, params, "TagsPerOpenIdConnectProvider", doc["Arn"])
 
 
 def _create_arn(ctx: OpContext, params: dict[str, Any]) -> str:
@@ -148,7 +147,7 @@ class OIDCProviderOperations(Family):
             ctx.tx.insert(ctx.account, KIND, name, doc)
         except Conflict:
             raise EntityAlreadyExists(exists) from None
-        _touched(ctx, arn)
+        touched(ctx, KIND, arn)
         out: dict[str, Any] = {"OpenIDConnectProviderArn": arn}
         if tags:
             out["Tags"] = tags
@@ -178,7 +177,7 @@ class OIDCProviderOperations(Family):
         except NoSuchEntity:
             return {}
         ctx.tx.delete(ctx.account, KIND, doc["Url"])
-        _touched(ctx, arn)
+        touched(ctx, KIND, arn)
         return {}
 
     @operation("iam:UpdateOpenIDConnectProviderThumbprint", _arn_param, _provider_tag_context)
@@ -186,7 +185,7 @@ class OIDCProviderOperations(Family):
         doc = _provider(ctx, params["OpenIDConnectProviderArn"])
         doc["ThumbprintList"] = _check_thumbprints(params.get("ThumbprintList") or [])
         ctx.tx.update(ctx.account, KIND, doc["Url"], doc)
-        _touched(ctx, doc["Arn"])
+        touched(ctx, KIND, doc["Arn"])
         return {}
 
     @operation("iam:AddClientIDToOpenIDConnectProvider", _arn_param, _provider_tag_context)
@@ -195,7 +194,7 @@ class OIDCProviderOperations(Family):
         if params["ClientID"] not in doc["ClientIDList"]:  # adding one that is there changes nothing
             doc["ClientIDList"] = _check_client_ids([*doc["ClientIDList"], params["ClientID"]])
             ctx.tx.update(ctx.account, KIND, doc["Url"], doc)
-        _touched(ctx, doc["Arn"])
+        touched(ctx, KIND, doc["Arn"])
         return {}
 
     @operation("iam:RemoveClientIDFromOpenIDConnectProvider", _arn_param, _provider_tag_context)
@@ -206,24 +205,16 @@ class OIDCProviderOperations(Family):
         if params["ClientID"] in doc["ClientIDList"]:  # removing one that is not there is no error
             doc["ClientIDList"] = [c for c in doc["ClientIDList"] if c != params["ClientID"]]
             ctx.tx.update(ctx.account, KIND, doc["Url"], doc)
-        _touched(ctx, doc["Arn"])
+        touched(ctx, KIND, doc["Arn"])
         return {}
 
     @operation("iam:TagOpenIDConnectProvider", _arn_param, _provider_tag_context)
     def TagOpenIDConnectProvider(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = _provider(ctx, params["OpenIDConnectProviderArn"])
-        doc["Tags"] = merge_tags(doc.get("Tags") or [], params["Tags"], "TagsPerOpenIdConnectProvider")
-        ctx.tx.update(ctx.account, KIND, doc["Url"], doc)
-        _touched(ctx, doc["Arn"])
-        return {}
+        return _retag(ctx, params)
 
     @operation("iam:UntagOpenIDConnectProvider", _arn_param, _provider_tag_context)
     def UntagOpenIDConnectProvider(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = _provider(ctx, params["OpenIDConnectProviderArn"])
-        doc["Tags"] = remove_tags(doc.get("Tags") or [], params["TagKeys"])
-        ctx.tx.update(ctx.account, KIND, doc["Url"], doc)
-        _touched(ctx, doc["Arn"])
-        return {}
+        return _retag(ctx, params)
 
     @operation("iam:ListOpenIDConnectProviderTags", _arn_param, _provider_tag_context)
     def ListOpenIDConnectProviderTags(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -23,10 +23,10 @@ from rolecall.core.context import OpContext
 from rolecall.core.operations import Family, operation
 from rolecall.services.iam.common import (
     iso_now,
-    merge_tags,
     paginate,
-    remove_tags,
     request_tag_context,
+    retag_document,
+    touched,
     validate_tags,
 )
 from rolecall.services.iam.errors import EntityAlreadyExists, InvalidInput, LimitExceeded, NoSuchEntity
@@ -110,10 +110,9 @@ def _tag_context(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
-def _touched(ctx: OpContext, arn: str) -> None:
-    entry = {"ARN": arn, "accountId": ctx.account, "type": "AWS::IAM::SAMLProvider"}
-    if entry not in ctx.trail_resources:
-        ctx.trail_resources.append(entry)
+def _retag(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    doc = _provider(ctx, params["SAMLProviderArn"])
+    return retag_document(ctx, KIND, doc["Name"], doc, params, "TagsPerSAMLProvider", doc["Arn"])
 
 
 def _create_arn(ctx: OpContext, params: dict[str, Any]) -> str:
@@ -155,7 +154,7 @@ class SAMLProviderOperations(Family):
             ctx.tx.insert(ctx.account, KIND, name, doc)
         except Conflict:
             raise EntityAlreadyExists(exists) from None
-        _touched(ctx, arn)
+        touched(ctx, KIND, arn)
         out: dict[str, Any] = {"SAMLProviderArn": arn}
         if tags:
             out["Tags"] = tags
@@ -202,31 +201,23 @@ class SAMLProviderOperations(Family):
             if valid_until:
                 doc["ValidUntil"] = valid_until
             ctx.tx.update(ctx.account, KIND, doc["Name"], doc)
-        _touched(ctx, doc["Arn"])
+        touched(ctx, KIND, doc["Arn"])
         return {"SAMLProviderArn": doc["Arn"]}
 
     @operation("iam:DeleteSAMLProvider", _arn_param, _tag_context)
     def DeleteSAMLProvider(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = _provider(ctx, params["SAMLProviderArn"])
         ctx.tx.delete(ctx.account, KIND, doc["Name"])
-        _touched(ctx, doc["Arn"])
+        touched(ctx, KIND, doc["Arn"])
         return {}
 
     @operation("iam:TagSAMLProvider", _arn_param, _tag_context)
     def TagSAMLProvider(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = _provider(ctx, params["SAMLProviderArn"])
-        doc["Tags"] = merge_tags(doc.get("Tags") or [], params["Tags"], "TagsPerSAMLProvider")
-        ctx.tx.update(ctx.account, KIND, doc["Name"], doc)
-        _touched(ctx, doc["Arn"])
-        return {}
+        return _retag(ctx, params)
 
     @operation("iam:UntagSAMLProvider", _arn_param, _tag_context)
     def UntagSAMLProvider(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = _provider(ctx, params["SAMLProviderArn"])
-        doc["Tags"] = remove_tags(doc.get("Tags") or [], params["TagKeys"])
-        ctx.tx.update(ctx.account, KIND, doc["Name"], doc)
-        _touched(ctx, doc["Arn"])
-        return {}
+        return _retag(ctx, params)
 
     @operation("iam:ListSAMLProviderTags", _arn_param, _tag_context)
     def ListSAMLProviderTags(self, ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -43,34 +43,12 @@ def call_json_api(
 ) -> CallResult:
     """Call `service`:`operation` as the holder of `credentials` (AccessKeyId, SecretAccessKey, Token)."""
     model = service_model(service)
-    signing_name = model.metadata.get("signingName", service)
     body = json.dumps(params, separators=(",", ":")).encode("utf-8")
-    amz_date = datetime.fromtimestamp(clock.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
     headers = {
         "Content-Type": f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}",
-        "Host": f"{model.endpoint_prefix}.{region}.amazonaws.com",
-        "X-Amz-Date": amz_date,
-        "X-Amz-Security-Token": credentials["Token"],
         "X-Amz-Target": f"{model.metadata['targetPrefix']}.{operation}",
-        "User-Agent": user_agent,
     }
-    req = HttpRequest("POST", "/", "", Headers(headers), body)
-    info = SignatureInfo(
-        access_key_id=credentials["AccessKeyId"],
-        date=amz_date[:8],
-        region=region,
-        service=signing_name,
-        terminator="aws4_request",
-        signed_headers=SIGNED_HEADERS,
-        signature="",
-        amz_date=amz_date,
-        security_token=credentials["Token"],
-    )
-    signature = signature_for(req, info, credentials["SecretAccessKey"], hashlib.sha256(body).hexdigest())
-    req.headers["Authorization"] = (
-        f"{ALGORITHM} Credential={credentials['AccessKeyId']}/{info.credential_scope}, "
-        f"SignedHeaders={';'.join(SIGNED_HEADERS)}, Signature={signature}"
-    )
+    req = _signed_post(model, service, headers, body, SIGNED_HEADERS, clock, credentials, region, user_agent)
     response = handle(req)
     try:
         document = json.loads(response.body) if response.body else {}
@@ -109,10 +87,35 @@ def call_api(
     op_model = model.operation_model(operation)
     serialized = create_serializer(protocol).serialize_to_request(params, op_model)
     body = urlencode(serialized["body"]).encode("utf-8")
-    signing_name = model.metadata.get("signingName", service)
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    req = _signed_post(
+        model, service, headers, body, FORM_SIGNED_HEADERS, clock, credentials, region, user_agent
+    )
+    response = handle(req)
+    answer = {"body": response.body, "headers": dict(response.headers), "status_code": response.status}
+    parsed = create_parser(protocol).parse(answer, op_model.output_shape)
+    parsed.pop("ResponseMetadata", None)
+    if response.status >= 300:
+        parsed["__type"] = parsed.get("Error", {}).get("Code", "")
+    return CallResult(response.status, parsed)
+
+
+def _signed_post(
+    model: Any,
+    service: str,
+    headers: dict[str, str],
+    body: bytes,
+    signed_headers: tuple[str, ...],
+    clock: Clock,
+    credentials: dict[str, str],
+    region: str,
+    user_agent: str,
+) -> HttpRequest:
+    """A POST to `service`'s endpoint carrying `headers` and `body`, SigV4-signed with the session's
+    `credentials` over `signed_headers`, dated by the pipeline's clock."""
     amz_date = datetime.fromtimestamp(clock.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
     headers = {
-        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+        **headers,
         "Host": f"{model.endpoint_prefix}.{region}.amazonaws.com",
         "X-Amz-Date": amz_date,
         "X-Amz-Security-Token": credentials["Token"],
@@ -123,9 +126,9 @@ def call_api(
         access_key_id=credentials["AccessKeyId"],
         date=amz_date[:8],
         region=region,
-        service=signing_name,
+        service=model.metadata.get("signingName", service),
         terminator="aws4_request",
-        signed_headers=FORM_SIGNED_HEADERS,
+        signed_headers=signed_headers,
         signature="",
         amz_date=amz_date,
         security_token=credentials["Token"],
@@ -133,12 +136,6 @@ def call_api(
     signature = signature_for(req, info, credentials["SecretAccessKey"], hashlib.sha256(body).hexdigest())
     req.headers["Authorization"] = (
         f"{ALGORITHM} Credential={credentials['AccessKeyId']}/{info.credential_scope}, "
-        f"SignedHeaders={';'.join(FORM_SIGNED_HEADERS)}, Signature={signature}"
+        f"SignedHeaders={';'.join(signed_headers)}, Signature={signature}"
     )
-    response = handle(req)
-    answer = {"body": response.body, "headers": dict(response.headers), "status_code": response.status}
-    parsed = create_parser(protocol).parse(answer, op_model.output_shape)
-    parsed.pop("ResponseMetadata", None)
-    if response.status >= 300:
-        parsed["__type"] = parsed.get("Error", {}).get("Code", "")
-    return CallResult(response.status, parsed)
+    return req

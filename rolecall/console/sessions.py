@@ -122,7 +122,7 @@ class Sessions:
             "Expires": now + lifetime,
         }
         with self.store.transaction() as tx:
-            tx.insert(GLOBAL, KIND, _digest(token), doc, invalidates=False)
+            tx.insert(GLOBAL, KIND, _digest(token), doc)
         return token, Session(_digest(token), caller, doc["Csrf"], doc["Expires"])
 
     def find(self, token: str | None, now: float) -> Session | None:

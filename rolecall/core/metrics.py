@@ -55,9 +55,9 @@ def put_points(
     newest = max(p[0] for p in doc["points"]) if doc["points"] else 0
     doc["points"] = [p for p in doc["points"] if p[0] >= newest - RETENTION]
     if fresh:
-        tx.insert(account, KIND, key, doc, invalidates=False)
+        tx.insert(account, KIND, key, doc)
     else:
-        tx.update(account, KIND, key, doc, invalidates=False)
+        tx.update(account, KIND, key, doc)
 
 
 def metrics(tx: Tx, account: str, region: str) -> list[dict[str, Any]]:

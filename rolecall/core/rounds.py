@@ -19,7 +19,7 @@ def claim(store: Store, key: str, now: float, interval: float) -> bool:
     name = f"{key}@{number}"
     try:
         with store.transaction() as tx:
-            tx.insert(GLOBAL, KIND, name, {"key": key, "round": number}, invalidates=False)
+            tx.insert(GLOBAL, KIND, name, {"key": key, "round": number})
             for old in tx.list(GLOBAL, KIND):
                 if old["key"] == key and old["round"] < number:
                     tx.delete(GLOBAL, KIND, f"{key}@{old['round']}")

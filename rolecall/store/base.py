@@ -81,21 +81,16 @@ class Tx(ABC):
         name: str,
         doc: dict[str, Any],
         uid: str | None = None,
-        *,
-        invalidates: bool = True,
     ) -> None:
         """Add a document; Conflict if the name (case-insensitive) or the uid is taken.
 
-        Every document write bumps the store's generation, whatever `invalidates` says: the read cache
-        (rolecall.store.readcache) holds documents of every kind per generation, so a write that left the
-        generation alone would stay unseen by reads. `invalidates=False` only marks the writes of kinds no
-        policy cache depends on (log events, items, metrics), where a cheaper signal could go later."""
+        Every document write bumps the store's generation: the read cache (rolecall.store.readcache) holds
+        documents of every kind per generation, so a write that left the generation alone would stay unseen
+        by reads."""
 
     @abstractmethod
-    def update(
-        self, account: str, kind: str, name: str, doc: dict[str, Any], *, invalidates: bool = True
-    ) -> None:
-        """Replace a document; KeyError if it does not exist. invalidates: as for insert."""
+    def update(self, account: str, kind: str, name: str, doc: dict[str, Any]) -> None:
+        """Replace a document; KeyError if it does not exist. Bumps the generation, as insert does."""
 
     @abstractmethod
     def delete(self, account: str, kind: str, name: str) -> bool:

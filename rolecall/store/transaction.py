@@ -124,24 +124,20 @@ class SqlTx(Tx):
         name: str,
         doc: dict[str, Any],
         uid: str | None = None,
-        *,
-        invalidates: bool = True,
     ) -> None:
         params = (account, kind, name, name.lower(), uid, schema.dump(doc), time.time())
         self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.insert, params).rowcount != 1:
             what = f"{kind} {name!r}" + (f" or id {uid}" if uid else "")
             raise Conflict(f"{what} already exists in account {account!r}")
-        self.wrote_documents = True  # see Tx.insert: every document write bumps the generation
+        self.wrote_documents = True
 
-    def update(
-        self, account: str, kind: str, name: str, doc: dict[str, Any], *, invalidates: bool = True
-    ) -> None:
+    def update(self, account: str, kind: str, name: str, doc: dict[str, Any]) -> None:
         params = (schema.dump(doc), time.time(), account, kind, name.lower())
         self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.update, params).rowcount != 1:
             raise KeyError((account, kind, name))
-        self.wrote_documents = True  # see Tx.insert: every document write bumps the generation
+        self.wrote_documents = True
 
     def delete(self, account: str, kind: str, name: str) -> bool:
         self._read.pop((account, kind, name.lower()), None)

@@ -58,18 +58,18 @@ def test_generation_stays_when_no_document_changed(store):
 
 
 def test_every_document_write_reaches_later_reads_through_the_read_cache(store):
-    # The read cache holds documents of every kind per generation, so even a write marked
-    # invalidates=False (log chunks, items) must move the generation, or a read would answer from before it.
+    # The read cache holds documents of every kind per generation, so a write of a kind no policy depends on
+    # (log chunks, items) must move the generation too, or a read would answer from before it.
     with store.read_transaction() as tx:
         assert tx.get(A, "log_chunk", "c1") is None
     g = store.generation()
     with store.transaction() as tx:
-        tx.insert(A, "log_chunk", "c1", {"events": [1]}, invalidates=False)
+        tx.insert(A, "log_chunk", "c1", {"events": [1]})
     assert store.generation() == g + 1
     with store.read_transaction() as tx:
         assert tx.get(A, "log_chunk", "c1") == {"events": [1]}
     with store.transaction() as tx:
-        tx.update(A, "log_chunk", "c1", {"events": [1, 2]}, invalidates=False)
+        tx.update(A, "log_chunk", "c1", {"events": [1, 2]})
     with store.read_transaction() as tx:
         assert tx.get(A, "log_chunk", "c1") == {"events": [1, 2]}
 

@@ -101,11 +101,10 @@ def status_of(tx: Tx, account: str, trail: dict[str, Any]) -> dict[str, Any]:
 
 def save_status(tx: Tx, account: str, trail: dict[str, Any], status: dict[str, Any]) -> None:
     name = doc_name(trail["HomeRegion"], trail["Name"])
-    # A status is no input to any cached authorization: writing it invalidates no cache.
     if tx.get(account, STATUS, name) is None:
-        tx.insert(account, STATUS, name, status, invalidates=False)
+        tx.insert(account, STATUS, name, status)
     else:
-        tx.update(account, STATUS, name, status, invalidates=False)
+        tx.update(account, STATUS, name, status)
 
 
 DEFAULT_SELECTORS = [

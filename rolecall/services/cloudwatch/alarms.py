@@ -95,10 +95,10 @@ def add_history(
         "HistoryData": json.dumps(data, separators=(",", ":")),
     }
     if doc is None:
-        tx.insert(account, HISTORY, key, {"items": [item]}, invalidates=False)
+        tx.insert(account, HISTORY, key, {"items": [item]})
     else:
         doc["items"] = [*doc["items"], item][-MAX_HISTORY:]
-        tx.update(account, HISTORY, key, doc, invalidates=False)
+        tx.update(account, HISTORY, key, doc)
 
 
 def view(alarm: dict[str, Any]) -> dict[str, Any]:
@@ -348,7 +348,7 @@ def set_state(
             },
             now,
         )
-    tx.update(account, ALARM, _key(alarm["region"], alarm["AlarmName"]), alarm, invalidates=False)
+    tx.update(account, ALARM, _key(alarm["region"], alarm["AlarmName"]), alarm)
     return previous if changed else None
 
 

@@ -73,9 +73,9 @@ def put_item(tx: Tx, account: str, table: dict[str, Any], key: Item, item: Item,
     name = item_name(table, key)
     doc = {"Item": v.stored(item)}
     if existed:
-        tx.update(account, item_kind(table), name, doc, invalidates=False)  # no cache holds items
+        tx.update(account, item_kind(table), name, doc)
     else:
-        tx.insert(account, item_kind(table), name, doc, invalidates=False)
+        tx.insert(account, item_kind(table), name, doc)
 
 
 def delete_item(tx: Tx, account: str, table: dict[str, Any], key: Item) -> None:

@@ -274,14 +274,14 @@ def _refusal(limit: int) -> VcpuLimitExceeded:
 def _hold(tx: Tx, account: str, region: str) -> None:
     """Wait for, then hold until commit, the account's quota row in `region`: rewriting it takes its row lock
     (PostgreSQL runs READ COMMITTED, so without it two launches could both count the same free vCPUs;
-    SQLite serializes writers anyway). Nothing caches this kind, so the write invalidates nothing."""
+    SQLite serializes writers anyway)."""
     if tx.get(account, LOCK_KIND, region) is None:
         try:
-            tx.insert(account, LOCK_KIND, region, {"Region": region}, invalidates=False)
+            tx.insert(account, LOCK_KIND, region, {"Region": region})
             return
         except Conflict:  # another launch made the row first, and has committed: lock it below
             pass
-    tx.update(account, LOCK_KIND, region, {"Region": region}, invalidates=False)
+    tx.update(account, LOCK_KIND, region, {"Region": region})
 
 
 def _used(tx: Tx, account: str, region: str) -> Counter[str]:

@@ -145,7 +145,7 @@ def append_events(
         state["last"] = timestamp if state["last"] is None else max(state["last"], timestamp)
     _save_chunk(tx, account, chunk_name(skey, state["chunks"] - 1), chunk, fresh)
     state["ingested"] = now_ms
-    tx.update(account, STATE, skey, state, invalidates=False)  # no cache holds log events
+    tx.update(account, STATE, skey, state)
     return state["seq"]
 
 
@@ -153,9 +153,9 @@ def _save_chunk(tx: Tx, account: str, name: str, chunk: dict[str, Any] | None, f
     if chunk is None:
         return
     if fresh:
-        tx.insert(account, CHUNK, name, chunk, invalidates=False)
+        tx.insert(account, CHUNK, name, chunk)
     else:
-        tx.update(account, CHUNK, name, chunk, invalidates=False)
+        tx.update(account, CHUNK, name, chunk)
 
 
 def read_events(

@@ -106,7 +106,7 @@ def ensure_issuer(host: Host, name: str) -> dict[str, Any]:
         if doc is not None:  # another request created it meanwhile
             return doc
         try:
-            tx.insert(ACCOUNT, KIND, name, fresh, invalidates=False)
+            tx.insert(ACCOUNT, KIND, name, fresh)
         except Conflict:
             pass
     return fresh

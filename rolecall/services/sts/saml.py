@@ -114,7 +114,7 @@ def ensure_idp(host: Host, name: str) -> dict[str, Any]:
         if doc is not None:
             return doc
         try:
-            tx.insert(ACCOUNT, KIND, name, fresh, invalidates=False)
+            tx.insert(ACCOUNT, KIND, name, fresh)
         except Conflict:
             pass
     return fresh

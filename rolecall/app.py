@@ -12,6 +12,8 @@ import json
 import logging
 import os
 
+from rolecall.audit import TrailSink
+from rolecall.audit.trail_process import TrailProcess
 from rolecall.clock import Clock
 from rolecall.console.app import Console
 from rolecall.core.config import DEFAULT_ACCOUNT, ServerConfig
@@ -59,9 +61,12 @@ def build_config(store: Store, args: argparse.Namespace) -> tuple[ServerConfig, 
     return config, generated
 
 
-def build_pipeline(store: Store, config: ServerConfig, clock: Clock | None = None) -> Pipeline:
-    """A started pipeline serving every service (EC2's metadata endpoints open here)."""
-    pipeline = Pipeline(store, config, all_services(), clock=clock)
+def build_pipeline(
+    store: Store, config: ServerConfig, clock: Clock | None = None, trail: TrailSink | None = None
+) -> Pipeline:
+    """A started pipeline serving every service (EC2's metadata endpoints open here); its trail writer is
+    `trail`, else a thread of this process."""
+    pipeline = Pipeline(store, config, all_services(), clock=clock, trail=trail)
     pipeline.start()
     return pipeline
 
@@ -69,7 +74,10 @@ def build_pipeline(store: Store, config: ServerConfig, clock: Clock | None = Non
 def build_app(store: Store, args: argparse.Namespace, clock: Clock | None = None) -> App:
     """The ASGI app of one server process over an open store, with the web console at /console/."""
     config, _ = build_config(store, args)
-    pipeline = build_pipeline(store, config, clock)
+    trail = None
+    if getattr(args, "trail_writer", "thread") == "process":
+        trail = TrailProcess(data_dir=args.data_dir, database_url=args.database_url)
+    pipeline = build_pipeline(store, config, clock, trail)
     return App(pipeline, threads=getattr(args, "threads", 8), console=Console(pipeline).handle)
 
 

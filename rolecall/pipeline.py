@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from rolecall.audit import RequestEvent, TrailWriter, trail_resources
+from rolecall.audit import RequestEvent, TrailSink, TrailWriter, trail_resources
 from rolecall.audit.explanations import explain_refusals
 from rolecall.audit.requestlog import log_request, request_log
 from rolecall.authn import Authenticator
@@ -51,6 +51,7 @@ class Pipeline:
         config: ServerConfig,
         services: Iterable[Service],
         clock: Clock | None = None,
+        trail: TrailSink | None = None,
     ):
         self.store = store
         self.config = config
@@ -58,7 +59,7 @@ class Pipeline:
         self.services: dict[str, Service] = {s.name: s for s in services}
         self.authn = Authenticator(store, config)
         self.authorizer = Authorizer(config.auth_mode)
-        self.trail = TrailWriter(store)
+        self.trail: TrailSink = trail or TrailWriter(store)
         self.members = MemberGuard()  # refuses members a handler does not honour
         self._role_use: dict[str, float] = {}
 

@@ -1,6 +1,7 @@
-"""CloudTrail: the records every request leaves (records.py) and the writer that stores them (writer.py)."""
+"""CloudTrail: the records every request leaves (records.py) and the writers that store them (writer.py: a thread;
+trail_process.py: a process of its own, as `rolecall serve` runs it)."""
 
 from rolecall.audit.records import RequestEvent, record, sensitive_members, trail_resources
-from rolecall.audit.writer import TrailWriter
+from rolecall.audit.writer import TrailSink, TrailWriter
 
-__all__ = ["RequestEvent", "TrailWriter", "record", "sensitive_members", "trail_resources"]
+__all__ = ["RequestEvent", "TrailSink", "TrailWriter", "record", "sensitive_members", "trail_resources"]

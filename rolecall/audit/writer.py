@@ -6,7 +6,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from rolecall.store import Store
 
@@ -20,6 +20,17 @@ BACKLOG = 256  # queued records that start the next drain without waiting for th
 # holds SQLite's lock): requests then go on and the queue grows, as they would without the limit.
 MAX_UNWRITTEN = 2000
 HOLD_S = 1.0
+
+
+class TrailSink(Protocol):
+    """Where the pipeline sends the records that belong to no transaction: this module's TrailWriter (a
+    thread of the server), or rolecall.audit.trail_process.TrailProcess (a process of its own)."""
+
+    def put(self, account: str, rec: dict[str, Any]) -> None: ...
+
+    def flush(self, timeout: float = 10.0) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class TrailWriter:

@@ -129,6 +129,15 @@ def add_serve_commands(sub: argparse._SubParsersAction) -> None:
         f"(default: {ServerConfig.alarm_evaluation_interval:g}, as AWS's every minute)",
     )
     p.add_argument(
+        "--trail-writer",
+        choices=["process", "thread"],
+        default="process",
+        help="process: each server process hands the records of reads, denials and failures to a writer "
+        "process of its own, off the server's GIL (default); thread: a thread of the server writes them "
+        "(one process fewer, about 40%% more CPU per request under load). Changes commit their record with "
+        "the change either way",
+    )
+    p.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],

@@ -1,0 +1,142 @@
+"""The trail writer as a process of its own: what `rolecall serve` records reads, denials and failures with.
+
+The in-process TrailWriter (rolecall.audit.writer) shares the server's GIL: its SQLite calls release and
+re-take it at every statement, and each re-take waits on (and stalls) the request thread. Measured with
+`bench/server_requests.py`, that cost a signed GetRole about 40% of the server's CPU per request. Here the
+server only pickles each record and writes it to a pipe; a child process (`python -m
+rolecall.store.event_pipe`, on its own store connection) reads them, writes whatever has arrived in one
+transaction, and goes back to reading. Nothing waits on a timer: a record is written as soon as the child
+reads it, and under load the batches grow.
+
+The pipe is the queue and its back-pressure: when the child falls behind by a full pipe (1 MiB where the
+system allows, a few thousand records), put() blocks until it catches up, so the trail never falls far
+behind the requests it describes. flush() sends a marker and waits for the child to echo it back once
+everything before it is committed. A child that dies is started again on the next record (the records it
+had read but not written are lost, and the server says so in its log); closing the pipe ends the child
+once it has written everything sent.
+
+The frames and the child are rolecall.store.event_pipe's: the child needs only the store, not the
+service models this package loads.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import pickle
+import select
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from rolecall.store.event_pipe import (
+    DATA_DIR_ENV,
+    DATABASE_URL_ENV,
+    FLUSH,
+    HEADER,
+    PIPE_SIZE,
+    RECORD,
+    write_all,
+)
+
+log = logging.getLogger("rolecall.trail")
+
+
+class TrailProcess:
+    """The TrailWriter interface (put, flush, close), written by a child process."""
+
+    def __init__(self, data_dir: str | None = None, database_url: str | None = None):
+        self._env = dict(os.environ)
+        self._env.pop(DATABASE_URL_ENV, None)
+        self._env[DATA_DIR_ENV] = data_dir or ""
+        if database_url:
+            self._env[DATABASE_URL_ENV] = database_url
+        self._lock = threading.Lock()  # one frame at a time on the pipe (a record may exceed PIPE_BUF)
+        self._flush_lock = threading.Lock()
+        self._closed = False
+        self._proc = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rolecall.store.event_pipe"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=self._env,
+            close_fds=True,
+            start_new_session=True,  # a Ctrl-C at the terminal stops the server, which then closes the pipe
+        )
+        assert proc.stdin is not None
+        try:
+            fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:  # above pipe-max-size: the default 64 KiB still works, it only holds fewer records
+            pass
+        return proc
+
+    def put(self, account: str, rec: dict[str, Any]) -> None:
+        payload = pickle.dumps((account, rec), pickle.HIGHEST_PROTOCOL)
+        self._send(HEADER.pack(RECORD, len(payload)) + payload)
+
+    def _send(self, frame: bytes) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the trail writer is closed")
+            for attempt in (1, 2):
+                stdin = self._proc.stdin
+                assert stdin is not None
+                try:
+                    write_all(stdin.fileno(), frame)
+                    return
+                except (BrokenPipeError, ValueError):
+                    if attempt == 2:
+                        raise
+                    log.error(
+                        "the trail writer process ended (exit status %s); starting another. Records it had "
+                        "read and not yet written are lost.",
+                        self._proc.poll(),
+                    )
+                    stdin.close()
+                    self._proc = self._start()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything put so far is written. False if that did not happen within `timeout` s."""
+        with self._flush_lock:
+            token = os.urandom(8)
+            try:
+                self._send(HEADER.pack(FLUSH, len(token)) + token)
+            except (BrokenPipeError, ValueError, RuntimeError):
+                return False
+            proc = self._proc
+            assert proc.stdout is not None
+            fd = proc.stdout.fileno()
+            deadline = time.monotonic() + timeout
+            seen = b""
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    return False
+                chunk = os.read(fd, 4096)
+                if not chunk:  # the child ended before it got there
+                    return False
+                seen = (seen + chunk)[-64:]  # tokens of earlier flushes that timed out come first
+                if token in seen:
+                    return True
+
+    def close(self) -> None:
+        """Write everything sent, then end the child (it sees the pipe close)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            log.error("the trail writer process did not finish in 30 s; stopping it")
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()

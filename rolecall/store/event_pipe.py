@@ -1,0 +1,122 @@
+"""The trail writer process's side of the pipe (rolecall.audit.trail_process starts it): frames of records
+and flush markers read from stdin, appended to the store in one transaction per arrival.
+
+`python -m rolecall.store.event_pipe` opens the store named by ROLECALL_TRAIL_DATA_DIR or
+ROLECALL_TRAIL_DATABASE_URL (the environment rather than the command line: a URL may hold a password, which
+a command line shows to every user of the machine) and runs until stdin closes, writing everything it
+read before it exits. It imports only the store, so it starts in tens of milliseconds.
+
+Frames: one type byte (b"R": a pickled (account, record); b"F": a flush token), the payload's length
+(4 bytes, big-endian), the payload. Each flush token is echoed on stdout once every record sent before it
+is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import select
+import signal
+import struct
+import sys
+from typing import Any
+
+from rolecall.store.base import Store
+
+log = logging.getLogger("rolecall.trail")
+
+RECORD, FLUSH = b"R", b"F"
+HEADER = struct.Struct(">cI")
+PIPE_SIZE = 1 << 20  # the pipe's capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size)
+MAX_BATCH = 4096  # records one transaction takes at most, so that a backlog commits in steps
+DATA_DIR_ENV, DATABASE_URL_ENV = "ROLECALL_TRAIL_DATA_DIR", "ROLECALL_TRAIL_DATABASE_URL"
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _serve(infd: int, outfd: int) -> None:
+    """Read frames until the pipe closes; write each arrival's records in one transaction; echo flush tokens
+    once what came before them is committed."""
+    from rolecall.store import open_store  # here: the package imports this module's parent
+
+    store = open_store(
+        data_dir=os.environ.get(DATA_DIR_ENV) or None,
+        database_url=os.environ.get(DATABASE_URL_ENV) or None,
+    )
+    buffer = bytearray()
+    ended = False
+    try:
+        while not ended:
+            chunk = os.read(infd, PIPE_SIZE)
+            if not chunk:
+                ended = True
+            buffer += chunk
+            # Take whatever else has already arrived, so that a busy server's records go in large batches.
+            while not ended and select.select([infd], [], [], 0)[0] and len(buffer) < 8 * PIPE_SIZE:
+                more = os.read(infd, PIPE_SIZE)
+                if not more:
+                    ended = True
+                buffer += more
+            used = _write_frames(store, buffer, outfd)
+            del buffer[:used]
+    finally:
+        store.close()
+
+
+def _write_frames(store: Store, buffer: bytearray, outfd: int) -> int:
+    """Write the complete frames at the start of `buffer`; the number of bytes they took."""
+    batch: list[tuple[str, dict[str, Any]]] = []
+    offset = 0
+    while len(buffer) - offset >= HEADER.size:
+        kind, length = HEADER.unpack_from(buffer, offset)
+        start = offset + HEADER.size
+        if len(buffer) - start < length:
+            break
+        payload = bytes(buffer[start : start + length])
+        offset = start + length
+        if kind == RECORD:
+            batch.append(pickle.loads(payload))
+            if len(batch) >= MAX_BATCH:
+                _write_batch(store, batch)
+                batch = []
+        else:  # a flush: everything before it must be committed first
+            _write_batch(store, batch)
+            batch = []
+            write_all(outfd, payload)
+    _write_batch(store, batch)
+    return offset
+
+
+def _write_batch(store: Store, items: list[tuple[str, dict[str, Any]]]) -> None:
+    if not items:
+        return
+    try:
+        with store.transaction() as tx:
+            tx.append_events(items)
+        return
+    except Exception:
+        log.exception("could not write a batch of %d trail records; writing them one by one", len(items))
+    for account, rec in items:  # one bad record must not cost the others
+        try:
+            with store.transaction() as tx:
+                tx.append_event(account, rec)
+        except Exception:  # never lose the other records over one; say so loudly
+            log.exception("could not write trail record %s", rec.get("eventID"))
+
+
+def main() -> None:
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # the server decides when the trail ends: by closing the pipe
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    infd, outfd = sys.stdin.buffer.fileno(), sys.stdout.buffer.fileno()
+    _serve(infd, outfd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The trail writer process (rolecall.audit.trail_process): records from many threads through the pipe, flush,
+large records, a bad record, close, a child that dies, and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+from rolecall.audit.trail_process import TrailProcess
+from rolecall.store import open_store
+from tests.audit.test_writer import A, record
+from tests.servers import create_pg_database, drop_pg_database, postgres_available
+
+
+def test_flush_returns_once_what_many_threads_put_is_in_the_store(tmp_path):
+    store = open_store(data_dir=str(tmp_path))
+    writer = TrailProcess(data_dir=str(tmp_path))
+    try:
+
+        def put(first: int) -> None:
+            for i in range(first, first + 500):
+                writer.put(A, record(i))
+
+        threads = [threading.Thread(target=put, args=(n * 500,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert writer.flush(timeout=30)
+        assert {r["eventID"] for r in store.events(A)} == {f"event-{i}" for i in range(3000)}
+        page, _ = store.lookup_events(A, attribute=("ResourceName", "r3"), max_results=50)
+        assert page and all(r["resources"][0]["ARN"].endswith("role/r3") for r in page)
+        writer.put(A, record(5000))
+        assert writer.flush(timeout=30)  # every flush waits for what came before it, not for a timer
+        assert store.events_by_request_id("request-5000")
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_a_record_larger_than_the_pipe_arrives_whole(tmp_path):
+    store = open_store(data_dir=str(tmp_path))
+    writer = TrailProcess(data_dir=str(tmp_path))
+    try:
+        big = record(1)
+        big["requestParameters"] = {"policyDocument": "x" * (3 << 20)}  # larger than any pipe's buffer
+        writer.put(A, big)
+        writer.put(A, record(2))
+        assert writer.flush(timeout=30)
+        stored = store.events_by_request_id("request-1")
+        assert len(stored[0][1]["requestParameters"]["policyDocument"]) == 3 << 20
+        assert store.events_by_request_id("request-2")
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_a_bad_record_costs_only_itself_and_close_writes_the_rest(tmp_path):
+    store = open_store(data_dir=str(tmp_path))
+    writer = TrailProcess(data_dir=str(tmp_path))
+    try:
+        writer.put(A, record(1))
+        writer.put(A, {"eventName": "no id or time"})
+        writer.put(A, record(2, event_id="event-1"))  # a taken eventID
+        writer.put(A, record(3))
+        writer.close()  # the child writes everything sent before it ends
+        assert {r["eventID"] for r in store.events(A)} == {"event-1", "event-3"}
+        with pytest.raises(RuntimeError):
+            writer.put(A, record(4))
+        assert not writer.flush(timeout=1)
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_a_child_that_dies_is_started_again_and_later_records_are_written(tmp_path, caplog):
+    store = open_store(data_dir=str(tmp_path))
+    writer = TrailProcess(data_dir=str(tmp_path))
+    try:
+        writer.put(A, record(1))
+        assert writer.flush(timeout=30)
+        first = writer._proc
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        writer.put(A, record(2))
+        writer.put(A, record(3))
+        assert writer.flush(timeout=30)
+        assert writer._proc.pid != first.pid
+        assert {r["eventID"] for r in store.events(A)} == {"event-1", "event-2", "event-3"}
+        assert "trail writer process ended" in caplog.text
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_the_child_ignores_the_terminals_interrupt_and_writes_until_the_pipe_closes(tmp_path):
+    """Ctrl-C at `rolecall serve` reaches the whole foreground process group; the writer must not die of it
+    with records unwritten (it runs in a session of its own, and ignores SIGINT besides)."""
+    store = open_store(data_dir=str(tmp_path))
+    writer = TrailProcess(data_dir=str(tmp_path))
+    try:
+        assert os.getsid(writer._proc.pid) != os.getsid(0)
+        writer.put(A, record(1))
+        assert writer.flush(timeout=30)
+        os.kill(writer._proc.pid, signal.SIGINT)
+        writer.put(A, record(2))
+        assert writer.flush(timeout=30)
+        assert writer._proc.poll() is None
+        assert {r["eventID"] for r in store.events(A)} == {"event-1", "event-2"}
+    finally:
+        writer.close()
+        store.close()
+
+
+@pytest.mark.skipif(not postgres_available(), reason="PostgreSQL is not running on 127.0.0.1:5432")
+def test_on_postgresql_the_child_opens_the_database_from_its_environment(tmp_path):
+    url = create_pg_database()
+    store = open_store(database_url=url)
+    writer = TrailProcess(data_dir=str(tmp_path), database_url=url)
+    try:
+        for i in range(300):
+            writer.put(A, record(i))
+        assert writer.flush(timeout=30)
+        assert len(list(store.events(A))) == 300
+        with open(f"/proc/{writer._proc.pid}/cmdline", "rb") as f:
+            assert url.encode() not in f.read()  # the URL (a password, elsewhere) is not on the command line
+    finally:
+        writer.close()
+        store.close()
+        drop_pg_database(url)

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, unquote
 
 from rolecall import ids
 from rolecall.audit.records import record
-from rolecall.console import pages, pictures
+from rolecall.console import findings, pages, pictures
 from rolecall.console.html import Markup, esc, hidden_csrf, layout, url
 from rolecall.console.page import SECURITY_HEADERS, Handler, Page, Refused, html_response, user_agent
 from rolecall.console.sessions import (
@@ -101,6 +101,8 @@ class Console:
             ("/simulator", False, pages.simulator),
             ("/pictures/trust", False, pictures.trust_graph),
             ("/pictures/instances", False, pictures.instance_chains),
+            ("/findings", False, findings.findings),
+            ("/findings/", True, findings.finding),
         ]
 
     # -- the request path ----------------------------------------------------------------------------

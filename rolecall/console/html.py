@@ -71,6 +71,7 @@ NAV = [
     ("/console/simulator", "Policy simulator"),
     ("/console/pictures/trust", "Trust graph"),
     ("/console/pictures/instances", "Instance credentials"),
+    ("/console/findings", "Access Analyzer"),
 ]
 
 STYLE = """

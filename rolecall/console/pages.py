@@ -48,7 +48,9 @@ def home(page: Page) -> HttpResponse:
         f"<li>{link('/console/pictures/trust', 'Trust graph')}: principals, the roles they can assume, and "
         "what those roles can reach.</li>"
         f"<li>{link('/console/pictures/instances', 'Instance credentials')}: instance, instance profile, role "
-        "and the credentials the instance gets.</li></ul>"
+        "and the credentials the instance gets.</li>"
+        f"<li>{link('/console/findings', 'Access Analyzer findings')}: external access to the account's "
+        "roles and buckets, and unused access.</li></ul>"
     )
     return page.render("Home", body, current="/console/")
 

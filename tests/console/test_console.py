@@ -391,3 +391,33 @@ def test_any_forged_token_is_refused_and_sign_in_returns_to_the_page_asked_for(e
         },
     )
     assert signed_in.header("location") == "/console/trail?user=ann&outcome=refused"
+
+
+def test_a_role_shows_the_services_it_last_accessed(env):
+    worker = env.role_session(
+        "worker",
+        {"Effect": "Allow", "Action": ["iam:ListUsers", "s3:GetObject"], "Resource": "*"},
+        session_name="job-1",
+    )
+    env.invoke("iam", "ListUsers", caller=worker)
+    browser = root_browser(env)
+    page = browser.request("GET", "/console/roles/worker").body.decode()
+    section = page.split('id="last"', 1)[1].split("</section>", 1)[0]
+    assert "1 of 2 allowed services used" in section
+    iam_row, s3_row = section.split("<tbody>", 1)[1].split("</tr>")[:2]
+    assert "AWS Identity and Access Management" in iam_row and "2027-" in iam_row
+    assert "Amazon S3" in s3_row and "not accessed in the tracking period" in s3_row
+    # ann may read the role but not generate its report: the section says so, the rest of the page is there.
+    env.call(
+        "PutUserPolicy",
+        UserName="ann",
+        PolicyName="read-roles",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}],
+            }
+        ),
+    )
+    ann = sign_in_ann(env).request("GET", "/console/roles/worker").body.decode()
+    assert "iam:GenerateServiceLastAccessedDetails, refused" in ann and "Who can assume this role" in ann

@@ -172,6 +172,7 @@ def last_accessed(page: Page, arn: str) -> Markup:
     """The services the role's policies allow and when the role last used each, as IAM's Access Advisor
     tab shows them (GenerateServiceLastAccessedDetails, then GetServiceLastAccessedDetails)."""
     out = Markup('<section aria-labelledby="last"><h2 id="last">Services last accessed</h2>')
+    page.pipeline.flush_trail()  # the report reads the trail: the role's newest calls must be in it
     job = page.try_call("iam", "GenerateServiceLastAccessedDetails", {"Arn": arn})
     services: list[dict[str, Any]] = []
     if not isinstance(job, Refused):

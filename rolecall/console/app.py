@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, unquote
 
 from rolecall import ids
 from rolecall.audit.records import record
-from rolecall.console import findings, pages, pictures
+from rolecall.console import escalation, findings, pages, pictures
 from rolecall.console.html import Markup, esc, hidden_csrf, layout, url
 from rolecall.console.page import SECURITY_HEADERS, Handler, Page, Refused, html_response, user_agent
 from rolecall.console.sessions import (
@@ -103,6 +103,7 @@ class Console:
             ("/pictures/instances", False, pictures.instance_chains),
             ("/findings", False, findings.findings),
             ("/findings/", True, findings.finding),
+            ("/escalation", False, escalation.escalation),
         ]
 
     # -- the request path ----------------------------------------------------------------------------

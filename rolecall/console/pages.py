@@ -50,7 +50,9 @@ def home(page: Page) -> HttpResponse:
         f"<li>{link('/console/pictures/instances', 'Instance credentials')}: instance, instance profile, role "
         "and the credentials the instance gets.</li>"
         f"<li>{link('/console/findings', 'Access Analyzer findings')}: external access to the account's "
-        "roles and buckets, and unused access.</li></ul>"
+        "roles and buckets, and unused access.</li>"
+        f"<li>{link('/console/escalation', 'Escalation paths')}: who can become an administrator, and "
+        "how, step by step.</li></ul>"
     )
     return page.render("Home", body, current="/console/")
 

@@ -159,13 +159,6 @@ def test_deleting_the_login_profile_ends_the_session(env):
     assert browser.request("GET", "/console/").status == 303
 
 
-def test_a_user_who_must_reset_the_password_is_told_so(env):
-    env.call("UpdateLoginProfile", UserName="ann", PasswordResetRequired=True)
-    browser = Browser(Console(env.pipeline))
-    response = browser.sign_in(kind="iam", account=ACCOUNT, username="ann", password=PASSWORD)
-    assert response.status == 401 and "must set a new password" in response.body.decode()
-
-
 def test_sign_out_needs_the_csrf_token_and_ends_the_session_in_the_store(env):
     browser = sign_in_ann(env)
     assert browser.request("POST", "/console/signout", {"csrf_token": "forged"}).status == 403

@@ -110,7 +110,8 @@ def escalation(page: Page) -> HttpResponse:
             why = "-"
         rows.append([_name(a.principal), why])
     body += Markup('<section aria-labelledby="admins"><h2 id="admins">Administrators</h2>')
-    body += table(f"{len(rows)} administrators", ["Principal", "Why"], rows, empty="none.")
+    caption = f"{len(rows)} administrator{'' if len(rows) == 1 else 's'}"
+    body += table(caption, ["Principal", "Why"], rows, empty="none.")
     body += Markup("</section>")
     if audit.paths or audit.admins:
         body += Markup(

@@ -26,8 +26,9 @@ KINDS = {
     "UnusedIAMUserPassword": "unused password",
     "UnusedPermission": "unused permissions",
 }
+SOURCES = {"POLICY": "the resource's policy (a role's trust policy, a bucket policy)"}
 ANALYZER_KINDS = {
-    "ACCOUNT": "external access (zone of trust: this account)",
+    "ACCOUNT": "external access, the account as zone of trust",
     "ACCOUNT_UNUSED_ACCESS": "unused access",
 }
 
@@ -149,7 +150,11 @@ def _detail_html(detail: dict[str, Any]) -> Markup:
                 "Only when",
                 "; ".join(f"{k} is {v}" for k, v in conditions.items()) or "always (no condition)",
             ],
-            ["Granted by", ", ".join(s.get("type", "") for s in d.get("sources") or []) or "-"],
+            [
+                "Granted by",
+                ", ".join(SOURCES.get(s.get("type", ""), s.get("type", "")) for s in d.get("sources") or [])
+                or "-",
+            ],
         ]
         return table("External access", ["", "Detail"], rows)
     if "unusedPermissionDetails" in detail:

@@ -17,7 +17,7 @@ from rolecall.console.app import Console
 from rolecall.console.trust import trust_in_words
 from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.store import GLOBAL
-from tests.services.conftest import ACCOUNT, Harness
+from tests.services.conftest import ACCOUNT, ACCOUNT_TRUST, Harness
 
 PASSWORD = "Correct-Horse-9!"
 
@@ -414,3 +414,27 @@ def test_a_role_shows_the_services_it_last_accessed(env):
     )
     ann = sign_in_ann(env).request("GET", "/console/roles/worker").body.decode()
     assert "iam:GenerateServiceLastAccessedDetails, refused" in ann and "Who can assume this role" in ann
+
+
+def test_the_trust_graph_draws_forty_roles_at_a_time_by_name_prefix_and_page(env):
+    for i in range(45):
+        env.call("CreateRole", RoleName=f"batch-{i:02d}", AssumeRolePolicyDocument=ACCOUNT_TRUST)
+    env.call("CreateRole", RoleName="web", AssumeRolePolicyDocument=ACCOUNT_TRUST)
+    browser = root_browser(env)
+
+    def drawn(query: str) -> tuple[str, set[str]]:
+        response = browser.request("GET", "/console/pictures/trust" + query)
+        assert response.status == 200
+        text = response.body.decode()
+        return text, set(re.findall(r'<td><a href="/console/roles/([^"]+)">', text))
+
+    text, names = drawn("")
+    assert len(names) == 40 and "Roles 1–40 of 46; page 1 of 2." in text
+    assert 'href="/console/pictures/trust?page=2"' in text and "Previous" not in text
+    text, names = drawn("?page=2")
+    assert len(names) == 6 and "web" in names and "Previous 40" in text
+    text, names = drawn("?prefix=BATCH-4")
+    assert names == {f"batch-4{i}" for i in range(5)} and "of 5 whose name starts with" in text
+    assert "(46 in the account)" in text
+    text, names = drawn("?prefix=nothing-like-it&page=x")
+    assert names == set() and "no role matches" in text

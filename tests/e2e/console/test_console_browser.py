@@ -493,3 +493,33 @@ def test_mfa_sign_in_findings_and_escalation_paths(server, world, security, brow
     sec = [json.loads(e["CloudTrailEvent"]) for e in logins if e.get("Username") == "sec"]
     outcomes = {(r["responseElements"]["ConsoleLogin"], r["additionalEventData"]["MFAUsed"]) for r in sec}
     assert outcomes == {("Failure", "Yes"), ("Success", "Yes")}
+
+
+def test_a_required_password_change_before_the_session(server, world, browser, artefacts):
+    iam = server.client("iam")
+    iam.create_user(UserName="newcomer")
+    iam.create_login_profile(UserName="newcomer", Password="First-Password-1!", PasswordResetRequired=True)
+    iam.put_user_policy(
+        UserName="newcomer",
+        PolicyName="own-password",
+        PolicyDocument=doc({"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": "*"}),
+    )
+    iam.update_account_password_policy(MinimumPasswordLength=16)
+    try:
+        page = new_page(browser)
+        sign_in_user(page, server, "newcomer", "First-Password-1!")
+        assert page.get_by_role("heading", name="Choose a new password").is_visible()
+        page.get_by_label("Old password").fill("First-Password-1!")
+        page.get_by_label("New password", exact=True).fill("Short-2!")
+        page.get_by_label("Retype new password").fill("Short-2!")
+        page.get_by_role("button", name="Confirm password change").click()
+        assert "minimum length of 16" in page.get_by_role("alert").inner_text()
+        page.screenshot(path=artefacts / "15-new-password.png", full_page=True)
+        page.get_by_label("Old password").fill("First-Password-1!")
+        page.get_by_label("New password", exact=True).fill("Second-Password-22!")
+        page.get_by_label("Retype new password").fill("Second-Password-22!")
+        page.get_by_role("button", name="Confirm password change").click()
+        assert page.get_by_text(f"arn:aws:iam::{ACCOUNT}:user/newcomer").first.is_visible()
+        assert iam.get_login_profile(UserName="newcomer")["LoginProfile"]["PasswordResetRequired"] is False
+    finally:
+        iam.delete_account_password_policy()

@@ -199,6 +199,12 @@ def user_identity(caller: Caller | None) -> dict[str, Any]:
             "sessionIssuer": issuer,
             "attributes": {"creationDate": s.get("issued_iso"), "mfaAuthenticated": "false"},
         }
+    elif caller.session and caller.session.get("kind") == "console":
+        # An IAM user's console session signed in with MFA: CloudTrail gives its attributes, no issuer.
+        s = caller.session
+        ident["sessionContext"] = {
+            "attributes": {"creationDate": s.get("issued_iso"), "mfaAuthenticated": "true"}
+        }
     elif caller.session:
         s = caller.session
         ident["sessionContext"] = {

@@ -18,26 +18,45 @@ import logging
 import secrets
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
 from rolecall import ids
 from rolecall.audit.records import record
-from rolecall.console import pages, pictures
+from rolecall.console import escalation, findings, pages, pictures
 from rolecall.console.html import Markup, esc, hidden_csrf, layout, url
-from rolecall.console.page import SECURITY_HEADERS, Handler, Page, Refused, html_response, user_agent
+from rolecall.console.page import (
+    SECURITY_HEADERS,
+    Handler,
+    Page,
+    Refused,
+    explain,
+    html_response,
+    user_agent,
+)
 from rolecall.console.sessions import (
     COOKIE,
+    PENDING_COOKIE,
+    PENDING_SECONDS,
     ROOT_SESSION_SECONDS,
     SIGNIN_COOKIE,
     USER_SESSION_SECONDS,
+    Pending,
     Sessions,
     SignInFailed,
     check_root,
     check_user,
+    clear_failures,
+    count_failure,
+    locked_for,
+    mfa_code_valid,
+    note_password_used,
+    pending_caller,
     root_key_owner,
+    with_mfa,
 )
 from rolecall.core.context import Caller
+from rolecall.errors import AwsError
 from rolecall.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
@@ -92,6 +111,7 @@ class Console:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.sessions = Sessions(pipeline.store)
+        self.pending = Pending(pipeline.store)
         self.routes: list[tuple[str, bool, Handler]] = [  # (path, prefix match, handler)
             ("/", False, pages.home),
             ("/roles", False, pages.roles),
@@ -101,6 +121,9 @@ class Console:
             ("/simulator", False, pages.simulator),
             ("/pictures/trust", False, pictures.trust_graph),
             ("/pictures/instances", False, pictures.instance_chains),
+            ("/findings", False, findings.findings),
+            ("/findings/", True, findings.finding),
+            ("/escalation", False, escalation.escalation),
         ]
 
     # -- the request path ----------------------------------------------------------------------------
@@ -199,8 +222,13 @@ class Console:
             return html_response(200, signin_page(token, target, None, query.get("kind") or "iam"), [cookie])
         if not jar.get(SIGNIN_COOKIE) or not _same(jar[SIGNIN_COOKIE], form.get("csrf_token", "")):
             return self.csrf_refusal()
+        if form.get("step") in ("mfa", "new_password"):
+            return self.signin_step(req, jar, form, secure)
         kind = form.get("kind", "iam")
         now = self.pipeline.clock.time()
+        account, name = form.get("account", "").strip(), form.get("username", "").strip()
+        mfa_serials: list[str] = []
+        new_password: str | None = None
         try:
             if kind == "root":
                 caller = check_root(
@@ -211,29 +239,144 @@ class Console:
                 )
                 lifetime = ROOT_SESSION_SECONDS
             else:
-                caller, max_duration = check_user(
-                    self.pipeline.store,
-                    form.get("account", ""),
-                    form.get("username", ""),
-                    form.get("password", ""),
-                )
-                lifetime = int(max_duration or USER_SESSION_SECONDS)
+                locked = locked_for(self.pipeline.store, account, name, now)
+                if locked:
+                    raise SignInFailed(
+                        f"Too many failed sign-in attempts: this user's console sign-in is locked for "
+                        f"{int(locked // 60) + 1} more minutes."
+                    )
+                try:
+                    checked = check_user(self.pipeline.store, account, name, form.get("password", ""), now)
+                except SignInFailed:
+                    count_failure(self.pipeline.store, account, name, now)
+                    raise
+                caller, mfa_serials, new_password = checked.caller, checked.mfa_serials, checked.new_password
+                lifetime = int(checked.max_duration or USER_SESSION_SECONDS)
         except SignInFailed as failed:
             self._record_login(req, None, form, kind, str(failed))
             token = jar[SIGNIN_COOKIE]
             return html_response(401, signin_page(token, target, str(failed), kind))
-        token, _ = self.sessions.start(caller, now, lifetime)
-        self._record_login(req, caller, form, kind, None)
+        if mfa_serials or new_password:
+            pending = {
+                "Account": caller.account,
+                "UserName": caller.user_name,
+                "UserId": caller.principal_id,
+                "Stage": "mfa" if mfa_serials else "new_password",
+                "Serials": mfa_serials,
+                "NewPassword": new_password,
+                "Lifetime": lifetime,
+                "Next": target,
+                "MfaTime": None,
+            }
+            pending_token = self.pending.start(pending, now)
+            cookie = cookie_header(
+                PENDING_COOKIE, pending_token, secure=secure, max_age=PENDING_SECONDS, path=PREFIX + "/signin"
+            )
+            return html_response(200, step_page(jar[SIGNIN_COOKIE], pending, None), [cookie])
+        if kind != "root":
+            clear_failures(self.pipeline.store, account, name)
+        return self._signed_in(req, caller, form, kind, lifetime, None, target, secure)
+
+    def signin_step(
+        self, req: HttpRequest, jar: dict[str, str], form: dict[str, str], secure: bool
+    ) -> HttpResponse:
+        """The MFA code, or the new password, of a sign-in past its password."""
+        now = self.pipeline.clock.time()
+        store = self.pipeline.store
+        found = self.pending.find(jar.get(PENDING_COOKIE), now)
+        caller = pending_caller(store, found[1]) if found else None
+        if found is None or caller is None or form.get("step") != found[1]["Stage"]:
+            if found is not None:
+                self.pending.end(found[0])
+            message = "This sign-in has expired or was already used: sign in again."
+            return html_response(401, signin_page(jar[SIGNIN_COOKIE], PREFIX + "/", message, "iam"))
+        name, doc = found
+        user_form = {"account": caller.account, "username": caller.user_name or ""}
+        if doc["Stage"] == "mfa":
+            ok = mfa_code_valid(
+                store, self.pipeline.config.secret_box, caller, doc["Serials"], form.get("mfa_code", ""), now
+            )
+            if not ok:
+                self._record_login(req, None, user_form, "iam", "mfa", mfa=True)
+                count_failure(store, caller.account, caller.user_name or "", now)
+                if locked_for(store, caller.account, caller.user_name or "", now):
+                    self.pending.end(name)
+                    message = "Too many failed sign-in attempts: this user's console sign-in is locked for 15 minutes."
+                    return html_response(401, signin_page(jar[SIGNIN_COOKIE], PREFIX + "/", message, "iam"))
+                return html_response(
+                    401,
+                    step_page(
+                        jar[SIGNIN_COOKIE],
+                        doc,
+                        "The MFA code is not valid. Enter the code your device shows now.",
+                    ),
+                )
+            doc["MfaTime"] = now
+            if doc.get("NewPassword"):
+                doc["Stage"] = "new_password"
+                self.pending.update(name, doc)
+                return html_response(200, step_page(jar[SIGNIN_COOKIE], doc, None))
+        else:
+            acting = with_mfa(caller, doc.get("MfaTime"), now)
+            new, again = form.get("new_password", ""), form.get("new_password_again", "")
+            if new != again:
+                return html_response(
+                    400, step_page(jar[SIGNIN_COOKIE], doc, "The new passwords do not match.")
+                )
+            try:
+                self.pipeline.invoke(
+                    acting,
+                    "iam",
+                    "ChangePassword",
+                    {"OldPassword": form.get("old_password", ""), "NewPassword": new},
+                    source_ip=req.remote_addr or "127.0.0.1",
+                    user_agent=user_agent(req),
+                )
+            except AwsError as err:
+                why = explain(self.pipeline, acting, err) if err.status == 403 else None
+                return html_response(
+                    400, step_page(jar[SIGNIN_COOKIE], doc, f"{err.code}: {err.message}", why)
+                )
+        self.pending.end(name)
+        clear_failures(store, caller.account, caller.user_name or "")
+        return self._signed_in(
+            req, caller, user_form, "iam", int(doc["Lifetime"]), doc.get("MfaTime"), doc["Next"], secure
+        )
+
+    def _signed_in(
+        self,
+        req: HttpRequest,
+        caller: Caller,
+        form: dict[str, str],
+        kind: str,
+        lifetime: int,
+        mfa_time: float | None,
+        target: str,
+        secure: bool,
+    ) -> HttpResponse:
+        now = self.pipeline.clock.time()
+        token, _ = self.sessions.start(caller, now, lifetime, mfa_time)
+        if caller.type == "IAMUser":
+            note_password_used(self.pipeline.store, caller, now)
+        self._record_login(req, caller, form, kind, None, mfa=mfa_time is not None)
         return redirect(
             target,
             [
                 cookie_header(COOKIE, token, secure=secure, max_age=lifetime),
                 cookie_header(SIGNIN_COOKIE, "", secure=secure, max_age=0, path=PREFIX + "/signin"),
+                cookie_header(PENDING_COOKIE, "", secure=secure, max_age=0, path=PREFIX + "/signin"),
             ],
         )
 
     def _record_login(
-        self, req: HttpRequest, caller: Caller | None, form: dict[str, str], kind: str, failure: str | None
+        self,
+        req: HttpRequest,
+        caller: Caller | None,
+        form: dict[str, str],
+        kind: str,
+        failure: str | None,
+        *,
+        mfa: bool = False,
     ) -> None:
         """CloudTrail's ConsoleLogin event (eventSource signin.amazonaws.com), in the account signed in to. A
         failure is recorded in the account it named: an IAM user's account id, or the account of the root
@@ -272,7 +415,11 @@ class Console:
         rec["eventType"] = "AwsConsoleSignIn"
         if failure:
             rec["errorMessage"] = "Failed authentication"
-        rec["additionalEventData"] = {"LoginTo": "/console/", "MFAUsed": "No", "rolecallSignInType": kind}
+        rec["additionalEventData"] = {
+            "LoginTo": "/console/",
+            "MFAUsed": "Yes" if mfa else "No",
+            "rolecallSignInType": kind,
+        }
         self.pipeline.record(account, rec)
 
 
@@ -324,3 +471,44 @@ def signin_page(token: str, target: str, error: str | None, kind: str) -> str:
         '<p><button type="submit">Sign in</button></p></form></div>'
     )
     return layout("Sign in", body)
+
+
+def step_page(token: str, pending: dict[str, Any], error: str | None, why: str | None = None) -> str:
+    """The sign-in's second step: the MFA code, or a new password."""
+    alert = f'<div class="card refused" role="alert"><p>{esc(error)}</p></div>' if error else ""
+    if why:
+        alert += f"<details><summary>Why</summary>{_explanation_block(why)}</details>"
+    who = f"<p>Signing in as <strong>{esc(pending['UserName'])}</strong> of account {esc(pending['Account'])}.</p>"
+    if pending["Stage"] == "mfa":
+        devices = ", ".join(pending["Serials"])
+        fields = (
+            '<input type="hidden" name="step" value="mfa">'
+            '<label for="mfa_code">MFA code <span class="hint">(the 6 digits your device shows now)</span></label>'
+            '<input type="text" id="mfa_code" name="mfa_code" inputmode="numeric" pattern="[0-9]{6}" '
+            'maxlength="6" autocomplete="one-time-code" required autofocus>'
+            f'<p class="hint">Your MFA device: <code>{esc(devices)}</code>. A rolecall virtual device\'s '
+            "current code: <code>rolecall mfa code SERIAL</code>.</p>"
+            '<p><button type="submit">Submit</button></p>'
+        )
+        title = "Multi-factor authentication"
+    else:
+        fields = (
+            f"<p>{esc(pending.get('NewPassword') or '')} Choose a new password to continue; the account's "
+            "password policy applies.</p>"
+            '<input type="hidden" name="step" value="new_password">'
+            '<label for="old_password">Old password</label>'
+            '<input type="password" id="old_password" name="old_password" autocomplete="current-password" required>'
+            '<label for="new_password">New password</label>'
+            '<input type="password" id="new_password" name="new_password" autocomplete="new-password" required>'
+            '<label for="new_password_again">Retype new password</label>'
+            '<input type="password" id="new_password_again" name="new_password_again" autocomplete="new-password" '
+            "required>"
+            '<p><button type="submit">Confirm password change</button></p>'
+        )
+        title = "Choose a new password"
+    body = Markup(
+        f'<div class="signin">{alert}{who}'
+        f'<form method="post" action="/console/signin" class="stack">{hidden_csrf(token)}{fields}</form>'
+        '<p><a href="/console/signin">Cancel and start again</a></p></div>'
+    )
+    return layout(title, body)

@@ -71,6 +71,8 @@ NAV = [
     ("/console/simulator", "Policy simulator"),
     ("/console/pictures/trust", "Trust graph"),
     ("/console/pictures/instances", "Instance credentials"),
+    ("/console/findings", "Access Analyzer"),
+    ("/console/escalation", "Escalation paths"),
 ]
 
 STYLE = """
@@ -122,7 +124,11 @@ ul.words li { margin: 6px 0; }
 .signin { max-width: 480px; margin: 40px auto; }
 .signin fieldset { max-width: none; }
 figure { margin: 16px 0; overflow-x: auto; } figure svg { max-width: 100%; height: auto; } figcaption { color: var(--muted); font-size: 13px; }
-svg text { font: 12px system-ui, sans-serif; fill: #16191f; }
+svg text { font: 12px system-ui, sans-serif; } svg text:not([fill]) { fill: #16191f; }
+figure.report svg { max-width: none; } figure.report { border: 1px solid var(--line); padding: 8px; }
+.legend span { margin-right: 16px; } .sw { display: inline-block; width: 12px; height: 12px;
+  border-radius: 2px; vertical-align: middle; margin-right: 4px; }
+ol.steps li { margin: 4px 0; } ol.steps ul { font-size: 13px; }
 """
 
 

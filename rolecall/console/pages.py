@@ -48,7 +48,11 @@ def home(page: Page) -> HttpResponse:
         f"<li>{link('/console/pictures/trust', 'Trust graph')}: principals, the roles they can assume, and "
         "what those roles can reach.</li>"
         f"<li>{link('/console/pictures/instances', 'Instance credentials')}: instance, instance profile, role "
-        "and the credentials the instance gets.</li></ul>"
+        "and the credentials the instance gets.</li>"
+        f"<li>{link('/console/findings', 'Access Analyzer findings')}: external access to the account's "
+        "roles and buckets, and unused access.</li>"
+        f"<li>{link('/console/escalation', 'Escalation paths')}: who can become an administrator, and "
+        "how, step by step.</li></ul>"
     )
     return page.render("Home", body, current="/console/")
 
@@ -161,8 +165,57 @@ def role(page: Page) -> HttpResponse:
             continue
         body += policy_block(p)
     body += Markup("</section>")
+    body += last_accessed(page, got["Arn"])
     body += Markup(used_by(page, got))
     return page.render(f"Role {got['RoleName']}", body, current="/console/roles")
+
+
+def last_accessed(page: Page, arn: str) -> Markup:
+    """The services the role's policies allow and when the role last used each, as IAM's Access Advisor
+    tab shows them (GenerateServiceLastAccessedDetails, then GetServiceLastAccessedDetails)."""
+    out = Markup('<section aria-labelledby="last"><h2 id="last">Services last accessed</h2>')
+    page.pipeline.flush_trail()  # the report reads the trail: the role's newest calls must be in it
+    job = page.try_call("iam", "GenerateServiceLastAccessedDetails", {"Arn": arn})
+    services: list[dict[str, Any]] = []
+    if not isinstance(job, Refused):
+        params: dict[str, Any] = {"JobId": job["JobId"]}
+        for _ in range(20):
+            got = page.try_call("iam", "GetServiceLastAccessedDetails", params)
+            if isinstance(got, Refused):
+                job = got
+                break
+            services += got.get("ServicesLastAccessed") or []
+            if not got.get("IsTruncated"):
+                break
+            params["Marker"] = got["Marker"]
+    if isinstance(job, Refused):
+        return out + refused_note(job, "the services the role last accessed") + Markup("</section>")
+    used = sorted(
+        (s for s in services if s.get("LastAuthenticated")), key=lambda s: str(s["LastAuthenticated"])
+    )
+    unused = [s for s in services if not s.get("LastAuthenticated")]
+    rows = [
+        [
+            s["ServiceName"],
+            s["ServiceNamespace"],
+            s["LastAuthenticated"],
+            s.get("LastAuthenticatedRegion") or "-",
+        ]
+        for s in reversed(used)
+    ] + [
+        [s["ServiceName"], s["ServiceNamespace"], "not accessed in the tracking period", "-"] for s in unused
+    ]
+    out += Markup(
+        "<p class='muted'>The services the role's permission policies allow, and when the role last "
+        "called each (from the trail); an allowed service never used is a candidate to remove.</p>"
+    )
+    out += table(
+        f"{len(used)} of {len(services)} allowed services used",
+        ["Service", "Namespace", "Last accessed (UTC)", "Region"],
+        rows,
+        empty="the role's policies allow no service.",
+    )
+    return out + Markup("</section>")
 
 
 def policy_block(p: PolicyText) -> Markup:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rolecall.console.html import Markup, esc, link, seg, table
+from rolecall.console.html import Markup, esc, link, seg, table, url
 from rolecall.console.page import Page, Refused
 from rolecall.console.pages import list_all, refused_note
 from rolecall.console.policies import PolicyText, allowed_reach, parse_document, role_policies
@@ -107,9 +107,18 @@ def svg(title: str, description: str, columns: list[list[Node]], edges: list[tup
 # ---------------------------------------------------------------- the trust graph
 
 
+def _page_number(text: str | None) -> int:
+    return int(text) if text and text.isdigit() and 0 < int(text) < 100_000 else 1
+
+
 def trust_graph(page: Page) -> HttpResponse:
-    found = list_all(page, "iam", "ListRoles", "Roles")
-    shown = found[:MAX_ROLES]
+    prefix = page.query.get("prefix", "").strip()
+    listed = list_all(page, "iam", "ListRoles", "Roles")
+    found = [r for r in listed if r["RoleName"].lower().startswith(prefix.lower())]
+    pages = max(1, -(-len(found) // MAX_ROLES))
+    number = min(_page_number(page.query.get("page")), pages)
+    first = (number - 1) * MAX_ROLES
+    shown = found[first : first + MAX_ROLES]
     principals: dict[str, Node] = {}
     roles: list[Node] = []
     reach: dict[str, Node] = {}
@@ -150,8 +159,7 @@ def trust_graph(page: Page) -> HttpResponse:
         "roles' permission policies allow (statement by statement; a permissions boundary may narrow it). "
         "Select a role to open it.</p>"
     )
-    if len(found) > MAX_ROLES:
-        body += Markup(f"<p class='muted'>The first {MAX_ROLES} of {len(found)} roles.</p>")
+    body += _role_filter(prefix, number, pages, first, len(shown), len(found), len(listed))
     if shown:
         picture = svg(
             "Trust graph",
@@ -167,9 +175,38 @@ def trust_graph(page: Page) -> HttpResponse:
         "The same, as a table",
         ["Role", "Who can assume it", "What it can reach"],
         rows,
-        empty="this account has no role.",
+        empty="no role matches." if prefix else "this account has no role.",
     )
     return page.render("Trust graph", body + notes, current="/console/pictures/trust")
+
+
+def _role_filter(
+    prefix: str, number: int, pages: int, first: int, shown: int, found: int, listed: int
+) -> Markup:
+    """The trust graph draws MAX_ROLES roles at a time: a role-name prefix to narrow them, and pages."""
+    out = Markup(
+        '<form method="get" action="/console/pictures/trust" aria-label="Choose the roles to draw">'
+        '<div class="filters"><div><label for="f-prefix">Role name starts with</label>'
+        f'<input type="text" id="f-prefix" name="prefix" value="{esc(prefix)}"></div>'
+        '<div><button type="submit">Draw</button></div></div></form>'
+    )
+    if not found:
+        return out
+    which = f" whose name starts with {prefix!r}" if prefix else ""
+    status = f"Roles {first + 1}–{first + shown} of {found}{which}" + (
+        f" ({listed} in the account)" if prefix else ""
+    )
+    links = []
+    if number > 1:
+        links.append(
+            link(url("/console/pictures/trust", prefix=prefix, page=number - 1), f"Previous {MAX_ROLES}")
+        )
+    if number < pages:
+        links.append(
+            link(url("/console/pictures/trust", prefix=prefix, page=number + 1), f"Next {MAX_ROLES}")
+        )
+    nav = f'<nav aria-label="Pages of roles" class="pager">{" · ".join(links)}</nav>' if links else ""
+    return out + Markup(f"<p class='muted' role='status'>{esc(status)}; page {number} of {pages}.</p>{nav}")
 
 
 # ---------------------------------------------------------------- instance credential chains

@@ -127,6 +127,11 @@ def _graph(audit: Audit) -> str:
     return legend + note + '<div class="graph">' + "".join(parts) + "</div>"
 
 
+def escalation_graph(audit: Audit) -> str:
+    """The report's escalation graph alone (a legend, then the inline SVG), for pages of their own."""
+    return _graph(audit)
+
+
 def _steps(edges: list[Edge]) -> str:
     out = []
     for e in edges:

@@ -17,7 +17,7 @@ from rolecall.console.app import Console
 from rolecall.console.trust import trust_in_words
 from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.store import GLOBAL
-from tests.services.conftest import ACCOUNT, Harness
+from tests.services.conftest import ACCOUNT, ACCOUNT_TRUST, Harness
 
 PASSWORD = "Correct-Horse-9!"
 
@@ -157,13 +157,6 @@ def test_deleting_the_login_profile_ends_the_session(env):
     browser = sign_in_ann(env)
     env.call("DeleteLoginProfile", UserName="ann")
     assert browser.request("GET", "/console/").status == 303
-
-
-def test_a_user_who_must_reset_the_password_is_told_so(env):
-    env.call("UpdateLoginProfile", UserName="ann", PasswordResetRequired=True)
-    browser = Browser(Console(env.pipeline))
-    response = browser.sign_in(kind="iam", account=ACCOUNT, username="ann", password=PASSWORD)
-    assert response.status == 401 and "must set a new password" in response.body.decode()
 
 
 def test_sign_out_needs_the_csrf_token_and_ends_the_session_in_the_store(env):
@@ -391,3 +384,57 @@ def test_any_forged_token_is_refused_and_sign_in_returns_to_the_page_asked_for(e
         },
     )
     assert signed_in.header("location") == "/console/trail?user=ann&outcome=refused"
+
+
+def test_a_role_shows_the_services_it_last_accessed(env):
+    worker = env.role_session(
+        "worker",
+        {"Effect": "Allow", "Action": ["iam:ListUsers", "s3:GetObject"], "Resource": "*"},
+        session_name="job-1",
+    )
+    env.invoke("iam", "ListUsers", caller=worker)
+    browser = root_browser(env)
+    page = browser.request("GET", "/console/roles/worker").body.decode()
+    section = page.split('id="last"', 1)[1].split("</section>", 1)[0]
+    assert "1 of 2 allowed services used" in section
+    iam_row, s3_row = section.split("<tbody>", 1)[1].split("</tr>")[:2]
+    assert "AWS Identity and Access Management" in iam_row and "2027-" in iam_row
+    assert "Amazon S3" in s3_row and "not accessed in the tracking period" in s3_row
+    # ann may read the role but not generate its report: the section says so, the rest of the page is there.
+    env.call(
+        "PutUserPolicy",
+        UserName="ann",
+        PolicyName="read-roles",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}],
+            }
+        ),
+    )
+    ann = sign_in_ann(env).request("GET", "/console/roles/worker").body.decode()
+    assert "iam:GenerateServiceLastAccessedDetails, refused" in ann and "Who can assume this role" in ann
+
+
+def test_the_trust_graph_draws_forty_roles_at_a_time_by_name_prefix_and_page(env):
+    for i in range(45):
+        env.call("CreateRole", RoleName=f"batch-{i:02d}", AssumeRolePolicyDocument=ACCOUNT_TRUST)
+    env.call("CreateRole", RoleName="web", AssumeRolePolicyDocument=ACCOUNT_TRUST)
+    browser = root_browser(env)
+
+    def drawn(query: str) -> tuple[str, set[str]]:
+        response = browser.request("GET", "/console/pictures/trust" + query)
+        assert response.status == 200
+        text = response.body.decode()
+        return text, set(re.findall(r'<td><a href="/console/roles/([^"]+)">', text))
+
+    text, names = drawn("")
+    assert len(names) == 40 and "Roles 1–40 of 46; page 1 of 2." in text
+    assert 'href="/console/pictures/trust?page=2"' in text and "Previous" not in text
+    text, names = drawn("?page=2")
+    assert len(names) == 6 and "web" in names and "Previous 40" in text
+    text, names = drawn("?prefix=BATCH-4")
+    assert names == {f"batch-4{i}" for i in range(5)} and "of 5 whose name starts with" in text
+    assert "(46 in the account)" in text
+    text, names = drawn("?prefix=nothing-like-it&page=x")
+    assert names == set() and "no role matches" in text

@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +23,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from rolecall.credentials import totp
 from tests.e2e.ec2.helpers import AMI, imds, token
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -342,3 +346,180 @@ def test_post_without_csrf_token_is_refused(server, world, browser):
         {"kind": "iam", "account": ACCOUNT, "username": "auditor", "password": AUDITOR_PASSWORD},
     )
     assert status == 403 and "CSRF" in text
+
+
+SEC_PASSWORD = "Security-Password-1!"
+PARTNER = "111122223333"
+
+
+def rolecall_mfa_code(server, serial: str) -> str:
+    """The code a rolecall virtual device shows now, as its owner reads it: `rolecall mfa code SERIAL`."""
+    out = subprocess.run(
+        [sys.executable, "-m", "rolecall", "mfa", "code", serial, *server.store_args()],
+        env=server.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()[0]
+
+
+@pytest.fixture(scope="module")
+def security(server, world):
+    """`sec`, a console user with an MFA device whose policy allows reading IAM, Access Analyzer and the
+    account's authorization details only with MFA; a role a partner account may assume (an external access
+    finding of the account's analyzer); and an escalation path: dev -> deployer -> ops-admin."""
+    iam = server.client("iam")
+    iam.create_role(
+        RoleName="partner",
+        AssumeRolePolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{PARTNER}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "partner-42"}},
+            }
+        ),
+    )
+    iam.create_role(
+        RoleName="ops-admin",
+        AssumeRolePolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/deployer"},
+                "Action": "sts:AssumeRole",
+            }
+        ),
+    )
+    iam.put_role_policy(
+        RoleName="ops-admin",
+        PolicyName="all",
+        PolicyDocument=doc({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+    )
+    iam.put_role_policy(
+        RoleName="deployer",
+        PolicyName="become-ops",
+        PolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:aws:iam::{ACCOUNT}:role/ops-admin",
+            }
+        ),
+    )
+    server.client("accessanalyzer").create_analyzer(analyzerName="account", type="ACCOUNT")
+    iam.create_user(UserName="sec")
+    iam.create_login_profile(UserName="sec", Password=SEC_PASSWORD)
+    iam.put_user_policy(
+        UserName="sec",
+        PolicyName="security-with-mfa",
+        PolicyDocument=doc(
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "iam:Get*",
+                    "iam:List*",
+                    "iam:GenerateServiceLastAccessedDetails",
+                    "access-analyzer:*",
+                    "lambda:List*",
+                    "ec2:Describe*",
+                    "sts:GetCallerIdentity",
+                ],
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+            }
+        ),
+    )
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="sec-phone")["VirtualMFADevice"]
+    seed = device["Base32StringSeed"].decode()
+    step = totp.step_of(time.time())
+    iam.enable_mfa_device(
+        UserName="sec",
+        SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=totp.code_at(seed, step - 1),
+        AuthenticationCode2=totp.code_at(seed, step),
+    )
+    return {"serial": device["SerialNumber"], "seed": seed}
+
+
+def test_mfa_sign_in_findings_and_escalation_paths(server, world, security, browser, artefacts):
+    page = new_page(browser)
+    sign_in_user(page, server, "sec", SEC_PASSWORD)
+    assert page.get_by_role("heading", name="Multi-factor authentication").is_visible()
+    assert security["serial"] in page.locator("main").inner_text()
+    page.screenshot(path=artefacts / "10-mfa.png", full_page=True)
+    current = rolecall_mfa_code(server, security["serial"])
+    page.get_by_label("MFA code").fill(str((int(current) + 500_000) % 1_000_000).zfill(6))
+    page.get_by_role("button", name="Submit").click()
+    assert "MFA code is not valid" in page.get_by_role("alert").inner_text()
+    page.get_by_label("MFA code").fill(rolecall_mfa_code(server, security["serial"]))
+    page.get_by_role("button", name="Submit").click()
+    assert page.get_by_text(f"arn:aws:iam::{ACCOUNT}:user/sec").first.is_visible()
+
+    # Access Analyzer: the partner's access to a role, in words; archived, then listed as archived.
+    page.get_by_role("navigation").get_by_role("link", name="Access Analyzer").click()
+    listing = page.locator("main").inner_text()
+    assert f"arn:aws:iam::{ACCOUNT}:role/partner" in listing and "external access" in listing
+    page.screenshot(path=artefacts / "11-findings.png", full_page=True)
+    page.get_by_role("link", name=f"arn:aws:iam::{ACCOUNT}:role/partner").click()
+    detail = page.locator("main").inner_text()
+    assert f"the AWS principal arn:aws:iam::{PARTNER}:root" in detail
+    assert "sts:ExternalId is partner-42" in detail
+    page.screenshot(path=artefacts / "12-finding.png", full_page=True)
+    page.get_by_role("button", name="Archive").click()
+    assert page.get_by_role("button", name="Unarchive").is_visible()
+    page.get_by_role("link", name="Back to the findings").click()
+    assert "role/partner" in page.locator("main").inner_text()  # listed with the archived ones
+
+    # Escalation paths: dev can become an administrator through two roles.
+    page.get_by_role("navigation").get_by_role("link", name="Escalation paths").click()
+    paths = page.locator("section[aria-labelledby=paths]").inner_text()
+    assert "user/dev → role/deployer → role/ops-admin" in paths
+    assert "sts:AssumeRole" in paths
+    assert page.locator("figure.report svg").count() == 1
+    page.screenshot(path=artefacts / "13-escalation.png", full_page=True)
+
+    # A role's page: the services it last accessed.
+    page.goto(f"{server.url}/console/roles/app")
+    last = page.locator("section[aria-labelledby=last]").inner_text()
+    assert "Amazon S3" in last and "allowed services used" in last
+    page.locator("section[aria-labelledby=last]").screenshot(path=artefacts / "14-role-last-accessed.png")
+
+    # The trail: the failed code and the sign-in with MFA.
+    logins = server.client("cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}]
+    )["Events"]
+    sec = [json.loads(e["CloudTrailEvent"]) for e in logins if e.get("Username") == "sec"]
+    outcomes = {(r["responseElements"]["ConsoleLogin"], r["additionalEventData"]["MFAUsed"]) for r in sec}
+    assert outcomes == {("Failure", "Yes"), ("Success", "Yes")}
+
+
+def test_a_required_password_change_before_the_session(server, world, browser, artefacts):
+    iam = server.client("iam")
+    iam.create_user(UserName="newcomer")
+    iam.create_login_profile(UserName="newcomer", Password="First-Password-1!", PasswordResetRequired=True)
+    iam.put_user_policy(
+        UserName="newcomer",
+        PolicyName="own-password",
+        PolicyDocument=doc({"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": "*"}),
+    )
+    iam.update_account_password_policy(MinimumPasswordLength=16)
+    try:
+        page = new_page(browser)
+        sign_in_user(page, server, "newcomer", "First-Password-1!")
+        assert page.get_by_role("heading", name="Choose a new password").is_visible()
+        page.get_by_label("Old password").fill("First-Password-1!")
+        page.get_by_label("New password", exact=True).fill("Short-2!")
+        page.get_by_label("Retype new password").fill("Short-2!")
+        page.get_by_role("button", name="Confirm password change").click()
+        assert "minimum length of 16" in page.get_by_role("alert").inner_text()
+        page.screenshot(path=artefacts / "15-new-password.png", full_page=True)
+        page.get_by_label("Old password").fill("First-Password-1!")
+        page.get_by_label("New password", exact=True).fill("Second-Password-22!")
+        page.get_by_label("Retype new password").fill("Second-Password-22!")
+        page.get_by_role("button", name="Confirm password change").click()
+        assert page.get_by_text(f"arn:aws:iam::{ACCOUNT}:user/newcomer").first.is_visible()
+        assert iam.get_login_profile(UserName="newcomer")["LoginProfile"]["PasswordResetRequired"] is False
+    finally:
+        iam.delete_account_password_policy()

@@ -52,3 +52,31 @@ def test_an_s3_bucket_named_console_is_still_served(server):
     presigned = v4.generate_presigned_url("get_object", Params={"Bucket": "console", "Key": "signin"})
     status, _, body = get(presigned, "text/html")
     assert status == 200 and body == "an object, not a page"
+
+
+def test_the_new_pages_ask_for_a_sign_in_first(server):
+    for path, back in (
+        ("/console/findings", "%2Fconsole%2Ffindings"),
+        ("/console/escalation", "%2Fconsole%2Fescalation"),
+        (
+            "/console/pictures/trust?prefix=app&page=2",
+            "%2Fconsole%2Fpictures%2Ftrust%3Fprefix%3Dapp%26page%3D2",
+        ),
+    ):
+        status, headers, _ = get(f"{server.url}{path}", "text/html")
+        assert status == 303 and headers["location"] == f"/console/signin?next={back}", path
+
+
+def test_a_sign_in_step_needs_the_sign_in_forms_token(server):
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(
+        f"{server.url}/console/signin",
+        data=b"step=mfa&mfa_code=123456&csrf_token=forged",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": "rolecall_console_signin=x"},
+        method="POST",
+    )
+    try:
+        opener.open(request)
+        raise AssertionError("a forged sign-in step was accepted")
+    except urllib.error.HTTPError as err:
+        assert err.code == 403 and "CSRF" in err.read().decode()

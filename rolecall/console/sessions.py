@@ -38,7 +38,7 @@ from rolecall.credentials.mfa_devices import code_is_valid
 from rolecall.credentials.secretbox import SecretBox
 from rolecall.services.iam.password_policy import get_policy
 from rolecall.services.iam.users import hash_password, verify_password
-from rolecall.store import GLOBAL, Store
+from rolecall.store import GLOBAL, Conflict, Store
 
 KIND = "console_session"
 COOKIE = "rolecall_console"
@@ -136,6 +136,13 @@ def count_failure(store: Store, account: str, user_name: str, now: float) -> Non
     """One more failed attempt in a row for the user; the fifth locks its sign-in for LOCK_SECONDS. Kept
     for any name tried (an unknown user's too), so that the lock does not tell which users exist."""
     key = lock_key(account, user_name)
+    try:
+        _count_failure(store, key, now)
+    except Conflict:  # another node's first failure for the name created the counter meanwhile: count on it
+        _count_failure(store, key, now)
+
+
+def _count_failure(store: Store, key: str, now: float) -> None:
     with store.transaction() as tx:
         doc = tx.get(GLOBAL, LOCK_KIND, key)
         fresh = doc is None

@@ -79,6 +79,7 @@ def principal_policies(ctx: OpContext, cache: PolicyCache, generation: int) -> P
         user = ctx.tx.get(caller.account, "user", caller.user_name or "")
         if user is not None and (not session or user.get("UserId") == caller.principal_id):
             found = PrincipalPolicies(*policies_for_user(ctx.tx, caller.account, user), tags=_tags(user))
+            found.identity += _account_password_grant(ctx, caller.account)
     elif caller.type == "FederatedUser" and session:
         # The federating user's policies (capped by the session policies); root's federated users start
         # from everything, as root does.
@@ -95,6 +96,27 @@ def principal_policies(ctx: OpContext, cache: PolicyCache, generation: int) -> P
             found = PrincipalPolicies(*policies_for_role(ctx.tx, caller.account, role), tags=_tags(role))
     cache.put(generation, key, found)
     return found
+
+
+# The account password policy's document (rolecall.services.iam.password_policy keeps it; authz reads it by
+# kind and name, as it reads users and roles, without importing a service).
+_PASSWORD_POLICY = ("account_setting", "password_policy")
+# What AllowUsersToChangePassword gives every IAM user of the account, as IAM documents it: iam:ChangePassword
+# on the user itself and iam:GetAccountPasswordPolicy, applied at the account level rather than as a policy
+# attached to anyone (so GetAccountAuthorizationDetails does not list it).
+_CHANGE_OWN_PASSWORD = (
+    '{"Version":"2012-10-17","Statement":['
+    '{"Effect":"Allow","Action":"iam:ChangePassword",'
+    '"Resource":["arn:aws:iam::*:user/${aws:username}","arn:aws:iam::*:user/*/${aws:username}"]},'
+    '{"Effect":"Allow","Action":"iam:GetAccountPasswordPolicy","Resource":"*"}]}'
+)
+
+
+def _account_password_grant(ctx: OpContext, account: str) -> list[Policy]:
+    policy = ctx.tx.get(account, *_PASSWORD_POLICY)
+    if not (policy or {}).get("AllowUsersToChangePassword"):
+        return []
+    return [compiled(_CHANGE_OWN_PASSWORD, "identity", "account password policy (AllowUsersToChangePassword)")]
 
 
 def session_policies(ctx: OpContext) -> list[Policy]:

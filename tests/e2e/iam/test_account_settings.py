@@ -54,6 +54,37 @@ def test_alias_and_password_policy(server):
     assert err(exc)[0] == "NoSuchEntity"
 
 
+def test_allow_users_to_change_password_grants_each_user_its_own_password_only(server):
+    """AllowUsersToChangePassword gives every user iam:ChangePassword on itself and
+    iam:GetAccountPasswordPolicy at the account level, with no policy attached; turned off, they go."""
+    iam = server.client("iam")
+    user, key = new_user(server, iam, allow("iam:GetUser"))  # no password permission of its own
+    iam.create_login_profile(UserName=user, Password="first-password-1")
+    me = as_key(server, key)
+    iam.update_account_password_policy(MinimumPasswordLength=8)
+    with pytest.raises(ClientError) as exc:
+        me.change_password(OldPassword="first-password-1", NewPassword="second-password-2")
+    assert err(exc)[0] == "AccessDenied"
+    with pytest.raises(ClientError) as exc:
+        me.get_account_password_policy()
+    assert err(exc)[0] == "AccessDenied"
+
+    iam.update_account_password_policy(MinimumPasswordLength=8, AllowUsersToChangePassword=True)
+    me.change_password(OldPassword="first-password-1", NewPassword="second-password-2")
+    assert me.get_account_password_policy()["PasswordPolicy"]["AllowUsersToChangePassword"] is True
+    with pytest.raises(ClientError) as exc:  # the grant is the caller's own password, nothing else
+        me.update_login_profile(UserName=user, Password="third-password-3")
+    assert err(exc)[0] == "AccessDenied"
+    details = iam.get_account_authorization_details(Filter=["User"])["UserDetailList"]
+    assert not [u for u in details if u["UserName"] == user][0].get("AttachedManagedPolicies")
+
+    iam.update_account_password_policy(MinimumPasswordLength=8)  # the setting left out: off again
+    with pytest.raises(ClientError) as exc:
+        me.change_password(OldPassword="second-password-2", NewPassword="third-password-3")
+    assert err(exc)[0] == "AccessDenied"
+    iam.delete_account_password_policy()
+
+
 def test_credential_report_and_key_last_use(server):
     iam = server.client("iam")
     user = name("reported")

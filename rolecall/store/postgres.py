@@ -53,7 +53,10 @@ _READ_MASTER_KEY = "SELECT value FROM secrets WHERE name = %s"
 class PostgresStore(SqlStore):
     kind = "postgresql"
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, *, relaxed_commits: bool = False):
+        """relaxed_commits: synchronous_commit off on this store's connections, for the trail writer process
+        (see SqliteStore): a server crash may lose the last commits, never corrupt the database."""
+        self._relaxed = relaxed_commits
         self.database_url = database_url
         self.location = without_password(database_url)
         self._local = threading.local()
@@ -73,6 +76,8 @@ class PostgresStore(SqlStore):
         if self._closed:
             raise RuntimeError("store is closed")
         conn = psycopg.connect(self.database_url, autocommit=True)
+        if self._relaxed:
+            conn.execute("SET synchronous_commit TO off")
         with self._connections_lock:
             self._connections = [c for c in self._connections if not c.closed]
             self._connections.append(conn)

@@ -344,8 +344,7 @@ class Pipeline:
             raise
 
     def _record(self, event: RequestEvent) -> None:
-        for account, rec in event.records():
-            self.trail.put(account, rec)
+        self.trail.put_event(event)
 
     def _transaction(self, read_only: bool, generation: int) -> AbstractContextManager[Tx]:
         """Reads run on the generation the request started at (cached documents, a snapshot for the rest),

@@ -34,8 +34,10 @@ from dataclasses import replace
 from typing import Any
 
 from rolecall.audit.records import RequestEvent
+from rolecall.audit.writer import TrailWriter
 from rolecall.errors import AwsError
 from rolecall.http import Headers, HttpRequest
+from rolecall.store import open_store
 from rolecall.store.event_pipe import (
     DATA_DIR_ENV,
     DATABASE_URL_ENV,
@@ -49,9 +51,14 @@ from rolecall.store.event_pipe import (
 
 log = logging.getLogger("rolecall.trail")
 
+# A child that ends CRASH_LIMIT times within CRASH_WINDOW_S seconds is not started again.
+CRASH_LIMIT, CRASH_WINDOW_S = 3, 60
+
 
 class TrailProcess:
     """The TrailWriter interface (put, flush, close), written by a child process."""
+
+    command = [sys.executable, "-m", "rolecall.store.event_pipe"]
 
     def __init__(self, data_dir: str | None = None, database_url: str | None = None):
         self._env = dict(os.environ)
@@ -59,14 +66,20 @@ class TrailProcess:
         self._env[DATA_DIR_ENV] = data_dir or ""
         if database_url:
             self._env[DATABASE_URL_ENV] = database_url
+        self._data_dir, self._database_url = data_dir, database_url
         self._lock = threading.Lock()  # one frame at a time on the pipe (a record may exceed PIPE_BUF)
         self._flush_lock = threading.Lock()
         self._closed = False
+        self._starts: list[float] = []  # when the child was started, for telling a crash from a crash loop
+        # Where records go once the child keeps dying (it cannot open the store, say): a writer thread here,
+        # as `--trail-writer thread` runs it, so the server goes on recording.
+        self._fallback: TrailWriter | None = None
         self._proc = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
+        self._starts = [t for t in self._starts if t > time.monotonic() - CRASH_WINDOW_S] + [time.monotonic()]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rolecall.store.event_pipe"],
+            self.command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=self._env,
@@ -82,7 +95,9 @@ class TrailProcess:
 
     def put(self, account: str, rec: dict[str, Any]) -> None:
         payload = pickle.dumps((account, rec), pickle.HIGHEST_PROTOCOL)
-        self._send(HEADER.pack(RECORD, len(payload)) + payload)
+        if not self._send(HEADER.pack(RECORD, len(payload)) + payload):
+            assert self._fallback is not None
+            self._fallback.put(account, rec)
 
     def put_event(self, event: RequestEvent) -> None:
         """A request's records, built by the child from what the request left: building and scrubbing them
@@ -93,37 +108,62 @@ class TrailProcess:
             for account, rec in event.records():
                 self.put(account, rec)
             return
-        self._send(HEADER.pack(EVENT, len(payload)) + payload)
+        if not self._send(HEADER.pack(EVENT, len(payload)) + payload):
+            assert self._fallback is not None
+            self._fallback.put_event(event)
 
-    def _send(self, frame: bytes) -> None:
+    def _send(self, frame: bytes) -> bool:
+        """Send a frame to the child (started again if it has died); False once records go to the fallback."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the trail writer is closed")
-            for attempt in (1, 2):
+            while self._fallback is None:
                 stdin = self._proc.stdin
                 assert stdin is not None
                 try:
                     write_all(stdin.fileno(), frame)
-                    return
+                    return True
                 except (BrokenPipeError, ValueError):
-                    if attempt == 2:
-                        raise
-                    log.error(
-                        "the trail writer process ended (exit status %s); starting another. Records it had "
-                        "read and not yet written are lost.",
-                        self._proc.poll(),
-                    )
-                    stdin.close()
-                    self._proc = self._start()
+                    self._replace(self._proc)
+            return False
+
+    def _replace(self, proc: subprocess.Popen[bytes]) -> None:
+        """The child has ended: start another, or after CRASH_LIMIT ends in CRASH_WINDOW_S hand the trail to a
+        thread of this process. Called with the lock held."""
+        if proc.stdin is not None:
+            proc.stdin.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        status = proc.wait()
+        if len(self._starts) >= CRASH_LIMIT:
+            log.error(
+                "the trail writer process ended %d times in %d s (last exit status %s); writing the trail "
+                "from a thread of this process instead",
+                len(self._starts),
+                CRASH_WINDOW_S,
+                status,
+            )
+            self._fallback_store = open_store(data_dir=self._data_dir, database_url=self._database_url)
+            self._fallback = TrailWriter(self._fallback_store)
+            return
+        log.error(
+            "the trail writer process ended (exit status %s); starting another. Records it had read and not "
+            "yet written are lost.",
+            status,
+        )
+        self._proc = self._start()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything put so far is written. False if that did not happen within `timeout` s."""
         with self._flush_lock:
             token = os.urandom(8)
             try:
-                self._send(HEADER.pack(FLUSH, len(token)) + token)
-            except (BrokenPipeError, ValueError, RuntimeError):
+                sent = self._send(HEADER.pack(FLUSH, len(token)) + token)
+            except RuntimeError:  # closed
                 return False
+            if not sent:
+                assert self._fallback is not None
+                return self._fallback.flush(timeout)
             proc = self._proc
             assert proc.stdout is not None
             fd = proc.stdout.fileno()
@@ -131,10 +171,16 @@ class TrailProcess:
             seen = b""
             while True:
                 left = deadline - time.monotonic()
-                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                try:
+                    if left <= 0 or not select.select([fd], [], [], left)[0]:
+                        return False
+                    chunk = os.read(fd, 4096)
+                except (OSError, ValueError):  # another thread found the child ended and closed its pipes
                     return False
-                chunk = os.read(fd, 4096)
-                if not chunk:  # the child ended before it got there
+                if not chunk:  # the child ended before it got there: start another now (or fall back)
+                    with self._lock:
+                        if proc is self._proc and not self._closed:
+                            self._replace(proc)
                     return False
                 seen = (seen + chunk)[-64:]  # tokens of earlier flushes that timed out come first
                 if token in seen:
@@ -146,6 +192,9 @@ class TrailProcess:
             if self._closed:
                 return
             self._closed = True
+            if self._fallback is not None:
+                self._fallback.close()
+                self._fallback_store.close()
             if self._proc.stdin is not None:
                 self._proc.stdin.close()
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 
 import pytest
@@ -91,6 +92,28 @@ def test_a_child_that_dies_is_started_again_and_later_records_are_written(tmp_pa
         assert writer._proc.pid != first.pid
         assert {r["eventID"] for r in store.events(A)} == {"event-1", "event-2", "event-3"}
         assert "trail writer process ended" in caplog.text
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_a_child_that_keeps_dying_hands_the_trail_to_a_thread_of_the_server(tmp_path, caplog):
+    class Doomed(TrailProcess):
+        command = [sys.executable, "-c", "import sys; sys.exit(3)"]
+
+    store = open_store(data_dir=str(tmp_path))
+    writer = Doomed(data_dir=str(tmp_path))
+    try:
+        flushed = []
+        for i in range(6):
+            writer.put(A, record(i))  # to a child that ended (or ends before reading it)
+            flushed.append(writer.flush(timeout=30))  # False while a child ends without answering
+        # Each child ends at once; the third in the window hands the trail to a thread, after which every
+        # record is written and every flush answers. Nothing raised into the caller.
+        assert flushed[-2:] == [True, True] and not flushed[0]
+        written = {r["eventID"] for r in store.events(A)}
+        assert {"event-4", "event-5"} <= written
+        assert "writing the trail from a thread of this process instead" in caplog.text
     finally:
         writer.close()
         store.close()

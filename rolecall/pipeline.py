@@ -344,7 +344,8 @@ class Pipeline:
             raise
 
     def _record(self, event: RequestEvent) -> None:
-        self.trail.put_event(event)
+        for account, rec in event.records():
+            self.trail.put(account, rec)
 
     def _transaction(self, read_only: bool, generation: int) -> AbstractContextManager[Tx]:
         """Reads run on the generation the request started at (cached documents, a snapshot for the rest),

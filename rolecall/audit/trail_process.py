@@ -30,18 +30,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from typing import Any
 
-from rolecall.audit.records import RequestEvent
 from rolecall.audit.writer import TrailWriter
-from rolecall.errors import AwsError
-from rolecall.http import Headers, HttpRequest
 from rolecall.store import open_store
 from rolecall.store.event_pipe import (
     DATA_DIR_ENV,
     DATABASE_URL_ENV,
-    EVENT,
     FLUSH,
     HEADER,
     PIPE_SIZE,
@@ -98,19 +93,6 @@ class TrailProcess:
         if not self._send(HEADER.pack(RECORD, len(payload)) + payload):
             assert self._fallback is not None
             self._fallback.put(account, rec)
-
-    def put_event(self, event: RequestEvent) -> None:
-        """A request's records, built by the child from what the request left: building and scrubbing them
-        (about a tenth of a GetCallerIdentity's time) leaves the server's request thread."""
-        try:
-            payload = pickle.dumps(portable(event), pickle.HIGHEST_PROTOCOL)
-        except Exception:  # a parameter pickle refuses (a stream): build the records here instead
-            for account, rec in event.records():
-                self.put(account, rec)
-            return
-        if not self._send(HEADER.pack(EVENT, len(payload)) + payload):
-            assert self._fallback is not None
-            self._fallback.put_event(event)
 
     def _send(self, frame: bytes) -> bool:
         """Send a frame to the child (started again if it has died); False once records go to the fallback."""
@@ -205,26 +187,3 @@ class TrailProcess:
             self._proc.wait()
         if self._proc.stdout is not None:
             self._proc.stdout.close()
-
-
-# Request members that carry a payload (an S3 object, a Lambda package): never sent down the pipe, and never
-# in a trail record either (scrub() hides bytes).
-_PAYLOAD_TYPES = (bytes, bytearray, memoryview)
-
-
-def portable(event: RequestEvent) -> RequestEvent:
-    """What the child needs of `event` to build its records: the request reduced to the caller's address and
-    user agent, the error to its code and message, payload members left out."""
-    params = event.params
-    if params and any(isinstance(v, _PAYLOAD_TYPES) for v in params.values()):
-        params = {k: (b"" if isinstance(v, _PAYLOAD_TYPES) else v) for k, v in params.items()}
-    req = HttpRequest(
-        "POST",
-        "/",
-        headers=Headers({"user-agent": event.req.headers.get("user-agent", "")}),
-        remote_addr=event.req.remote_addr,
-    )
-    error = event.error
-    if error is not None:
-        error = AwsError(error.message, code=error.code, status=error.status)
-    return replace(event, req=req, params=params, error=error)

@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Any, Protocol
 
-from rolecall.audit.records import RequestEvent
 from rolecall.store import Store
 
 log = logging.getLogger("rolecall.trail")
@@ -28,8 +27,6 @@ class TrailSink(Protocol):
     thread of the server), or rolecall.audit.trail_process.TrailProcess (a process of its own)."""
 
     def put(self, account: str, rec: dict[str, Any]) -> None: ...
-
-    def put_event(self, event: RequestEvent) -> None: ...
 
     def flush(self, timeout: float = 10.0) -> bool: ...
 
@@ -66,10 +63,6 @@ class TrailWriter:
             started = self._write_started
             if not started or time.monotonic() - started < HOLD_S:
                 self._hold()
-
-    def put_event(self, event: RequestEvent) -> None:
-        for account, rec in event.records():
-            self.put(account, rec)
 
     def _hold(self) -> None:
         """Back-pressure: wait until the writer has caught up to half the limit (or HOLD_S has passed)."""

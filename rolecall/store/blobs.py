@@ -214,7 +214,9 @@ class BlobRows:
         for source in sources:
             count, measured = self._conn().execute(self._sql.chunk_measure, (source.id,)).fetchone()
             if int(measured) != source.size:
-                raise BlobMissing(f"{source.space}/{source.name}: {measured} of {source.size} bytes left", source)
+                raise BlobMissing(
+                    f"{source.space}/{source.name}: {measured} of {source.size} bytes left", source
+                )
             statement = self._sql.chunk_move if move else self._sql.chunk_copy
             if self._conn().execute(statement, (blob_id, size, source.id)).rowcount != count:
                 raise BlobMissing(f"{source.space}/{source.name} changed while it was being read", source)

@@ -6,8 +6,7 @@ ROLECALL_TRAIL_DATABASE_URL (the environment rather than the command line: a URL
 a command line shows to every user of the machine) and runs until stdin closes, writing everything it
 read before it exits. It imports only the store, so it starts in tens of milliseconds.
 
-Frames: one type byte (b"R": a pickled (account, record); b"E": a pickled rolecall.audit RequestEvent,
-whose records this process builds; b"F": a flush token), the payload's length
+Frames: one type byte (b"R": a pickled (account, record); b"F": a flush token), the payload's length
 (4 bytes, big-endian), the payload. Each flush token is echoed on stdout once every record sent before it
 is committed.
 """
@@ -28,7 +27,7 @@ from rolecall.store.base import Store
 
 log = logging.getLogger("rolecall.trail")
 
-RECORD, EVENT, FLUSH = b"R", b"E", b"F"
+RECORD, FLUSH = b"R", b"F"
 HEADER = struct.Struct(">cI")
 PIPE_SIZE = 1 << 20  # the pipe's capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size)
 GATHER_S = 0.01  # how long the first record of a batch may wait for others (none when a flush is asked)
@@ -101,8 +100,6 @@ def _write_frames(store: Store, buffer: bytearray, outfd: int) -> int:
         offset = start + length
         if kind == RECORD:
             batch.append(pickle.loads(payload))
-        elif kind == EVENT:
-            batch.extend(_records(payload))
             if len(batch) >= MAX_BATCH:
                 _write_batch(store, batch)
                 batch = []
@@ -112,17 +109,6 @@ def _write_frames(store: Store, buffer: bytearray, outfd: int) -> int:
             write_all(outfd, payload)
     _write_batch(store, batch)
     return offset
-
-
-def _records(payload: bytes) -> list[tuple[str, dict[str, Any]]]:
-    """The (account, record) pairs of a pickled RequestEvent; none (and the reason logged) if it cannot be
-    read, so that one bad event costs only its own records."""
-    try:
-        event = pickle.loads(payload)
-        return list(event.records())
-    except Exception:
-        log.exception("could not build the trail records of a request")
-        return []
 
 
 def _write_batch(store: Store, items: list[tuple[str, dict[str, Any]]]) -> None:

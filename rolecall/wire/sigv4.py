@@ -109,7 +109,31 @@ def parse_signature(req: HttpRequest) -> SignatureInfo | None:
     return None
 
 
+# The header as every SDK writes it: one match instead of the general parse below (which any other spacing,
+# order or content still goes through, with its precise errors).
+_WELL_FORMED = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^/,\s=]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request, "
+    r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})"
+)
+
+
 def _parse_authorization(req: HttpRequest, header: str) -> SignatureInfo:
+    found = _WELL_FORMED.fullmatch(header)
+    if found is not None:
+        amz_date = req.headers.get("x-amz-date")
+        if amz_date:
+            key, date, region, service, signed, signature = found.groups()
+            return SignatureInfo(
+                access_key_id=key,
+                date=date,
+                region=region,
+                service=service,
+                terminator="aws4_request",
+                signed_headers=tuple(signed.split(";")),
+                signature=signature,
+                amz_date=amz_date,
+                security_token=req.headers.get("x-amz-security-token"),
+            )
     algorithm, _, rest = header.strip().partition(" ")
     fields: dict[str, str] = {}
     if algorithm == ALGORITHM:

@@ -23,7 +23,7 @@ from rolecall.clock import iso
 from rolecall.core.authorization import Authorization
 from rolecall.core.context import Check, OpContext
 from rolecall.core.operations import access_denied
-from rolecall.policy import Policy, Request, evaluate
+from rolecall.policy import Decision, Policy, Request, evaluate
 
 log = logging.getLogger("rolecall")
 
@@ -34,6 +34,48 @@ class PrincipalPolicies:
     boundary: Policy | None = None
     tags: dict[str, str] = field(default_factory=dict)  # the user's or role's own tags
     exists: bool = True
+    # The engine's decisions for this principal's policies at this store generation (the entry lives and
+    # dies with the generation's PolicyCache), by everything a decision depends on: see _memo_key.
+    decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict)
+    context_keys: dict[tuple[Any, ...], frozenset[str]] = field(default_factory=dict)
+
+
+DECISION_MEMO_LIMIT = 4096  # decisions one principal keeps per generation before starting over
+
+
+def _context_keys(policies: PrincipalPolicies, others: tuple[Policy | None, ...]) -> frozenset[str]:
+    """The context keys (lower-cased) any of the principal's policies, or `others`, may read."""
+    keys = policies.context_keys.get(others)
+    if keys is None:
+        found: set[str] = set()
+        for policy in (*policies.identity, policies.boundary, *others):
+            if policy is not None:
+                found |= policy.context_keys
+        keys = policies.context_keys[others] = frozenset(found)
+    return keys
+
+
+def _memo_key(
+    action: str,
+    resource: str,
+    principal: str,
+    sessions: tuple[Policy, ...],
+    resource_policy: Policy | None,
+    owner: str | None,
+    context: dict[str, Any],
+    keys: frozenset[str],
+) -> tuple[Any, ...]:
+    """What a decision depends on: the request's action, resource and principal, the policies beyond the
+    principal's own (session, resource), the resource's account, and the values of the context keys the
+    policies read. The rest of the context (the time, the source address, ...) cannot change it."""
+    read = tuple(
+        sorted(
+            (name, value if isinstance(value, str | bool | int | float) else repr(value))
+            for name, value in ((k.lower(), v) for k, v in context.items())
+            if name in keys
+        )
+    )
+    return (action, resource, principal, sessions, resource_policy, owner, read)
 
 
 class PolicyCache:
@@ -229,7 +271,7 @@ def decide(
         checks += auth.extra(ctx, params)
     principal = ctx.caller.arn
     identity = policies.identity
-    sessions = session_policies(ctx)
+    sessions = tuple(session_policies(ctx))
     out = []
     for action, resource, more, *own_policy in checks:
         req_context = {**context, **more} if more else context
@@ -237,14 +279,23 @@ def decide(
         check_policy, check_owner = own_policy[0] if own_policy else (resource_policy, owner)
         if not policies.exists:  # a deleted user or role: its keys and sessions may do nothing at all
             check_policy, check_owner = None, None
-        d = evaluate(
-            Request(action=action, resource=resource, principal=principal, context=req_context),
-            identity=identity,
-            boundary=policies.boundary,
-            session_policies=sessions,
-            resource_policy=check_policy,
-            resource_account=check_owner,
-        )
+        # Decisions are memoized: the policies are immutable for the generation, and the engine reads
+        # nothing of the context beyond the keys they name (Policy.context_keys).
+        keys = _context_keys(policies, (*sessions, check_policy))
+        memo_key = _memo_key(action, resource, principal, sessions, check_policy, check_owner, req_context, keys)
+        d = policies.decisions.get(memo_key)
+        if d is None:
+            d = evaluate(
+                Request(action=action, resource=resource, principal=principal, context=req_context),
+                identity=identity,
+                boundary=policies.boundary,
+                session_policies=sessions,
+                resource_policy=check_policy,
+                resource_account=check_owner,
+            )
+            if len(policies.decisions) >= DECISION_MEMO_LIMIT:
+                policies.decisions.clear()
+            policies.decisions[memo_key] = d
         out.append(Check(action, resource, d, req_context))
     return out
 

@@ -228,7 +228,17 @@ EMPTY_ENTRY = ActionEntry([])  # shared by every (policy, action) pair no statem
 class Policy:
     """A parsed, validated and compiled policy document."""
 
-    __slots__ = ("text", "document", "version", "statements", "kind", "name", "variables", "_index")
+    __slots__ = (
+        "text",
+        "document",
+        "version",
+        "statements",
+        "kind",
+        "name",
+        "variables",
+        "_index",
+        "_context_keys",
+    )
 
     def __init__(self, text: str, document: dict[str, Any], kind: str, name: str | None) -> None:
         self.text = text
@@ -242,6 +252,25 @@ class Policy:
             Statement(i, st, self.variables) for i, st in enumerate(statements_of(document))
         )
         self._index: dict[str, ActionEntry] = {}
+        self._context_keys: frozenset[str] | None = None
+
+    @property
+    def context_keys(self) -> frozenset[str]:
+        """Every request context key (lower-cased) that evaluating this policy may read: condition keys, the
+        policy variables in conditions and resources, and aws:principalarn where a statement names
+        principals. Two requests that agree on these keys (and on action, resource and principal) get the
+        same decision from this policy."""
+        keys = self._context_keys
+        if keys is None:
+            found: set[str] = set()
+            for st in self.statements:
+                found.update(key for key, _ in st.condition_keys)
+                for template in st.resources.templates:
+                    found.update(variable.key for variable in template.variables)
+                if st.principal is not None:
+                    found.add("aws:principalarn")
+            keys = self._context_keys = frozenset(found)
+        return keys
 
     @classmethod
     def parse(

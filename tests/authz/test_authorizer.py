@@ -51,3 +51,38 @@ def test_modes_refuse_note_or_ask_nothing(env, mode, refused, noted):
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="unknown auth mode"):
         Authorizer("lenient")
+
+
+def test_memoized_decisions_follow_the_context_keys_the_policies_read(env):
+    """Decisions are kept per generation and principal, keyed by the values of the context keys the policies
+    name: a request that differs in such a key (the source address here) is decided afresh, one that differs
+    only in a key no policy reads reuses the decision, and a policy change (a new generation) is seen."""
+    dev = env.user(
+        "dev",
+        allow("iam:ListRoles", Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
+        allow("iam:GetUser", "*", Condition={"StringEquals": {"aws:PrincipalTag/team": "${aws:username}"}}),
+    )
+
+    def list_roles(ip: str) -> bool:
+        try:
+            env.pipeline.invoke(dev, "iam", "ListRoles", {}, source_ip=ip)
+            return True
+        except AccessDenied:
+            return False
+
+    assert [list_roles(ip) for ip in ("10.1.1.1", "192.0.2.1", "10.2.2.2", "192.0.2.1")] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    policies = env.pipeline.authorizer.policies.get(env.store.generation(), dev.principal_id)
+    assert policies is not None and len(policies.decisions) == 3  # three addresses, three decisions
+    keys = next(iter(policies.context_keys.values()))
+    assert {"aws:sourceip", "aws:principaltag/team", "aws:username"} <= keys
+    assert "aws:currenttime" not in keys  # the clock moves; no policy reads it, so it is not in the memo key
+    env.clock.advance(3600)
+    assert list_roles("10.1.1.1") and len(policies.decisions) == 3  # an hour later: the same decision
+
+    env.call("DeleteUserPolicy", UserName="dev", PolicyName="harness")
+    assert not list_roles("10.1.1.1")  # the policy is gone: a new generation, new decisions

@@ -99,6 +99,7 @@ class GenerationListener:
         self._peek: socket.socket | None = None  # a duplicate of the connection's socket, for _readable
         self._stopping = False
         self._wake_r, self._wake_w = socket.socketpair()
+        self._pid = os.getpid()  # a forked child has no listener thread: it must not trust `known`
         self._thread = threading.Thread(target=self._run, name="rolecall-generation", daemon=True)
         self._thread.start()
 
@@ -106,7 +107,7 @@ class GenerationListener:
 
     def current(self, read_database: Callable[[], int]) -> int:
         seq = self._seq
-        if self.live and not seq & 1:
+        if self.live and not seq & 1 and self._pid == os.getpid():
             known, peek = self.known, self._peek
             if not _readable(peek) and self._seq == seq and self.live:
                 return known

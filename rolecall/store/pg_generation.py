@@ -28,6 +28,7 @@ import select
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import psycopg
@@ -99,7 +100,7 @@ class GenerationListener:
         self._peek: socket.socket | None = None  # a duplicate of the connection's socket, for _readable
         self._stopping = False
         self._wake_r, self._wake_w = socket.socketpair()
-        self._pid = os.getpid()  # a forked child has no listener thread: it must not trust `known`
+        _listeners.add(self)
         self._thread = threading.Thread(target=self._run, name="rolecall-generation", daemon=True)
         self._thread.start()
 
@@ -107,7 +108,7 @@ class GenerationListener:
 
     def current(self, read_database: Callable[[], int]) -> int:
         seq = self._seq
-        if self.live and not seq & 1 and self._pid == os.getpid():
+        if self.live and not seq & 1:
             known, peek = self.known, self._peek
             if not _readable(peek) and self._seq == seq and self.live:
                 return known
@@ -138,12 +139,12 @@ class GenerationListener:
                 row = conn.execute(_READ_GENERATION).fetchone()  # after LISTEN: no commit falls in between
                 assert row is not None
                 self.raise_to(int(row[0]))
-                self._acknowledge(conn, self.known)
+                acknowledged = self._acknowledge(conn, -1)
                 self._peek = socket.socket(fileno=os.dup(conn.pgconn.socket))
                 self.live = True
                 self._went_live.set()
                 failures = 0
-                self._listen(conn)
+                self._listen(conn, acknowledged)
             except Exception as err:  # any failure: read the database until a new connection is caught up
                 if not self._stopping:
                     log.warning("generation listener: %s; reconnecting", err)
@@ -158,10 +159,9 @@ class GenerationListener:
                 self._sleep(_RECONNECT_DELAYS_S[min(failures, len(_RECONNECT_DELAYS_S) - 1)])
                 failures += 1
 
-    def _listen(self, conn: psycopg.Connection) -> None:
+    def _listen(self, conn: psycopg.Connection, acknowledged: int) -> None:
         pgconn = conn.pgconn
         fd = pgconn.socket
-        acknowledged = self.known
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
@@ -176,10 +176,7 @@ class GenerationListener:
                 pgconn.consume_input()  # raises once the connection is gone
                 while (note := pgconn.notifies()) is not None:
                     self.raise_to(int(note.extra))
-                known = self.known
-                if known > acknowledged:
-                    self._acknowledge(conn, known)  # notifications arriving meanwhile go to _on_notify
-                    acknowledged = known
+                acknowledged = self._acknowledge(conn, acknowledged)
             except BaseException:
                 self.live = False  # before the sequence turns even again
                 raise
@@ -191,7 +188,15 @@ class GenerationListener:
     def _on_notify(self, note: psycopg.Notify) -> None:
         self.raise_to(int(note.payload))
 
-    def _acknowledge(self, conn: psycopg.Connection, generation: int) -> None:
+    def _acknowledge(self, conn: psycopg.Connection, acknowledged: int) -> int:
+        """Show every writer the generation taken in, until what is shown is current (notifications that
+        arrive during the statement reach _on_notify and raise `known` again); returns what is shown."""
+        while self.known > acknowledged:
+            acknowledged = self.known
+            self._show(conn, acknowledged)
+        return acknowledged
+
+    def _show(self, conn: psycopg.Connection, generation: int) -> None:
         conn.execute(
             "SELECT set_config('application_name', %s, false)", (f"{_PREFIX} {self._tag} {generation}",)
         )
@@ -212,6 +217,19 @@ class GenerationListener:
             self._thread.join(timeout=5)
         self._wake_r.close()
         self._wake_w.close()
+
+
+# Every listener of this process: a forked child has none of their threads, so it must not trust them.
+_listeners: weakref.WeakSet[GenerationListener] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for listener in _listeners:
+        listener._stopping = True
+        listener.live = False
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def _readable(peek: socket.socket | None) -> bool:

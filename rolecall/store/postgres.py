@@ -55,7 +55,8 @@ DIALECT = Dialect.build(
 log = logging.getLogger("rolecall.store")
 
 _READ_GENERATION = schema.pg(schema.READ_GENERATION)
-_BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+# One round trip: with no parameters psycopg sends both in one simple query and returns the last result.
+_BEGIN_SNAPSHOT = f"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; {_READ_GENERATION}"
 _EVENTS_BY_REQUEST_ID = schema.pg(schema.EVENTS_BY_REQUEST_ID)
 _INSERT_MASTER_KEY = "INSERT INTO secrets (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
 _READ_MASTER_KEY = "SELECT value FROM secrets WHERE name = %s"
@@ -259,8 +260,9 @@ def migrate(conn: psycopg.Connection, target: int = schema.LATEST_VERSION) -> in
 
 
 def _begin_snapshot(conn: psycopg.Connection) -> int:
-    conn.execute(_BEGIN_SNAPSHOT)
-    row = conn.execute(_READ_GENERATION).fetchone()
+    cursor = conn.execute(_BEGIN_SNAPSHOT, prepare=False)  # never prepared: two statements
+    cursor.nextset()  # past BEGIN's result to the SELECT's
+    row = cursor.fetchone()
     assert row is not None
     return int(row[0])
 

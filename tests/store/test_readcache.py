@@ -204,3 +204,49 @@ def test_postgres_reads_ask_the_database_while_the_listener_is_down(pg_backend):
         tx.update(A, "role", "r", {"v": 3})
     with second.read_transaction() as tx:
         assert tx.get(A, "role", "r") == {"v": 3}
+
+
+@pytest.mark.postgres
+def test_postgres_reads_ask_the_database_while_the_listener_is_taking_input_in(pg_backend, monkeypatch):
+    """A listener held up between reading its socket and storing the generation (here: on its lock) does not
+    answer: the writer stops waiting for it after ACK_TIMEOUT_S, and reads meanwhile go to the meta row."""
+    from rolecall.store import pg_generation
+
+    monkeypatch.setattr(pg_generation, "ACK_TIMEOUT_S", 0.2)
+    first, second = pg_backend.open(), pg_backend.open()
+    with first.transaction() as tx:
+        tx.insert(A, "role", "r", {"v": 0})
+    second.generation()
+    listener = second._listener  # type: ignore[attr-defined]
+    assert listener.wait_live(10)
+    with second.read_transaction() as tx:
+        assert tx.get(A, "role", "r") == {"v": 0}  # cached at the listener's generation
+    with listener._lock:  # its thread cannot store what it reads
+        with first.transaction() as tx:
+            tx.update(A, "role", "r", {"v": 1})
+        assert listener.known < first.generation()
+        with second.read_transaction() as tx:
+            assert tx.get(A, "role", "r") == {"v": 1}
+    with first.transaction() as tx:  # the listener goes on
+        tx.update(A, "role", "r", {"v": 2})
+    assert listener.known == first.generation()
+
+
+def test_the_listener_socket_peek_sees_unread_input_and_the_end_of_the_connection():
+    """What lets a node tell that its listener has not yet taken in what arrived (or that it is gone)."""
+    import socket
+
+    from rolecall.store.pg_generation import _readable
+
+    mine, theirs = socket.socketpair()
+    try:
+        assert not _readable(mine)
+        theirs.send(b"N")
+        assert _readable(mine) and _readable(mine)  # a peek leaves the byte there
+        assert mine.recv(1) == b"N"
+        assert not _readable(mine)
+        theirs.close()
+        assert _readable(mine)
+        assert _readable(None)
+    finally:
+        mine.close()

@@ -2,7 +2,8 @@
 that open their snapshot only when the cache cannot answer, and (SQLite) the generation itself announced
 through a shared memory-mapped file instead of a query.
 
-Every committed document write bumps the store's generation (rolecall.store.base). A cache filled at
+Every committed document write bumps the store's generation (rolecall.store.base), but those of the
+volatile kinds (rolecall.store.volatile), which this cache never holds. A cache filled at
 generation g holds exactly what a snapshot at g reads, so it answers any read transaction that starts
 at g; the first read transaction at another generation starts a new cache. An entry goes in only when
 the snapshot it was read from is at the cache's generation, so an entry never mixes states.
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rolecall.store.transaction import ENDED, Dialect, ReadOnlyTx
+from rolecall.store.volatile import is_volatile
 
 # Entries one generation's cache holds before it starts over: bounds memory for a store of any size.
 MAX_ENTRIES = 50_000
@@ -132,6 +134,8 @@ class CachedReadTx(ReadOnlyTx):
             self._cache.put(key, value)
 
     def get(self, account: str, kind: str, name: str) -> dict[str, Any] | None:
+        if is_volatile(kind):  # its writes leave the generation alone: always read
+            return super().get(account, kind, name)
         key = ("get", account, kind, name.lower())
         doc = self._cache.entries.get(key, _MISSING)
         if doc is _MISSING:
@@ -141,6 +145,8 @@ class CachedReadTx(ReadOnlyTx):
         return None if doc is None else _thaw(doc)
 
     def find(self, kind: str, name: str) -> tuple[str, dict[str, Any]] | None:
+        if is_volatile(kind):
+            return super().find(kind, name)
         key = ("find", kind, name.lower())
         row = self._cache.entries.get(key, _MISSING)
         if row is _MISSING:
@@ -154,6 +160,8 @@ class CachedReadTx(ReadOnlyTx):
         row = self._cache.entries.get(key, _MISSING)
         if row is _MISSING:
             found = self._snapshot.execute(self._sql.by_uid, (uid,)).fetchone()
+            if found is not None and is_volatile(found[1]):
+                return (found[0], found[1], json.loads(found[2]))
             row = None if found is None else (found[0], found[1], _frozen(found[2]))
             self._fill(key, row)
         return None if row is None else (row[0], row[1], _thaw(row[2]))

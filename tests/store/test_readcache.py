@@ -6,6 +6,8 @@ the other's next read, whatever the other has cached, and a read the cache answe
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from rolecall.store import Conflict
@@ -134,6 +136,12 @@ def test_postgres_cached_reads_and_generation_issue_no_sql_once_the_listener_is_
     assert listener.wait_live(10)
     with store.transaction() as tx:  # returns once every listener, this one included, has taken it in
         tx.update(A, "role", "r", {"v": 2})
+    # The listener acknowledged from inside its work on the notification; until it has finished that work
+    # (its thread may wait for the GIL) reads ask the database, as they should. Wait for it to be done.
+    for _ in range(500):
+        if not listener._seq & 1:
+            break
+        time.sleep(0.01)
     with store.read_transaction() as tx:  # fills the cache
         assert tx.get(A, "role", "r") == {"v": 2}
     statements: list[str] = []
@@ -176,8 +184,6 @@ def test_postgres_a_commit_on_one_node_is_in_the_other_nodes_generation_when_it_
 def test_postgres_reads_ask_the_database_while_the_listener_is_down(pg_backend):
     """A listener whose connection is killed stops answering; reads fall back to the meta row, and a write
     made meanwhile is seen, before and after the listener reconnects."""
-    import time
-
     first, second = pg_backend.open(), pg_backend.open()
     with first.transaction() as tx:
         tx.insert(A, "role", "r", {"v": 0})

@@ -1,8 +1,8 @@
 """The PostgreSQL store's generation without a query per read: every node keeps it current through
 LISTEN/NOTIFY, and a write returns only once every node has taken it in.
 
-* A document-writing transaction bumps the `meta` row and NOTIFYs the new value on the database's channel
-  in the same statement; PostgreSQL delivers the notification to every listening session at COMMIT.
+* A document-writing transaction bumps the `meta` row and NOTIFYs the new value on the store's channel in
+  the same statement; PostgreSQL delivers the notification to every listening session at COMMIT.
 * Each node (Store) has one listener: a dedicated connection and thread that LISTENs, reads the meta row
   once (so nothing committed before the LISTEN is missed), and from then on raises its in-process
   generation with every notification. After taking in a generation it acknowledges it by setting its
@@ -17,6 +17,11 @@ LISTEN/NOTIFY, and a write returns only once every node has taken it in.
   while connecting or reconnecting, or while the listener is taking input in, it reads the meta row, so a
   stale generation is never served. A sequence number (odd while the listener works) closes the window
   between the listener draining the socket and storing what it read.
+
+Limits: the listener needs a session of its own on the server (LISTEN does not survive a transaction-pooling
+proxy such as PgBouncer in transaction mode), and a connection cut without the node's socket learning it
+(a network partition, no FIN or RST) is only found by TCP itself; meanwhile writers no longer wait for that
+listener once its backend is gone, and the node could read an old generation.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ LISTEN/NOTIFY, and a write returns only once every node has taken it in.
 
 Limits: the listener needs a session of its own on the server (LISTEN does not survive a transaction-pooling
 proxy such as PgBouncer in transaction mode), and a connection cut without the node's socket learning it
-(a network partition, no FIN or RST) is only found by TCP itself; meanwhile writers no longer wait for that
-listener once its backend is gone, and the node could read an old generation.
+(a network partition, no FIN or RST) is only found by TCP keepalives (about 8 s here); meanwhile writers
+wait for that listener ACK_TIMEOUT_S and then go on, and the node could read an old generation.
 """
 
 from __future__ import annotations
@@ -140,7 +140,15 @@ class GenerationListener:
         while not self._stopping:
             conn = None
             try:
-                conn = psycopg.connect(self._url, autocommit=True)
+                conn = psycopg.connect(
+                    self._url,
+                    autocommit=True,
+                    keepalives=1,
+                    keepalives_idle=5,
+                    keepalives_interval=1,
+                    keepalives_count=3,
+                )
+                # (keepalives: an idle connection probed after 5 s, every second, given up after 3 probes)
                 conn.add_notify_handler(self._on_notify)
                 conn.execute(f'LISTEN "{channel(self._tag)}"')
                 row = conn.execute(_READ_GENERATION).fetchone()  # after LISTEN: no commit falls in between

@@ -128,6 +128,10 @@ class SqlTx(Tx):
         doc: dict[str, Any],
         uid: str | None = None,
     ) -> None:
+        if uid is not None and is_volatile(
+            kind
+        ):  # by_uid's answers, misses included, are cached per generation
+            raise ValueError(f"documents of the volatile kind {kind!r} carry no unique id")
         params = (account, kind, name, name.lower(), uid, schema.dump(doc), time.time())
         self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.insert, params).rowcount != 1:

@@ -9,7 +9,8 @@ them, in the request's transaction, and by no cache: nothing keyed by the genera
 The list lives here, with the store, rather than with the services that own the kinds, because it must be
 the same in every process whatever it imported: a process that cached a volatile document would never
 see the writes that leave the generation alone. tests/store/test_volatile.py checks it against the
-services' own names.
+services' own names. A volatile document carries no unique id (insert refuses one): the read cache keeps
+by_uid's answers, a miss included, for the generation, and a volatile insert would not end it.
 """
 
 from __future__ import annotations

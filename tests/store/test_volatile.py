@@ -43,6 +43,13 @@ def test_a_volatile_write_leaves_the_generation_and_is_read_at_once_on_every_nod
         assert tx.get(A, ITEM, "k2") == {"Item": 3}
 
 
+def test_a_volatile_document_takes_no_unique_id(store):
+    import pytest
+
+    with pytest.raises(ValueError), store.transaction() as tx:
+        tx.insert(A, ITEM, "k", {}, uid="AIDAVOLATILE")
+
+
 def test_the_services_data_plane_kinds_are_volatile_and_their_control_plane_kinds_are_not():
     from rolecall.core import metrics
     from rolecall.services.cloudtrail import trail_store

@@ -5,8 +5,8 @@
     python bench/pipeline_stages.py --postgres         # on PostgreSQL (a scratch database on 127.0.0.1:5432)
 
 The workload is server_requests.py's (a user with 10 policies of 10 statements, a role), built in this
-process on a SQLite store in a temporary directory (or, with --postgres, a scratch PostgreSQL database): boto3 clients whose requests a `before-send` hook hands
-to Pipeline.handle instead of the network. The timed loop calls Pipeline.handle on pre-signed requests, so
+process on a SQLite store in a temporary directory (with --postgres, a scratch PostgreSQL database): boto3
+clients whose requests a `before-send` hook hands to Pipeline.handle instead of the network. The timed loop calls Pipeline.handle on pre-signed requests, so
 the figures are the request thread's own cost (everything but uvicorn and the socket); the trail writer
 runs on its own as in the server, and its queue is drained (flush) inside the timing.
 

@@ -2,10 +2,11 @@
 
     python bench/pipeline_stages.py                    # GetRole and GetCallerIdentity, 3,000 requests each
     python bench/pipeline_stages.py --requests 10000 --profile /tmp/stages   # also cProfile stats per operation
+    python bench/pipeline_stages.py --postgres         # on PostgreSQL (a scratch database on 127.0.0.1:5432)
 
 The workload is server_requests.py's (a user with 10 policies of 10 statements, a role), built in this
-process on a SQLite store in a temporary directory: boto3 clients whose requests a `before-send` hook hands
-to Pipeline.handle instead of the network. The timed loop calls Pipeline.handle on pre-signed requests, so
+process on a SQLite store in a temporary directory (with --postgres, a scratch PostgreSQL database): boto3
+clients whose requests a `before-send` hook hands to Pipeline.handle instead of the network. The timed loop calls Pipeline.handle on pre-signed requests, so
 the figures are the request thread's own cost (everything but uvicorn and the socket); the trail writer
 runs on its own as in the server, and its queue is drained (flush) inside the timing.
 
@@ -78,7 +79,12 @@ STAGES = [
     ("decode the operation and its parameters", [("wire/codec.py", "decode")]),
     (
         "store: generation and read transaction",
-        [("store/sqlite.py", "generation"), ("store/sqlite.py", "read_transaction")],
+        [
+            ("store/sqlite.py", "generation"),
+            ("store/sqlite.py", "read_transaction"),
+            ("store/postgres.py", "generation"),
+            ("store/postgres.py", "read_transaction"),
+        ],
     ),
     (
         "authorize: resolve resources, evaluate policies",
@@ -133,10 +139,26 @@ def main(argv: list[str] | None = None) -> int:
         default="process",
         help="who writes the trail, as `rolecall serve --trail-writer` (default: %(default)s)",
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="on a scratch PostgreSQL database (127.0.0.1:5432) instead of SQLite",
+    )
     args = parser.parse_args(argv)
 
     os.environ["ROLECALL_ROOT_ACCESS_KEY_ID"], os.environ["ROLECALL_ROOT_SECRET_ACCESS_KEY"] = ROOT_KEY
     os.environ.setdefault("ROLECALL_MASTER_KEY", "rolecall-bench-master-key")
+    from tests.servers import create_pg_database, drop_pg_database
+
+    database_url = create_pg_database() if args.postgres else None
+    try:
+        return run(args, database_url)
+    finally:
+        if database_url:
+            drop_pg_database(database_url)
+
+
+def run(args: argparse.Namespace, database_url: str | None) -> int:
     from botocore.credentials import Credentials
 
     from rolecall.app import build_config, build_pipeline
@@ -145,10 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     from rolecall.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="rolecall-stages-") as tmp:
-        store = open_store(data_dir=tmp, database_url=None)
+        store = open_store(data_dir=tmp, database_url=database_url)
         config, _ = build_config(store, argparse.Namespace(auth="enforce", data_dir=tmp))
         ensure_default_account(store, config.secret_box, config.default_account)
-        writer = TrailProcess(data_dir=tmp) if args.trail_writer == "process" else None
+        writer = (
+            TrailProcess(data_dir=tmp, database_url=database_url) if args.trail_writer == "process" else None
+        )
         pipeline = build_pipeline(store, config, trail=writer)
         in_process(pipeline)
         workload = create_workload(ENDPOINT, Credentials(*ROOT_KEY))

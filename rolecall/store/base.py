@@ -4,8 +4,9 @@ The data model is deliberately small: every IAM thing (user, group, role, manage
 profile, access key, account, ...) is a JSON document of some `kind`, owned by an account, with a
 name that is unique case-insensitively within (account, kind) and an optional unique id (AIDA...,
 AROA..., AKIA...). Relationships live inside the documents. Every change is made in one transaction;
-committing a transaction that changed any document bumps the store's *generation*, which other
-processes on the same database read to know their caches are stale.
+committing a transaction that changed any document (but those of the volatile kinds,
+rolecall.store.volatile) bumps the store's *generation*, which other processes on the same database read
+to know their caches are stale.
 """
 
 from __future__ import annotations
@@ -85,12 +86,14 @@ class Tx(ABC):
         """Add a document; Conflict if the name (case-insensitive) or the uid is taken.
 
         Every document write bumps the store's generation: the read cache (rolecall.store.readcache) holds
-        documents of every kind per generation, so a write that left the generation alone would stay unseen
-        by reads."""
+        documents per generation, so a write that left the generation alone would stay unseen by reads.
+        The exception is the volatile kinds (rolecall.store.volatile: DynamoDB items, log events, metrics),
+        which the read cache never holds and no cache depends on."""
 
     @abstractmethod
     def update(self, account: str, kind: str, name: str, doc: dict[str, Any]) -> None:
-        """Replace a document; KeyError if it does not exist. Bumps the generation, as insert does."""
+        """Replace a document; KeyError if it does not exist. Bumps the generation, as insert does (volatile
+        kinds excepted)."""
 
     @abstractmethod
     def delete(self, account: str, kind: str, name: str) -> bool:

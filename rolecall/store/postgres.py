@@ -10,13 +10,16 @@
   same name at once, the second insert waits for the first transaction: it gets Conflict if that
   one commits and succeeds if it rolls back, so exactly one wins.
 * The generation row is bumped just before COMMIT, so document-writing transactions hold its row
-  lock only for the commit itself.
+  lock only for the commit itself. The same statement NOTIFYs the new generation, which every node's
+  listener takes in (rolecall.store.pg_generation): generation() costs no query while nothing changes,
+  and a write returns once every node has the generation it made.
 * A connection found broken (server restart) is replaced on the thread's next call.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +33,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rolecall.store import keys, schema
 from rolecall.store.blobs import BlobSql, read_chunks
 from rolecall.store.events import build_lookup, encode_token
+from rolecall.store.pg_generation import (
+    BUMP_AND_NOTIFY,
+    GenerationListener,
+    channel,
+    store_tag,
+    wait_for_listeners,
+)
 from rolecall.store.readcache import CachedReadTx, DocCache, LazySnapshot
 from rolecall.store.transaction import Dialect, SqlStore, SqlTx
 
@@ -42,9 +52,11 @@ DIALECT = Dialect.build(
     bulk_events=(schema.PG_INSERT_EVENTS_JSON, schema.PG_INSERT_EVENT_RESOURCES_JSON),
 )
 
+log = logging.getLogger("rolecall.store")
+
 _READ_GENERATION = schema.pg(schema.READ_GENERATION)
-_BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-_BUMP_GENERATION = schema.pg(schema.BUMP_GENERATION)
+# One round trip: with no parameters psycopg sends both in one simple query and returns the last result.
+_BEGIN_SNAPSHOT = f"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; {_READ_GENERATION}"
 _EVENTS_BY_REQUEST_ID = schema.pg(schema.EVENTS_BY_REQUEST_ID)
 _INSERT_MASTER_KEY = "INSERT INTO secrets (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
 _READ_MASTER_KEY = "SELECT value FROM secrets WHERE name = %s"
@@ -65,7 +77,12 @@ class PostgresStore(SqlStore):
         self._closed = False
         self._master_key: tuple[bytes, bool] | None = None
         self._cache = DocCache(-1)
-        migrate(self._conn())
+        conn = self._conn()
+        migrate(conn)
+        self._tag = store_tag(conn)
+        self._channel = channel(self._tag)
+        # Started by the first generation(): a store that only writes (a CLI command) holds no listener.
+        self._listener: GenerationListener | None = None
 
     # --- connections ----------------------------------------------------------------------------------
 
@@ -94,14 +111,29 @@ class PostgresStore(SqlStore):
             raise RuntimeError("transaction() is not reentrant: this thread already has one open")
         self._local.in_transaction = True
         tx = SqlTx(conn, DIALECT)
+        committed = None
         try:
             with conn.transaction():
                 yield tx
                 if tx.wrote_documents:
-                    conn.execute(_BUMP_GENERATION)
+                    row = conn.execute(BUMP_AND_NOTIFY, (self._channel,)).fetchone()
+                    assert row is not None
+                    committed = int(row[0])
         finally:
             tx.end()
             self._local.in_transaction = False
+        if committed is not None:
+            self._announced(conn, committed)
+
+    def _announced(self, conn: psycopg.Connection, committed: int) -> None:
+        """After the COMMIT that made `committed`: this node knows it at once; the others' listeners were
+        notified, and the write returns once they have taken it in."""
+        if self._listener is not None:
+            self._listener.raise_to(committed)
+        try:
+            wait_for_listeners(conn, self._tag, committed)
+        except psycopg.Error as err:  # the change stands; the other nodes still got the notification
+            log.warning("could not confirm that every node has generation %d: %s", committed, err)
 
     @contextmanager
     def read_transaction(self, generation: int | None = None) -> Iterator[SqlTx]:
@@ -129,9 +161,28 @@ class PostgresStore(SqlStore):
                 conn.execute("ROLLBACK")  # it only read
 
     def generation(self) -> int:
+        listener = self._listener
+        if listener is None:
+            with self._connections_lock:
+                if self._listener is None and not self._closed:
+                    self._listener = GenerationListener(self.database_url, self._tag)
+                listener = self._listener
+            if listener is None:
+                raise RuntimeError("store is closed")
+        return listener.current(self._read_generation)
+
+    def _read_generation(self) -> int:
         row = self._conn().execute(_READ_GENERATION).fetchone()
         assert row is not None  # the meta row exists from the first migration on
         return int(row[0])
+
+    def close(self) -> None:
+        with self._connections_lock:
+            self._closed = True
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        super().close()
 
     # --- events ---------------------------------------------------------------------------------------
 
@@ -209,8 +260,9 @@ def migrate(conn: psycopg.Connection, target: int = schema.LATEST_VERSION) -> in
 
 
 def _begin_snapshot(conn: psycopg.Connection) -> int:
-    conn.execute(_BEGIN_SNAPSHOT)
-    row = conn.execute(_READ_GENERATION).fetchone()
+    cursor = conn.execute(_BEGIN_SNAPSHOT, prepare=False)  # never prepared: two statements
+    cursor.nextset()  # past BEGIN's result to the SELECT's
+    row = cursor.fetchone()
     assert row is not None
     return int(row[0])
 

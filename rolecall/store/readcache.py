@@ -2,7 +2,8 @@
 that open their snapshot only when the cache cannot answer, and (SQLite) the generation itself announced
 through a shared memory-mapped file instead of a query.
 
-Every committed document write bumps the store's generation (rolecall.store.base). A cache filled at
+Every committed document write bumps the store's generation (rolecall.store.base), but those of the
+volatile kinds (rolecall.store.volatile), which this cache never holds. A cache filled at
 generation g holds exactly what a snapshot at g reads, so it answers any read transaction that starts
 at g; the first read transaction at another generation starts a new cache. An entry goes in only when
 the snapshot it was read from is at the cache's generation, so an entry never mixes states.
@@ -11,6 +12,7 @@ the snapshot it was read from is at the cache's generation, so an entry never mi
 from __future__ import annotations
 
 import json
+import marshal
 import mmap
 import os
 import struct
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rolecall.store.transaction import ENDED, Dialect, ReadOnlyTx
+from rolecall.store.volatile import is_volatile
 
 # Entries one generation's cache holds before it starts over: bounds memory for a store of any size.
 MAX_ENTRIES = 50_000
@@ -72,7 +75,8 @@ class GenerationFile:
 
 
 class DocCache:
-    """Stored text of documents (and the answers of find/by_uid/list) at one generation, for every thread."""
+    """Documents at one generation, parsed once (the answers of get/find/by_uid), for every thread. Each read
+    hands out its own copy (_thaw), so a caller that changes what it got changes nothing cached."""
 
     __slots__ = ("generation", "entries")
 
@@ -130,31 +134,45 @@ class CachedReadTx(ReadOnlyTx):
             self._cache.put(key, value)
 
     def get(self, account: str, kind: str, name: str) -> dict[str, Any] | None:
+        if is_volatile(kind):  # its writes leave the generation alone: always read
+            return super().get(account, kind, name)
         key = ("get", account, kind, name.lower())
-        text = self._cache.entries.get(key, _MISSING)
-        if text is _MISSING:
+        doc = self._cache.entries.get(key, _MISSING)
+        if doc is _MISSING:
             row = self._snapshot.execute(self._sql.get, key[1:]).fetchone()
-            text = None if row is None else row[0]
-            self._fill(key, text)
-        return None if text is None else _loads(text)
+            doc = None if row is None else _frozen(row[0])
+            self._fill(key, doc)
+        return None if doc is None else _thaw(doc)
 
     def find(self, kind: str, name: str) -> tuple[str, dict[str, Any]] | None:
+        if is_volatile(kind):
+            return super().find(kind, name)
         key = ("find", kind, name.lower())
         row = self._cache.entries.get(key, _MISSING)
         if row is _MISSING:
             found = self._snapshot.execute(self._sql.find, key[1:]).fetchone()
-            row = None if found is None else (found[0], found[1])
+            row = None if found is None else (found[0], _frozen(found[1]))
             self._fill(key, row)
-        return None if row is None else (row[0], _loads(row[1]))
+        return None if row is None else (row[0], _thaw(row[1]))
 
     def by_uid(self, uid: str) -> tuple[str, str, dict[str, Any]] | None:
         key = ("uid", uid)
         row = self._cache.entries.get(key, _MISSING)
         if row is _MISSING:
             found = self._snapshot.execute(self._sql.by_uid, (uid,)).fetchone()
-            row = None if found is None else (found[0], found[1], found[2])
+            if found is not None and is_volatile(found[1]):
+                return (found[0], found[1], json.loads(found[2]))
+            row = None if found is None else (found[0], found[1], _frozen(found[2]))
             self._fill(key, row)
-        return None if row is None else (row[0], row[1], _loads(row[2]))
+        return None if row is None else (row[0], row[1], _thaw(row[2]))
 
 
-_loads = json.loads
+def _frozen(text: str) -> bytes:
+    """A document's stored text as it is kept in the cache: parsed once, in marshal's form, which hands each
+    reader a fresh copy (marshal.loads) several times faster than json.loads, and than copying the parsed
+    object in Python or with copy.deepcopy. JSON's values (dict, list, str, int, float, bool, None) are all
+    marshal's, and dicts keep their order."""
+    return marshal.dumps(json.loads(text))
+
+
+_thaw = marshal.loads

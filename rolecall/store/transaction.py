@@ -20,6 +20,7 @@ from rolecall.store import schema
 from rolecall.store.base import Blob, BlobCheck, BlobLock, Conflict, Store, Tx
 from rolecall.store.blobs import BlobRows, BlobSql
 from rolecall.store.events import index_record, time_text
+from rolecall.store.volatile import is_volatile
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,9 @@ class SqlTx(Tx):
     def __init__(self, conn: Any, dialect: Dialect):
         self._conn = conn
         self._sql = dialect
-        self.wrote_documents = False  # the store bumps the generation at commit when set
+        # the store bumps the generation at commit when set: by every document write but those of volatile
+        # kinds (rolecall.store.volatile), which no cache holds
+        self.wrote_documents = False
         # Documents read in this transaction, as stored text: a request that resolves its target for
         # authorization and again in its handler reads the row once. Writes drop the entry.
         self._read: dict[tuple[str, str, str], str | None] = {}
@@ -125,25 +128,29 @@ class SqlTx(Tx):
         doc: dict[str, Any],
         uid: str | None = None,
     ) -> None:
+        if uid is not None and is_volatile(
+            kind
+        ):  # by_uid's answers, misses included, are cached per generation
+            raise ValueError(f"documents of the volatile kind {kind!r} carry no unique id")
         params = (account, kind, name, name.lower(), uid, schema.dump(doc), time.time())
         self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.insert, params).rowcount != 1:
             what = f"{kind} {name!r}" + (f" or id {uid}" if uid else "")
             raise Conflict(f"{what} already exists in account {account!r}")
-        self.wrote_documents = True
+        self.wrote_documents = self.wrote_documents or not is_volatile(kind)
 
     def update(self, account: str, kind: str, name: str, doc: dict[str, Any]) -> None:
         params = (schema.dump(doc), time.time(), account, kind, name.lower())
         self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.update, params).rowcount != 1:
             raise KeyError((account, kind, name))
-        self.wrote_documents = True
+        self.wrote_documents = self.wrote_documents or not is_volatile(kind)
 
     def delete(self, account: str, kind: str, name: str) -> bool:
         self._read.pop((account, kind, name.lower()), None)
         if self._conn.execute(self._sql.delete, (account, kind, name.lower())).rowcount != 1:
             return False
-        self.wrote_documents = True
+        self.wrote_documents = self.wrote_documents or not is_volatile(kind)
         return True
 
     def find(self, kind: str, name: str) -> tuple[str, dict[str, Any]] | None:

@@ -82,3 +82,16 @@ def test_a_key_and_a_policy_changed_on_one_node_take_effect_on_the_other(nodes):
     with pytest.raises(ClientError) as exc:
         as_user_b.get_role(RoleName="shared-target")
     assert exc.value.response["Error"]["Code"] == "InvalidClientTokenId"
+
+
+def test_every_change_is_seen_by_the_other_node_at_its_next_request(nodes):
+    """Writes alternate between the nodes, each followed at once by a read on the other: on PostgreSQL both
+    nodes answer generation() from their LISTEN connections, and a write returns only once both have it."""
+    a, b = nodes
+    iam_a, iam_b = a.client("iam"), b.client("iam")
+    iam_a.create_role(RoleName="ping-pong", AssumeRolePolicyDocument=TRUST, Description="0")
+    for n in range(1, 31):
+        writer, reader = (iam_a, iam_b) if n % 2 else (iam_b, iam_a)
+        assert reader.get_role(RoleName="ping-pong")["Role"]["Description"] == str(n - 1)  # now cached there
+        writer.update_role(RoleName="ping-pong", Description=str(n))
+        assert reader.get_role(RoleName="ping-pong")["Role"]["Description"] == str(n)

@@ -6,6 +6,8 @@ the other's next read, whatever the other has cached, and a read the cache answe
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from rolecall.store import Conflict
@@ -121,3 +123,136 @@ def test_a_trail_batch_is_written_whole_with_resources_in_order(store):
     with pytest.raises(Conflict), store.transaction() as tx:  # a taken eventID refuses the batch
         tx.append_events([records[0], (A, dict(records[0][1], eventID="new"))])
     assert len(list(store.events(A))) == 30
+
+
+@pytest.mark.postgres
+def test_postgres_cached_reads_and_generation_issue_no_sql_once_the_listener_is_live(pg_backend):
+    """generation() comes from the node's LISTEN connection, not a query, once it has caught up."""
+    store = pg_backend.open()
+    with store.transaction() as tx:
+        tx.insert(A, "role", "r", {"v": 1})
+    store.generation()  # starts the listener
+    listener = store._listener  # type: ignore[attr-defined]
+    assert listener.wait_live(10)
+    with store.transaction() as tx:  # returns once every listener, this one included, has taken it in
+        tx.update(A, "role", "r", {"v": 2})
+    # The listener acknowledged from inside its work on the notification; until it has finished that work
+    # (its thread may wait for the GIL) reads ask the database, as they should. Wait for it to be done.
+    for _ in range(500):
+        if not listener._seq & 1:
+            break
+        time.sleep(0.01)
+    with store.read_transaction() as tx:  # fills the cache
+        assert tx.get(A, "role", "r") == {"v": 2}
+    statements: list[str] = []
+    conn = store._conn()  # type: ignore[attr-defined]
+    original = conn.execute
+    conn.execute = lambda sql, *args, **kwargs: statements.append(sql) or original(sql, *args, **kwargs)
+    try:
+        for _ in range(3):
+            with store.read_transaction(store.generation()) as tx:
+                assert tx.get(A, "role", "r") == {"v": 2}
+    finally:
+        conn.execute = original
+    assert statements == []
+
+
+@pytest.mark.postgres
+def test_postgres_a_commit_on_one_node_is_in_the_other_nodes_generation_when_it_returns(pg_backend):
+    """Two nodes on one database, both with live listeners: every write through one is read through the
+    other right after its transaction returns, from the other's in-process generation, never stale."""
+    first, second = pg_backend.open(), pg_backend.open()
+    with first.transaction() as tx:
+        tx.insert(A, "role", "r", {"v": 0})
+    for store in (first, second):
+        store.generation()
+        assert store._listener.wait_live(10)  # type: ignore[attr-defined]
+    with first.transaction() as tx:
+        tx.update(A, "role", "r", {"v": 1})
+    for v in range(2, 40):
+        writer, reader = (first, second) if v % 2 else (second, first)
+        with reader.read_transaction() as tx:  # cached at the reader's current generation
+            assert tx.get(A, "role", "r") == {"v": v - 1}
+        with writer.transaction() as tx:
+            tx.update(A, "role", "r", {"v": v})
+        assert reader._listener.known == writer.generation()  # type: ignore[attr-defined]
+        with reader.read_transaction() as tx:
+            assert tx.get(A, "role", "r") == {"v": v}
+
+
+@pytest.mark.postgres
+def test_postgres_reads_ask_the_database_while_the_listener_is_down(pg_backend):
+    """A listener whose connection is killed stops answering; reads fall back to the meta row, and a write
+    made meanwhile is seen, before and after the listener reconnects."""
+    first, second = pg_backend.open(), pg_backend.open()
+    with first.transaction() as tx:
+        tx.insert(A, "role", "r", {"v": 0})
+    second.generation()
+    listener = second._listener  # type: ignore[attr-defined]
+    assert listener.wait_live(10)
+    with first.transaction() as tx:
+        tx.update(A, "role", "r", {"v": 1})
+    with pg_backend.raw() as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
+            (f"rolecall-gen {second._tag} %",),  # type: ignore[attr-defined]
+        )
+        with first.transaction() as tx:  # the terminated listener is not waited for
+            tx.update(A, "role", "r", {"v": 2})
+        with second.read_transaction() as tx:
+            assert tx.get(A, "role", "r") == {"v": 2}
+    for _ in range(200):  # it reconnects within its back-off (polling here is about liveness, not timing)
+        if listener.live:
+            break
+        time.sleep(0.05)
+    assert listener.live
+    with first.transaction() as tx:
+        tx.update(A, "role", "r", {"v": 3})
+    with second.read_transaction() as tx:
+        assert tx.get(A, "role", "r") == {"v": 3}
+
+
+@pytest.mark.postgres
+def test_postgres_reads_ask_the_database_while_the_listener_is_taking_input_in(pg_backend, monkeypatch):
+    """A listener held up between reading its socket and storing the generation (here: on its lock) does not
+    answer: the writer stops waiting for it after ACK_TIMEOUT_S, and reads meanwhile go to the meta row."""
+    from rolecall.store import pg_generation
+
+    monkeypatch.setattr(pg_generation, "ACK_TIMEOUT_S", 0.2)
+    first, second = pg_backend.open(), pg_backend.open()
+    with first.transaction() as tx:
+        tx.insert(A, "role", "r", {"v": 0})
+    second.generation()
+    listener = second._listener  # type: ignore[attr-defined]
+    assert listener.wait_live(10)
+    with second.read_transaction() as tx:
+        assert tx.get(A, "role", "r") == {"v": 0}  # cached at the listener's generation
+    with listener._lock:  # its thread cannot store what it reads
+        with first.transaction() as tx:
+            tx.update(A, "role", "r", {"v": 1})
+        assert listener.known < first.generation()
+        with second.read_transaction() as tx:
+            assert tx.get(A, "role", "r") == {"v": 1}
+    with first.transaction() as tx:  # the listener goes on
+        tx.update(A, "role", "r", {"v": 2})
+    assert listener.known == first.generation()
+
+
+def test_the_listener_socket_peek_sees_unread_input_and_the_end_of_the_connection():
+    """What lets a node tell that its listener has not yet taken in what arrived (or that it is gone)."""
+    import socket
+
+    from rolecall.store.pg_generation import _readable
+
+    mine, theirs = socket.socketpair()
+    try:
+        assert not _readable(mine)
+        theirs.send(b"N")
+        assert _readable(mine) and _readable(mine)  # a peek leaves the byte there
+        assert mine.recv(1) == b"N"
+        assert not _readable(mine)
+        theirs.close()
+        assert _readable(mine)
+        assert _readable(None)
+    finally:
+        mine.close()

@@ -5,12 +5,12 @@ re-take it at every statement, and each re-take waits on (and stalls) the reques
 `bench/server_requests.py`, that cost a signed GetRole about 40% of the server's CPU per request. Here the
 server only pickles each record and writes it to a pipe; a child process (`python -m
 rolecall.store.event_pipe`, on its own store connection) reads them, writes whatever has arrived in one
-transaction, and goes back to reading. Nothing waits on a timer: a record is written as soon as the child
-reads it, and under load the batches grow.
+transaction, and goes back to reading. A batch gathers for at most 10 ms (a commit costs about as much as
+twenty records), and not at all when a flush is waiting, so LookupEvents never waits on that timer.
 
-The pipe is the queue and its back-pressure: when the child falls behind by a full pipe (1 MiB where the
-system allows, a few thousand records), put() blocks until it catches up, so the trail never falls far
-behind the requests it describes. flush() sends a marker and waits for the child to echo it back once
+The pipe is the queue and its back-pressure: when the child falls behind by a full pipe (256 KiB, a few
+hundred records), put() blocks until it catches up, so the trail never falls more than a batch and a pipe
+behind the requests it describes, and once the load stops the last records are in within tens of ms. flush() sends a marker and waits for the child to echo it back once
 everything before it is committed. A child that dies is started again on the next record (the records it
 had read but not written are lost, and the server says so in its log); closing the pipe ends the child
 once it has written everything sent.

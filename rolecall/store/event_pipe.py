@@ -29,7 +29,7 @@ log = logging.getLogger("rolecall.trail")
 
 RECORD, FLUSH = b"R", b"F"
 HEADER = struct.Struct(">cI")
-PIPE_SIZE = 1 << 20  # the pipe's capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size)
+PIPE_SIZE = 1 << 18  # the pipe's capacity: a few hundred records, the most that can wait in it for the writer
 GATHER_S = 0.01  # how long the first record of a batch may wait for others (none when a flush is asked)
 MAX_BATCH = 4096  # records one transaction takes at most, so that a backlog commits in steps
 DATA_DIR_ENV, DATABASE_URL_ENV = "ROLECALL_TRAIL_DATA_DIR", "ROLECALL_TRAIL_DATABASE_URL"

@@ -193,14 +193,29 @@ def build_lookup(
     if end is not None:
         where.append(f"{prefix}.event_time <= ?")
         params.append(encode_time(utc(end)))
-    if next_token:
-        after_time, after_seq = decode_token(next_token)
-        where.append(f"({prefix}.event_time, {prefix}.seq) < (?, ?)")
-        params += [encode_time(after_time), after_seq]
     source = "events e" if table == "events" else "event_resources r JOIN events e ON e.seq = r.seq"
+    select = f"SELECT e.seq, e.event_time, e.record FROM {source}"
+    order = f"ORDER BY {prefix}.event_time DESC, {prefix}.seq DESC"
+    limit = max_results + 1
+    if not next_token:
+        sql = f"{select} WHERE {' AND '.join(where)} {order} LIMIT ?"
+        return LookupQuery(sql, [*params, limit], max_results)
+    after_time, after_seq = decode_token(next_token)
+    after = encode_time(after_time)
+    if table == "event_resources":
+        # (event_time, seq) are real key columns: both databases seek to the row value and scan on.
+        where.append("(r.event_time, r.seq) < (?, ?)")
+        sql = f"{select} WHERE {' AND '.join(where)} {order} LIMIT ?"
+        return LookupQuery(sql, [*params, after, after_seq, limit], max_results)
+    # On events, seq is SQLite's rowid, which it does not use in a row-value range on an index: it would
+    # seek to event_time <= ? and step over every record of that same second with a larger seq (thousands
+    # after a burst, each deeper page more). Two index ranges instead, the rest of that second and the
+    # seconds before it, each at most a page, merged.
+    same = " AND ".join([*where, "e.event_time = ?", "e.seq < ?"])
+    older = " AND ".join([*where, "e.event_time < ?"])
     sql = (
-        f"SELECT e.seq, e.event_time, e.record FROM {source} WHERE {' AND '.join(where)} "
-        f"ORDER BY {prefix}.event_time DESC, {prefix}.seq DESC LIMIT ?"
+        f"SELECT * FROM ({select} WHERE {same} ORDER BY e.seq DESC LIMIT ?) AS same_time "
+        f"UNION ALL SELECT * FROM ({select} WHERE {older} {order} LIMIT ?) AS older "
+        "ORDER BY event_time DESC, seq DESC LIMIT ?"
     )
-    params.append(max_results + 1)
-    return LookupQuery(sql, params, max_results)
+    return LookupQuery(sql, [*params, after, after_seq, limit, *params, after, limit, limit], max_results)

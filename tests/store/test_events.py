@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from rolecall.store import Conflict
-from rolecall.store.events import event_username, resource_name
+from rolecall.store.events import build_lookup, encode_token, event_username, resource_name, time_text
 
 A, B = "111111111111", "222222222222"
 ROLE_ARN = f"arn:aws:iam::{A}:role/ops/Deployer"
@@ -182,6 +184,86 @@ def test_pages_cover_everything_once(store):
         if not token:
             break
     assert listed == [i for i in seen if int(i[1:]) % 3 == 0]
+
+
+def test_pages_step_through_a_burst_of_equal_times(store):
+    """A load test leaves thousands of records in one second: a page token goes on from its own record
+    within that second (seq), with or without a filter or a time range, each record exactly once."""
+    burst = datetime(2026, 11, 28, 18, 30, tzinfo=UTC)
+    with store.transaction() as tx:
+        tx.append_event(A, rec("before", 29))
+        for i in range(240):
+            r = rec(
+                f"s{i:03}",
+                30,
+                "ListRoles" if i % 3 else "GetRole",
+                resources=[{"ARN": ROLE_ARN, "type": "AWS::IAM::Role"}] if i % 2 else [],
+            )
+            tx.append_event(A, r)
+        tx.append_event(A, rec("after", 31))
+    newest_first = [f"s{i:03}" for i in reversed(range(240))]
+
+    def pages(**kw):
+        seen, token = [], None
+        while True:
+            page, token = store.lookup_events(A, max_results=7, next_token=token, **kw)
+            assert len(page) <= 7
+            seen += ids(page)
+            if not token:
+                return seen
+
+    assert pages() == ["after", *newest_first, "before"]
+    assert pages(start=burst, end=burst) == newest_first
+    get_role = [i for i in newest_first if int(i[1:]) % 3 == 0]
+    assert pages(attribute=("EventName", "GetRole")) == ["after", *get_role, "before"]
+    odd = [i for i in newest_first if int(i[1:]) % 2]
+    assert pages(attribute=("ResourceName", "Deployer"), end=burst) == odd
+
+
+def sqlite_steps(data_dir: str, *args) -> int:
+    """SQLite VM instructions (in units of 100) that the SQL of store.lookup_events(A, *args) runs: how much
+    of the trail a query touches, counted rather than timed."""
+    query = build_lookup(A, *args, time_text)
+    conn = sqlite3.connect(Path(data_dir) / "rolecall.db")
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    conn.set_progress_handler(count, 100)
+    conn.execute(query.sql, query.params).fetchall()
+    conn.close()
+    return steps
+
+
+@pytest.mark.parametrize(
+    "attribute", [None, ("EventName", "GetRole"), ("Username", "alice"), ("ResourceName", "Deployer")]
+)
+def test_a_page_reads_a_page_however_deep_in_a_burst(sqlite_backend, attribute):
+    """The page 100 records from the end of 2,000 records of one second costs what page 2 does (SQLite would
+    otherwise seek to the second and step over every record of it that earlier pages returned), and a
+    filter that matches nothing reads nothing."""
+    store = sqlite_backend.open()
+    role = [{"ARN": ROLE_ARN, "type": "AWS::IAM::Role"}]
+    with store.transaction() as tx:
+        tx.append_events([(A, rec(f"s{i:04}", 30, resources=role)) for i in range(2000)])
+    moment = datetime(2026, 11, 28, 18, 30, tzinfo=UTC)
+    _, token = store.lookup_events(A, attribute=attribute, max_results=50)
+    page2 = sqlite_steps(sqlite_backend.data_dir, attribute, None, None, 50, token)
+    seq = store_seq(sqlite_backend.data_dir, "s0100")  # 100 records from the bottom of the burst
+    deep = sqlite_steps(sqlite_backend.data_dir, attribute, None, None, 50, encode_token(moment, seq))
+    assert deep <= 2 * page2 + 2
+    none = ("EventName", "DeleteAccount") if attribute is None else (attribute[0], "nothing")
+    assert sqlite_steps(sqlite_backend.data_dir, none, None, None, 50, None) <= 2
+
+
+def store_seq(data_dir: str, event_id: str) -> int:
+    conn = sqlite3.connect(Path(data_dir) / "rolecall.db")
+    (seq,) = conn.execute("SELECT seq FROM events WHERE event_id = ?", (event_id,)).fetchone()
+    conn.close()
+    return seq
 
 
 def test_a_page_token_survives_new_arrivals(store):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rolecall.core.context import OpContext
@@ -14,7 +14,7 @@ from rolecall.services.cloudtrail.errors import (
     InvalidNextTokenException,
     InvalidTimeRangeException,
 )
-from rolecall.store.events import event_username
+from rolecall.store.events import event_username, utc
 
 LOOKUP_KEYS = {
     "EventId",
@@ -35,7 +35,8 @@ def _event(rec: dict[str, Any]) -> dict[str, Any]:
         "EventId": rec["eventID"],
         "EventName": rec["eventName"],
         "ReadOnly": "true" if rec.get("readOnly") else "false",
-        "EventTime": datetime.strptime(rec["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+        # fromisoformat, as the store indexed it: strptime costs ~30 µs a record, most of a page of 50.
+        "EventTime": utc(datetime.fromisoformat(rec["eventTime"])),
         "EventSource": rec["eventSource"],
         "Resources": [
             {"ResourceType": r.get("type"), "ResourceName": r.get("ARN")} for r in rec.get("resources") or []

@@ -24,9 +24,10 @@ account's root, for each shape:
                before the trail began, alone and with an attribute; another account's EventId): it must
                not scan the trail
 
-Pages are the default 50 records. Printed per shape and size: the median wall time of LookupEvents in ms
-and the CPU time per request (process time over the rounds, the trail writer's share included; on the
-shared machine it moves less than wall time); `ratio`, the largest trail against the smallest in the same
+Pages are the default 50 records. The shapes take turns, round by round, so that load from the rest of the
+machine falls on all of them alike. Printed per shape and size: the median wall time of LookupEvents in ms
+and the CPU time per request (the process's, every thread's, during the call: it moves less than wall
+time on the shared machine); `ratio`, the largest trail against the smallest in the same
 run (`events` gives the records returned at each size: a page of fewer records costs less); `÷newest`, the
 shape against the unfiltered newest page of the same trail (a full page of any shape should cost what that
 one costs, a page that finds nothing less). The peer on the same table, `raw`, is a bare primary-key
@@ -239,17 +240,26 @@ class Figure:
     results: int
 
 
-def timed(rounds: int, call: Callable[[], Any]) -> Figure:
-    call()  # warm: statement caches, pages
-    walls, out = [], None
-    cpu = time.process_time()
+def timed(rounds: int, calls: dict[str, Callable[[], Any]]) -> dict[str, Figure]:
+    """Each call `rounds` times, taking turns (round by round through every shape), so that a burst of load
+    from the rest of the machine falls on all shapes alike rather than on whichever ran then."""
+    last: dict[str, Any] = {label: call() for label, call in calls.items()}  # warm: statement caches, pages
+    walls: dict[str, list[float]] = {label: [] for label in calls}
+    cpus: dict[str, float] = dict.fromkeys(calls, 0.0)
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        out = call()
-        walls.append(1000 * (time.perf_counter() - t0))
-    cpu_ms = 1000 * (time.process_time() - cpu) / rounds
-    results = len(out["Events"]) if isinstance(out, dict) else int(out or 0)
-    return Figure(statistics.median(walls), cpu_ms, results)
+        for label, call in calls.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            last[label] = call()
+            walls[label].append(1000 * (time.perf_counter() - t0))
+            cpus[label] += time.process_time() - c0
+    return {
+        label: Figure(
+            statistics.median(walls[label]),
+            1000 * cpus[label] / rounds,
+            len(out["Events"]) if isinstance(out, dict) else int(out or 0),
+        )
+        for label, out in last.items()
+    }
 
 
 # --- one store -----------------------------------------------------------------------------------------
@@ -342,7 +352,7 @@ def raw_reader(where: str) -> tuple[Callable[[], int], Callable[[], None]]:
     return read, conn.close
 
 
-def explain(store_where: str, store: Any, params: dict[str, Any]) -> str:
+def explain(store_where: str, params: dict[str, Any]) -> str:
     """The plan of the SQL that store.lookup_events runs for these LookupEvents params."""
     from rolecall.store import schema
     from rolecall.store.events import build_lookup, time_text
@@ -397,7 +407,6 @@ def measure(backend: str, size: int, rounds: int, want_plans: bool) -> Run:
     from rolecall.core.config import ServerConfig
     from rolecall.credentials.secretbox import SecretBox
 
-    figures: dict[str, Figure] = {}
     plans: list[str] = []
     with (
         filled_store(backend, size) as (store, where, filled),
@@ -425,12 +434,7 @@ def measure(backend: str, size: int, rounds: int, want_plans: bool) -> Run:
             seen += any(e["EventName"] == "GetRole" and "fill" not in e["EventId"] for e in out["Events"])
             return out
 
-        figures["own call"] = timed(rounds, own_call)
-        if seen != rounds + 1:
-            print(
-                f"  !! {backend} {size:,}: only {seen}/{rounds + 1} rounds saw their own call",
-                file=sys.stderr,
-            )
+        calls: dict[str, Callable[[], Any]] = {"own call": own_call}
         for label, params, page in shapes(size):
             for _ in range(page - 1):
                 token = lookup(params).get("NextToken")
@@ -438,12 +442,18 @@ def measure(backend: str, size: int, rounds: int, want_plans: bool) -> Run:
                     break  # a trail too small for this page
                 params = {**params, "NextToken": token}
             else:
-                figures[label] = timed(rounds, lambda params=params: lookup(params))
+                calls[label] = lambda params=params: lookup(params)
             if want_plans:
-                plans.append(f"    {label}\n{explain(where, store, params)}")
+                plans.append(f"    {label}\n{explain(where, params)}")
         read, close = raw_reader(where)
-        figures["raw"] = timed(rounds, read)
+        calls["raw"] = read
+        figures = timed(rounds, calls)
         close()
+        if seen != rounds + 1:
+            print(
+                f"  !! {backend} {size:,}: only {seen}/{rounds + 1} rounds saw their own call",
+                file=sys.stderr,
+            )
         rss_after = rss_mib()
         pipeline.close()
     return Run(figures, filled, plans, (rss_before, rss_after))

@@ -13,8 +13,9 @@ the records belong to another account; the last tenth of the fill (at most 20,00
 second, as a load test leaves a trail. An in-process pipeline then serves cloudtrail:LookupEvents as the
 account's root, for each shape:
 
-  own call     one iam:GetRole (queued on the trail writer), then an unfiltered LookupEvents, which must
-               flush that record first: every round has to see its own call
+  own call     one iam:GetRole (queued on the trail writer: a child process, as rolecall serve's default,
+               or with --trail-writer thread a thread), then an unfiltered LookupEvents, which must flush
+               that record first: every round has to see its own call
   newest       no filter, the newest page
   EventName / Username / ResourceName / ResourceType / AccessKeyId   one lookup attribute, common and rare
   time range   StartTime/EndTime: an hour in the middle of the trail, alone and with EventName
@@ -26,8 +27,8 @@ account's root, for each shape:
 
 Pages are the default 50 records. The shapes take turns, round by round, so that load from the rest of the
 machine falls on all of them alike. Printed per shape and size: the median wall time of LookupEvents in ms
-and the CPU time per request (the process's, every thread's, during the call: it moves less than wall
-time on the shared machine); `ratio`, the largest trail against the smallest in the same
+and the CPU time per request (this process's, every thread's, during the call; not the writer process's:
+it moves less than wall time on the shared machine); `ratio`, the largest trail against the smallest in the same
 run (`events` gives the records returned at each size: a page of fewer records costs less); `÷newest`, the
 shape against the unfiltered newest page of the same trail (a full page of any shape should cost what that
 one costs, a page that finds nothing less). The peer on the same table, `raw`, is a bare primary-key
@@ -401,7 +402,7 @@ class Run:
     rss: tuple[float, float]  # MiB before and after the lookups
 
 
-def measure(backend: str, size: int, rounds: int, want_plans: bool) -> Run:
+def measure(backend: str, size: int, rounds: int, want_plans: bool, writer: str) -> Run:
     from rolecall.app import build_pipeline
     from rolecall.authn import root_caller
     from rolecall.core.config import ServerConfig
@@ -415,7 +416,14 @@ def measure(backend: str, size: int, rounds: int, want_plans: bool) -> Run:
         config = ServerConfig(
             secret_box=SecretBox(b"k" * 32), token_box=SecretBox(b"t" * 32), data_dir=cfg_dir
         )
-        pipeline = build_pipeline(store, config)
+        trail = None
+        if writer == "process":  # rolecall serve's default: records go through a pipe to a child process
+            from rolecall.audit.trail_process import TrailProcess
+
+            data_dir = None if where.startswith("postgresql://") else str(Path(where).parent)
+            database_url = where if where.startswith("postgresql://") else None
+            trail = TrailProcess(data_dir=data_dir or cfg_dir, database_url=database_url)
+        pipeline = build_pipeline(store, config, trail=trail)
         root = root_caller(ACCOUNT, None)
         rss_before = rss_mib()
 
@@ -465,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--postgres", action="store_true", help="also a scratch database on 127.0.0.1:5432")
     parser.add_argument("--only-postgres", action="store_true", help="PostgreSQL alone")
+    parser.add_argument(
+        "--trail-writer",
+        choices=["process", "thread"],
+        default="process",
+        help="who writes the own call's record, as rolecall serve --trail-writer (default: process)",
+    )
     parser.add_argument("--explain", action="store_true", help="print each shape's plan at the largest size")
     args = parser.parse_args(argv)
     sizes = sorted(args.sizes)
@@ -476,11 +490,14 @@ def main(argv: list[str] | None = None) -> int:
         rss: dict[int, tuple[float, float]] = {}
         all_plans: list[str] = []
         for size in sizes:
-            run = measure(backend, size, args.rounds, args.explain and size == sizes[-1])
+            run = measure(backend, size, args.rounds, args.explain and size == sizes[-1], args.trail_writer)
             results[size], fills[size], rss[size] = run.figures, run.filled, run.rss
             all_plans = run.plans or all_plans
         small, large = sizes[0], sizes[-1]
-        print(f"\n{backend}: LookupEvents, {args.rounds} rounds per shape, ms median wall / CPU per request")
+        print(
+            f"\n{backend}: LookupEvents, {args.rounds} rounds per shape, ms median wall / CPU per request "
+            f"(trail writer: {args.trail_writer})"
+        )
         print("fill: " + ", ".join(f"{s:,} records in {fills[s]:.1f} s" for s in sizes))
         print(
             "RSS before / after the lookups: "

@@ -25,20 +25,23 @@ account's root, for each shape:
                before the trail began, alone and with an attribute; another account's EventId): it must
                not scan the trail
 
-Pages are the default 50 records. The shapes take turns, round by round, so that load from the rest of the
-machine falls on all of them alike. Printed per shape and size: the median wall time of LookupEvents in ms
+Pages are the default 50 records. Every size's trail stays open and their shapes take turns, round by
+round, so that load from the rest of the machine falls on all of them alike: the small trail is the large
+one's peer at each moment. Printed per shape and size: the median wall time of LookupEvents in ms
 and the CPU time per request (this process's, every thread's, during the call; not the writer process's:
 it moves less than wall time on the shared machine); `ratio`, the largest trail against the smallest in the same
 run (`events` gives the records returned at each size: a page of fewer records costs less); `÷newest`, the
 shape against the unfiltered newest page of the same trail (a full page of any shape should cost what that
 one costs, a page that finds nothing less). The peer on the same table, `raw`, is a bare primary-key
 SELECT of the table's newest 51 rows on a connection of its own plus json.loads of 50 of them: the least
-any page of 50 can cost. Also printed: the process's resident memory before and after the lookups.
+any page of 50 can cost. Also printed: the process's resident memory with every trail filled and after
+the lookups.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import resource
 import sqlite3
@@ -47,11 +50,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -61,6 +64,7 @@ OTHER_ACCOUNT = "210987654321"  # a tenth of the records: a lookup must not wand
 START = datetime(2026, 1, 1, tzinfo=UTC)
 NAMES = ("GetRole", "ListRoles", "AssumeRole", "GetCallerIdentity")
 BATCH = 20_000
+K = TypeVar("K")
 
 
 # --- the records ---------------------------------------------------------------------------------------
@@ -195,6 +199,9 @@ def fill_postgres(url: str, count: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE events")  # what autovacuum does shortly after a bulk load
         conn.execute("VACUUM ANALYZE event_resources")
+        # And what the checkpointer does: without it, the fill's gigabyte of dirty pages is written out
+        # during the measurement, which then times the disk.
+        conn.execute("CHECKPOINT")
 
 
 # --- the shapes ----------------------------------------------------------------------------------------
@@ -241,12 +248,12 @@ class Figure:
     results: int
 
 
-def timed(rounds: int, calls: dict[str, Callable[[], Any]]) -> dict[str, Figure]:
+def timed(rounds: int, calls: dict[K, Callable[[], Any]]) -> dict[K, Figure]:
     """Each call `rounds` times, taking turns (round by round through every shape), so that a burst of load
     from the rest of the machine falls on all shapes alike rather than on whichever ran then."""
-    last: dict[str, Any] = {label: call() for label, call in calls.items()}  # warm: statement caches, pages
-    walls: dict[str, list[float]] = {label: [] for label in calls}
-    cpus: dict[str, float] = dict.fromkeys(calls, 0.0)
+    last: dict[K, Any] = {label: call() for label, call in calls.items()}  # warm: statement caches, pages
+    walls: dict[K, list[float]] = {label: [] for label in calls}
+    cpus: dict[K, float] = dict.fromkeys(calls, 0.0)
     for _ in range(rounds):
         for label, call in calls.items():
             c0, t0 = time.process_time(), time.perf_counter()
@@ -376,10 +383,10 @@ def explain(store_where: str, params: dict[str, Any]) -> str:
         import psycopg
 
         with psycopg.connect(store_where) as conn:
-            rows = conn.execute(
+            plan = conn.execute(
                 "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + schema.pg(query.sql), query.params
             )
-            return "\n".join("      " + r[0] for r in rows)
+            return "\n".join("      " + r[0] for r in plan)
     conn = sqlite3.connect(store_where)
     rows = conn.execute("EXPLAIN QUERY PLAN " + query.sql, query.params).fetchall()
     conn.close()
@@ -395,76 +402,68 @@ def rss_mib() -> float:
 
 
 @dataclass
-class Run:
-    figures: dict[str, Figure]
+class Trail:
+    """One filled store with its pipeline, ready to be timed."""
+
+    calls: dict[str, Callable[[], Any]]  # shape label -> one LookupEvents (or the raw read)
     filled: float  # seconds
     plans: list[str]
-    rss: tuple[float, float]  # MiB before and after the lookups
+    own_calls_seen: Callable[[], int]
 
 
-def measure(backend: str, size: int, rounds: int, want_plans: bool, writer: str) -> Run:
+def prepare(stack: ExitStack, backend: str, size: int, want_plans: bool, writer: str) -> Trail:
+    """A store of `size` records and a pipeline over it, closed with `stack`; the calls of every shape."""
     from rolecall.app import build_pipeline
     from rolecall.authn import root_caller
     from rolecall.core.config import ServerConfig
     from rolecall.credentials.secretbox import SecretBox
 
-    plans: list[str] = []
-    with (
-        filled_store(backend, size) as (store, where, filled),
-        tempfile.TemporaryDirectory(prefix="rolecall-lookup-cfg-") as cfg_dir,
-    ):
-        config = ServerConfig(
-            secret_box=SecretBox(b"k" * 32), token_box=SecretBox(b"t" * 32), data_dir=cfg_dir
+    store, where, filled = stack.enter_context(filled_store(backend, size))
+    cfg_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="rolecall-lookup-cfg-"))
+    config = ServerConfig(secret_box=SecretBox(b"k" * 32), token_box=SecretBox(b"t" * 32), data_dir=cfg_dir)
+    trail = None
+    if writer == "process":  # rolecall serve's default: records go through a pipe to a child process
+        from rolecall.audit.trail_process import TrailProcess
+
+        pg = where.startswith("postgresql://")
+        trail = TrailProcess(
+            data_dir=cfg_dir if pg else str(Path(where).parent), database_url=where if pg else None
         )
-        trail = None
-        if writer == "process":  # rolecall serve's default: records go through a pipe to a child process
-            from rolecall.audit.trail_process import TrailProcess
+    pipeline = build_pipeline(store, config, trail=trail)
+    stack.callback(pipeline.close)
+    root = root_caller(ACCOUNT, None)
 
-            data_dir = None if where.startswith("postgresql://") else str(Path(where).parent)
-            database_url = where if where.startswith("postgresql://") else None
-            trail = TrailProcess(data_dir=data_dir or cfg_dir, database_url=database_url)
-        pipeline = build_pipeline(store, config, trail=trail)
-        root = root_caller(ACCOUNT, None)
-        rss_before = rss_mib()
+    def lookup(params: dict[str, Any]) -> dict[str, Any]:
+        return pipeline.invoke(root, "cloudtrail", "LookupEvents", params)
 
-        def lookup(params: dict[str, Any]) -> dict[str, Any]:
-            return pipeline.invoke(root, "cloudtrail", "LookupEvents", params)
+    seen = 0
 
-        seen = 0
+    def own_call() -> dict[str, Any]:
+        nonlocal seen
+        try:
+            pipeline.invoke(root, "iam", "GetRole", {"RoleName": "missing"})
+        except Exception:
+            pass  # NoSuchEntity: the failed read is queued on the writer all the same
+        out = lookup({})
+        seen += any(e["EventName"] == "GetRole" and "fill" not in e["EventId"] for e in out["Events"])
+        return out
 
-        def own_call() -> dict[str, Any]:
-            nonlocal seen
-            try:
-                pipeline.invoke(root, "iam", "GetRole", {"RoleName": "missing"})
-            except Exception:
-                pass  # NoSuchEntity: the failed read is queued on the writer all the same
-            out = lookup({})
-            seen += any(e["EventName"] == "GetRole" and "fill" not in e["EventId"] for e in out["Events"])
-            return out
-
-        calls: dict[str, Callable[[], Any]] = {"own call": own_call}
-        for label, params, page in shapes(size):
-            for _ in range(page - 1):
-                token = lookup(params).get("NextToken")
-                if not token:
-                    break  # a trail too small for this page
-                params = {**params, "NextToken": token}
-            else:
-                calls[label] = lambda params=params: lookup(params)
-            if want_plans:
-                plans.append(f"    {label}\n{explain(where, params)}")
-        read, close = raw_reader(where)
-        calls["raw"] = read
-        figures = timed(rounds, calls)
-        close()
-        if seen != rounds + 1:
-            print(
-                f"  !! {backend} {size:,}: only {seen}/{rounds + 1} rounds saw their own call",
-                file=sys.stderr,
-            )
-        rss_after = rss_mib()
-        pipeline.close()
-    return Run(figures, filled, plans, (rss_before, rss_after))
+    calls: dict[str, Callable[[], Any]] = {"own call": own_call}
+    plans: list[str] = []
+    for label, params, page in shapes(size):
+        for _ in range(page - 1):
+            token = lookup(params).get("NextToken")
+            if not token:
+                break  # a trail too small for this page
+            params = {**params, "NextToken": token}
+        else:
+            calls[label] = functools.partial(lookup, params)
+        if want_plans:
+            plans.append(f"    {label}\n{explain(where, params)}")
+    read, close = raw_reader(where)
+    stack.callback(close)
+    calls["raw"] = read
+    return Trail(calls, filled, plans, lambda: seen)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -485,14 +484,27 @@ def main(argv: list[str] | None = None) -> int:
     backends = ["postgres"] if args.only_postgres else ["sqlite", *(["postgres"] if args.postgres else [])]
 
     for backend in backends:
-        results: dict[int, dict[str, Figure]] = {}
-        fills: dict[int, float] = {}
-        rss: dict[int, tuple[float, float]] = {}
-        all_plans: list[str] = []
-        for size in sizes:
-            run = measure(backend, size, args.rounds, args.explain and size == sizes[-1], args.trail_writer)
-            results[size], fills[size], rss[size] = run.figures, run.filled, run.rss
-            all_plans = run.plans or all_plans
+        with ExitStack() as stack:
+            trails = {
+                size: prepare(stack, backend, size, args.explain and size == sizes[-1], args.trail_writer)
+                for size in sizes
+            }
+            rss_before = rss_mib()
+            # Every size's shapes in the same rounds: the small trail is the large one's peer at each moment.
+            calls = {
+                (size, label): call for size, trail in trails.items() for label, call in trail.calls.items()
+            }
+            timings = timed(args.rounds, calls)
+            rss_after = rss_mib()
+            for size, trail in trails.items():
+                if trail.own_calls_seen() != args.rounds + 1:
+                    print(
+                        f"  !! {size:,}: {trail.own_calls_seen()}/{args.rounds + 1} own calls seen",
+                        file=sys.stderr,
+                    )
+        results = {size: {label: timings[(size, label)] for label in trails[size].calls} for size in sizes}
+        fills = {size: trail.filled for size, trail in trails.items()}
+        all_plans = trails[sizes[-1]].plans
         small, large = sizes[0], sizes[-1]
         print(
             f"\n{backend}: LookupEvents, {args.rounds} rounds per shape, ms median wall / CPU per request "
@@ -500,8 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("fill: " + ", ".join(f"{s:,} records in {fills[s]:.1f} s" for s in sizes))
         print(
-            "RSS before / after the lookups: "
-            + ", ".join(f"{s:,} records {rss[s][0]:.0f} / {rss[s][1]:.0f} MiB" for s in sizes)
+            f"resident memory with every trail filled: {rss_before:.0f} MiB, after the lookups: {rss_after:.0f} MiB"
         )
         header = f"{'shape':<26}" + "".join(f"{f'{s:,} records':>22}" for s in sizes)
         print(header + f"{'ratio':>8} {'÷newest':>8} {'events':>6}")

@@ -26,16 +26,16 @@ account's root, for each shape:
                not scan the trail
 
 Pages are the default 50 records. Every size's trail stays open and their shapes take turns, round by
-round, so that load from the rest of the machine falls on all of them alike: the small trail is the large
-one's peer at each moment. Printed per shape and size: the median wall time of LookupEvents in ms
-and the CPU time per request (this process's, every thread's, during the call; not the writer process's:
-it moves less than wall time on the shared machine); `ratio`, the largest trail against the smallest in the same
-run (`events` gives the records returned at each size: a page of fewer records costs less); `÷newest`, the
-shape against the unfiltered newest page of the same trail (a full page of any shape should cost what that
-one costs, a page that finds nothing less). The peer on the same table, `raw`, is a bare primary-key
-SELECT of the table's newest 51 rows on a connection of its own plus json.loads of 50 of them: the least
-any page of 50 can cost. Also printed: the process's resident memory with every trail filled and after
-the lookups.
+round, so that load from the rest of the machine falls on all of them alike: the small trail is the
+large one's peer at each moment. Printed per shape and size: the median wall time of LookupEvents in ms
+and the CPU time per request (this process's, every thread's, during the call; not the writer
+process's: it moves less than wall time on the shared machine); `ratio`, the largest trail against the
+smallest (`events` gives the records returned at each size: a page of fewer records costs less);
+`÷newest`, the shape against the unfiltered newest page of the same trail (a full page of any shape
+should cost what that one costs, a page that finds nothing less). The peer on the same table, `raw`, is
+a bare primary-key SELECT of the table's newest 51 rows on a connection of its own plus json.loads of 50
+of them: the least any page of 50 can cost. Also printed: the process's resident memory with every
+trail filled and after the lookups.
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def fill_sqlite(path: Path, count: int) -> None:
 
 
 def fill_postgres(url: str, count: int) -> None:
-    """COPY in batches; seq given explicitly (COPY may set an identity column) and the sequence moved past it."""
+    """COPY in batches; seq given explicitly (COPY may set an identity column), the sequence moved past it."""
     import psycopg
 
     from rolecall.store.events import utc
@@ -512,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("fill: " + ", ".join(f"{s:,} records in {fills[s]:.1f} s" for s in sizes))
         print(
-            f"resident memory with every trail filled: {rss_before:.0f} MiB, after the lookups: {rss_after:.0f} MiB"
+            f"resident memory with every trail filled: {rss_before:.0f} MiB, "
+            f"after the lookups: {rss_after:.0f} MiB"
         )
         header = f"{'shape':<26}" + "".join(f"{f'{s:,} records':>22}" for s in sizes)
         print(header + f"{'ratio':>8} {'÷newest':>8} {'events':>6}")
@@ -529,9 +530,10 @@ def main(argv: list[str] | None = None) -> int:
             (label for label in results[large] if label != "raw"), key=lambda k: results[large][k].median_ms
         )
         raw = results[large]["raw"].median_ms
-        line = f"slowest shape at {large:,}: {worst} {results[large][worst].median_ms:.2f} ms ({results[large][worst].median_ms / raw:.1f}x raw"
+        slowest = results[large][worst].median_ms
+        line = f"slowest shape at {large:,}: {worst} {slowest:.2f} ms ({slowest / raw:.1f}x raw"
         if worst in results[small]:
-            line += f", {results[large][worst].median_ms / results[small][worst].median_ms:.2f}x the same at {small:,}"
+            line += f", {slowest / results[small][worst].median_ms:.2f}x the same at {small:,}"
         print(line + ")")
         if all_plans:
             print(f"plans at {large:,} records:")

@@ -35,7 +35,8 @@ def _event(rec: dict[str, Any]) -> dict[str, Any]:
         "EventId": rec["eventID"],
         "EventName": rec["eventName"],
         "ReadOnly": "true" if rec.get("readOnly") else "false",
-        # fromisoformat, as the store indexed it: strptime took 6-30 µs a record (a fifth to a half of a page's CPU).
+        # fromisoformat, as the store indexed it: strptime took 6-30 µs a record, a fifth to a half
+        # of a page's CPU.
         "EventTime": utc(datetime.fromisoformat(rec["eventTime"])),
         "EventSource": rec["eventSource"],
         "Resources": [

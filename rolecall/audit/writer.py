@@ -9,6 +9,7 @@ import time
 from typing import Any, Protocol
 
 from rolecall.store import Store
+from rolecall.store.event_pipe import write_batch
 
 log = logging.getLogger("rolecall.trail")
 
@@ -96,7 +97,7 @@ class TrailWriter:
             self._writing = len(items)
             if items:
                 self._write_started = time.monotonic()
-                self._write(items)
+                write_batch(self._store, items)
             with self._flushed:
                 self._writing = 0
                 self._write_started = 0.0

@@ -101,17 +101,19 @@ def _write_frames(store: Store, buffer: bytearray, outfd: int) -> int:
         if kind == RECORD:
             batch.append(pickle.loads(payload))
             if len(batch) >= MAX_BATCH:
-                _write_batch(store, batch)
+                write_batch(store, batch)
                 batch = []
         else:  # a flush: everything before it must be committed first
-            _write_batch(store, batch)
+            write_batch(store, batch)
             batch = []
             write_all(outfd, payload)
-    _write_batch(store, batch)
+    write_batch(store, batch)
     return offset
 
 
-def _write_batch(store: Store, items: list[tuple[str, dict[str, Any]]]) -> None:
+def write_batch(store: Store, items: list[tuple[str, dict[str, Any]]]) -> None:
+    """Append trail records in one transaction; if that fails, one by one, so that one bad record costs
+    only itself (each failure logged). Never raises: the trail must not take its writer down."""
     if not items:
         return
     try:

@@ -7,28 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlencode
-
-import pytest
 
 from rolecall.console.app import Console
 from rolecall.console.trust import trust_in_words
 from rolecall.http import Headers, HttpRequest, HttpResponse
 from rolecall.store import GLOBAL
+from tests.console.conftest import PASSWORD
 from tests.services.conftest import ACCOUNT, ACCOUNT_TRUST, Harness
-
-PASSWORD = "Correct-Horse-9!"
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(tmp_path)
-    h.call("CreateUser", UserName="ann")
-    h.call("CreateLoginProfile", UserName="ann", Password=PASSWORD)
-    yield h
-    h.close()
 
 
 class Browser:

@@ -10,10 +10,11 @@ twenty records), and not at all when a flush is waiting, so LookupEvents never w
 
 The pipe is the queue and its back-pressure: when the child falls behind by a full pipe (256 KiB, a few
 hundred records), put() blocks until it catches up, so the trail never falls more than a batch and a pipe
-behind the requests it describes, and once the load stops the last records are in within tens of ms. flush() sends a marker and waits for the child to echo it back once
-everything before it is committed. A child that dies is started again on the next record (the records it
-had read but not written are lost, and the server says so in its log); closing the pipe ends the child
-once it has written everything sent.
+behind the requests it describes, and once the load stops the last records are in within tens of ms.
+flush() sends a marker and waits for the child to echo it back once everything before it is committed. A
+child that dies is started again (the records it had read but not written are lost, and the server says so
+in its log); one that dies CRASH_LIMIT times within CRASH_WINDOW_S hands the trail to a writer thread of the
+server. Closing the pipe ends the child once it has written everything sent.
 
 The frames and the child are rolecall.store.event_pipe's: the child needs only the store, not the
 service models this package loads.

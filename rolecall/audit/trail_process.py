@@ -34,7 +34,7 @@ import time
 from typing import Any
 
 from rolecall.audit.writer import TrailWriter
-from rolecall.store import open_store
+from rolecall.store import Store, open_store
 from rolecall.store.event_pipe import (
     DATA_DIR_ENV,
     DATABASE_URL_ENV,
@@ -70,6 +70,7 @@ class TrailProcess:
         # Where records go once the child keeps dying (it cannot open the store, say): a writer thread here,
         # as `--trail-writer thread` runs it, so the server goes on recording.
         self._fallback: TrailWriter | None = None
+        self._fallback_store: Store | None = None
         self._proc = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
@@ -177,6 +178,7 @@ class TrailProcess:
             self._closed = True
             if self._fallback is not None:
                 self._fallback.close()
+            if self._fallback_store is not None:
                 self._fallback_store.close()
             if self._proc.stdin is not None:
                 self._proc.stdin.close()

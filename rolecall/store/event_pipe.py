@@ -63,7 +63,8 @@ def _serve(infd: int, outfd: int) -> None:
             # about as much as 20 records, so at a busy server's rate one transaction per arrival would
             # spend most of this process on commits. An idle server's lone record waits GATHER_S at most.
             deadline = time.monotonic() + GATHER_S
-            while not ended and len(buffer) < 8 * PIPE_SIZE and not _has_flush(buffer):
+            scanned, flush = _find_flush(buffer, 0)
+            while not ended and len(buffer) < 8 * PIPE_SIZE and not flush:
                 left = deadline - time.monotonic()
                 if left <= 0 or not select.select([infd], [], [], left)[0]:
                     break
@@ -71,20 +72,22 @@ def _serve(infd: int, outfd: int) -> None:
                 if not more:
                     ended = True
                 buffer += more
+                scanned, flush = _find_flush(buffer, scanned)  # only the frames that just arrived
             used = _write_frames(store, buffer, outfd)
             del buffer[:used]
     finally:
         store.close()
 
 
-def _has_flush(buffer: bytearray) -> bool:
-    offset = 0
+def _find_flush(buffer: bytearray, offset: int) -> tuple[int, bool]:
+    """Whether a flush frame's header is in `buffer` at or after the frame at `offset`, and where the next
+    header not yet looked at will start (to resume from when more arrives)."""
     while len(buffer) - offset >= HEADER.size:
         kind, length = HEADER.unpack_from(buffer, offset)
         if kind == FLUSH:
-            return True
+            return offset, True
         offset += HEADER.size + length
-    return False
+    return offset, False
 
 
 def _write_frames(store: Store, buffer: bytearray, outfd: int) -> int:
@@ -131,9 +134,8 @@ def write_batch(store: Store, items: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def main() -> None:
-    signal.signal(
-        signal.SIGINT, signal.SIG_IGN
-    )  # the server decides when the trail ends: by closing the pipe
+    # The server decides when the trail ends, by closing the pipe: not a Ctrl-C at its terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     infd, outfd = sys.stdin.buffer.fileno(), sys.stdout.buffer.fileno()
     _serve(infd, outfd)

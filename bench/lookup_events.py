@@ -129,21 +129,7 @@ def store_rows(
         account, record = make_record(first + n, total)
         event = index_record(record)
         seq, when = first_seq + n, encode_time(event.event_time)
-        rows.events.append(
-            (
-                seq,
-                event.event_id,
-                account,
-                when,
-                event.event_name,
-                event.event_source,
-                event.username,
-                event.access_key_id,
-                event.read_only,
-                event.request_id,
-                schema.dump(record),
-            )
-        )
+        rows.events.append((seq, *event.columns(account, when), schema.dump(record)))
         rows.resources += [(account, attr, value, when, seq) for attr, value in event.resources]
     return rows
 

@@ -87,6 +87,21 @@ class IndexedEvent:
     request_id: str | None
     resources: list[tuple[str, str]]  # (attr, value) rows of event_resources, without duplicates
 
+    def columns(self, account: str, when: Any) -> tuple[Any, ...]:
+        """The `events` row's columns from event_id to request_id, in table order (the record text follows
+        them); `when` is the event time as the statement takes it."""
+        return (
+            self.event_id,
+            account,
+            when,
+            self.event_name,
+            self.event_source,
+            self.username,
+            self.access_key_id,
+            self.read_only,
+            self.request_id,
+        )
+
 
 def index_record(record: dict[str, Any]) -> IndexedEvent:
     """Pull the lookup attributes out of a CloudTrail record; ValueError when eventID/eventTime are unusable."""

@@ -166,18 +166,7 @@ class SqlTx(Tx):
         Does not count as a document write: the generation stays."""
         event = index_record(record)
         when = self._sql.event_time(event.event_time)
-        params = (
-            event.event_id,
-            account,
-            when,
-            event.event_name,
-            event.event_source,
-            event.username,
-            event.access_key_id,
-            event.read_only,
-            event.request_id,
-            schema.dump(record),
-        )
+        params = (*event.columns(account, when), schema.dump(record))
         cursor = self._conn.execute(self._sql.insert_event, params)
         if self._sql.returning_seq:
             row = cursor.fetchone()
@@ -202,20 +191,8 @@ class SqlTx(Tx):
         resources: list[list[str]] = []
         for account, record in items:
             event = index_record(record)
-            rows.append(
-                [
-                    event.event_id,
-                    account,
-                    time_text(event.event_time),  # text in JSON; PostgreSQL casts it back
-                    event.event_name,
-                    event.event_source,
-                    event.username,
-                    event.access_key_id,
-                    event.read_only,
-                    event.request_id,
-                    schema.dump(record),
-                ]
-            )
+            # The time as text in JSON; PostgreSQL casts it back.
+            rows.append([*event.columns(account, time_text(event.event_time)), schema.dump(record)])
             resources += [[account, attr, value, event.event_id] for attr, value in event.resources]
         insert_events, insert_resources = self._sql.bulk_events
         if self._sql.events_values is None:

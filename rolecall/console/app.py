@@ -49,6 +49,7 @@ from rolecall.console.sessions import (
     clear_failures,
     count_failure,
     locked_for,
+    locked_message,
     mfa_code_valid,
     note_password_used,
     pending_caller,
@@ -241,10 +242,7 @@ class Console:
             else:
                 locked = locked_for(self.pipeline.store, account, name, now)
                 if locked:
-                    raise SignInFailed(
-                        f"Too many failed sign-in attempts: this user's console sign-in is locked for "
-                        f"{int(locked // 60) + 1} more minutes."
-                    )
+                    raise SignInFailed(locked_message(locked))
                 try:
                     checked = check_user(self.pipeline.store, account, name, form.get("password", ""), now)
                 except SignInFailed:
@@ -299,9 +297,10 @@ class Console:
             if not ok:
                 self._record_login(req, None, user_form, "iam", "mfa", mfa=True)
                 count_failure(store, caller.account, caller.user_name or "", now)
-                if locked_for(store, caller.account, caller.user_name or "", now):
+                locked = locked_for(store, caller.account, caller.user_name or "", now)
+                if locked:
                     self.pending.end(name)
-                    message = "Too many failed sign-in attempts: this user's console sign-in is locked for 15 minutes."
+                    message = locked_message(locked)
                     return html_response(401, signin_page(jar[SIGNIN_COOKIE], PREFIX + "/", message, "iam"))
                 return html_response(
                     401,

@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,6 +131,15 @@ def locked_for(store: Store, account: str, user_name: str, now: float) -> float:
     with store.read_transaction() as tx:
         doc = tx.get(GLOBAL, LOCK_KIND, lock_key(account, user_name))
     return max(0.0, float((doc or {}).get("Until") or 0) - now)
+
+
+def locked_message(seconds_left: float) -> str:
+    """What the sign-in page says while a user's sign-in is locked (whole minutes, rounded up)."""
+    minutes = max(1, math.ceil(seconds_left / 60))
+    return (
+        "Too many failed sign-in attempts: this user's console sign-in is locked for "
+        f"{minutes} more minute{'s' if minutes != 1 else ''}."
+    )
 
 
 def count_failure(store: Store, account: str, user_name: str, now: float) -> None:

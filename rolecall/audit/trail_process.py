@@ -42,6 +42,7 @@ from rolecall.store.event_pipe import (
     HEADER,
     PIPE_SIZE,
     RECORD,
+    WAKE_FD_ENV,
     write_all,
 )
 
@@ -75,14 +76,22 @@ class TrailProcess:
 
     def _start(self) -> subprocess.Popen[bytes]:
         self._starts = [t for t in self._starts if t > time.monotonic() - CRASH_WINDOW_S] + [time.monotonic()]
-        proc = subprocess.Popen(
-            self.command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=self._env,
-            close_fds=True,
-            start_new_session=True,  # a Ctrl-C at the terminal stops the server, which then closes the pipe
-        )
+        # The wake pipe: a byte after each flush frame. The child waits on it while a batch gathers, so a
+        # record written to the records' pipe wakes no one (a wake-up per record cost both processes CPU).
+        wake_read, self._wake = os.pipe()
+        os.set_blocking(self._wake, False)
+        try:
+            proc = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={**self._env, WAKE_FD_ENV: str(wake_read)},
+                close_fds=True,
+                pass_fds=(wake_read,),
+                start_new_session=True,  # a Ctrl-C at the terminal stops the server, which then closes the pipe
+            )
+        finally:
+            os.close(wake_read)
         assert proc.stdin is not None
         try:
             fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
@@ -96,8 +105,9 @@ class TrailProcess:
             assert self._fallback is not None
             self._fallback.put(account, rec)
 
-    def _send(self, frame: bytes) -> bool:
-        """Send a frame to the child (started again if it has died); False once records go to the fallback."""
+    def _send(self, frame: bytes, wake: bool = False) -> bool:
+        """Send a frame to the child (started again if it has died), then with `wake` a byte on the wake pipe;
+        False once records go to the fallback."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the trail writer is closed")
@@ -106,9 +116,15 @@ class TrailProcess:
                 assert stdin is not None
                 try:
                     write_all(stdin.fileno(), frame)
-                    return True
                 except (BrokenPipeError, ValueError):
                     self._replace(self._proc)
+                    continue
+                if wake:
+                    try:
+                        os.write(self._wake, b"!")
+                    except (BlockingIOError, BrokenPipeError):  # full: the child will wake; ended: replaced
+                        pass
+                return True
             return False
 
     def _replace(self, proc: subprocess.Popen[bytes]) -> None:
@@ -118,6 +134,8 @@ class TrailProcess:
             proc.stdin.close()
         if proc.stdout is not None:
             proc.stdout.close()
+        os.close(self._wake)
+        self._wake = -1
         status = proc.wait()
         if len(self._starts) >= CRASH_LIMIT:
             log.error(
@@ -142,7 +160,7 @@ class TrailProcess:
         with self._flush_lock:
             token = os.urandom(8)
             try:
-                sent = self._send(HEADER.pack(FLUSH, len(token)) + token)
+                sent = self._send(HEADER.pack(FLUSH, len(token)) + token, wake=True)
             except RuntimeError:  # closed
                 return False
             if not sent:
@@ -182,6 +200,8 @@ class TrailProcess:
                 self._fallback_store.close()
             if self._proc.stdin is not None:
                 self._proc.stdin.close()
+            if self._wake >= 0:
+                os.close(self._wake)
         try:
             self._proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

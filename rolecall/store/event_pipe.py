@@ -8,7 +8,8 @@ read before it exits. It imports only the store, so it starts in tens of millise
 
 Frames: one type byte (b"R": a pickled (account, record); b"F": a flush token), the payload's length
 (4 bytes, big-endian), the payload. Each flush token is echoed on stdout once every record sent before it
-is committed.
+is committed. The descriptor named by ROLECALL_TRAIL_WAKE_FD, when set, gets a byte after each flush frame:
+while a batch gathers, the child waits on it rather than on the records' pipe.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ PIPE_SIZE = 1 << 18  # the pipe's capacity: a few hundred records, the most that
 GATHER_S = 0.01  # how long the first record of a batch may wait for others (none when a flush is asked)
 MAX_BATCH = 4096  # records one transaction takes at most, so that a backlog commits in steps
 DATA_DIR_ENV, DATABASE_URL_ENV = "ROLECALL_TRAIL_DATA_DIR", "ROLECALL_TRAIL_DATABASE_URL"
+WAKE_FD_ENV = "ROLECALL_TRAIL_WAKE_FD"  # the descriptor the server writes a byte to after a flush frame
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -41,9 +43,11 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _serve(infd: int, outfd: int) -> None:
+def _serve(infd: int, outfd: int, wakefd: int | None = None) -> None:
     """Read frames until the pipe closes; write each arrival's records in one transaction; echo flush tokens
-    once what came before them is committed."""
+    once what came before them is committed. While a batch gathers, only `wakefd` (written to when a flush
+    is sent) wakes this process: records then wait in the pipe, so the server's write of one wakes nobody.
+    Without `wakefd`, every record that arrives wakes it."""
     from rolecall.store import open_store  # here: the package imports this module's parent
 
     store = open_store(
@@ -51,14 +55,14 @@ def _serve(infd: int, outfd: int) -> None:
         database_url=os.environ.get(DATABASE_URL_ENV) or None,
         relaxed_commits=True,  # these records are written after their responses: no sync per batch
     )
+    os.set_blocking(infd, False)
+    watch = [wakefd] if wakefd is not None else [infd]
     buffer = bytearray()
     ended = False
     try:
         while not ended:
-            chunk = os.read(infd, PIPE_SIZE)
-            if not chunk:
-                ended = True
-            buffer += chunk
+            select.select([infd], [], [])
+            ended = _drain(infd, buffer)
             # Gather for up to GATHER_S from the first record, unless a flush is waiting: a commit costs
             # about as much as 20 records, so at a busy server's rate one transaction per arrival would
             # spend most of this process on commits. An idle server's lone record waits GATHER_S at most.
@@ -66,17 +70,31 @@ def _serve(infd: int, outfd: int) -> None:
             scanned, flush = _find_flush(buffer, 0)
             while not ended and len(buffer) < 8 * PIPE_SIZE and not flush:
                 left = deadline - time.monotonic()
-                if left <= 0 or not select.select([infd], [], [], left)[0]:
-                    break
-                more = os.read(infd, PIPE_SIZE)
-                if not more:
-                    ended = True
-                buffer += more
+                woken = left > 0 and bool(select.select(watch, [], [], left)[0])
+                if woken and wakefd in watch and not os.read(wakefd, 64):
+                    watch = [infd]  # the server closed its end: the data pipe's end follows
+                ended = _drain(infd, buffer)
                 scanned, flush = _find_flush(buffer, scanned)  # only the frames that just arrived
+                if not woken:
+                    break
             used = _write_frames(store, buffer, outfd)
             del buffer[:used]
     finally:
         store.close()
+
+
+def _drain(infd: int, buffer: bytearray) -> bool:
+    """Append what the (non-blocking) pipe holds to `buffer`; whether the pipe has closed."""
+    while True:
+        try:
+            chunk = os.read(infd, PIPE_SIZE)
+        except BlockingIOError:
+            return False
+        if not chunk:
+            return True
+        buffer += chunk
+        if len(chunk) < PIPE_SIZE:  # the pipe is empty now: spare the read that would say so
+            return False
 
 
 def _find_flush(buffer: bytearray, offset: int) -> tuple[int, bool]:
@@ -138,7 +156,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     infd, outfd = sys.stdin.buffer.fileno(), sys.stdout.buffer.fileno()
-    _serve(infd, outfd)
+    wake = os.environ.get(WAKE_FD_ENV)
+    _serve(infd, outfd, int(wake) if wake else None)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,18 @@ large records, a bad record, close, a child that dies, and PostgreSQL."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
+import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 from rolecall.audit.trail_process import TrailProcess
 from rolecall.store import open_store
+from rolecall.store.event_pipe import DATA_DIR_ENV, FLUSH, HEADER, RECORD, WAKE_FD_ENV
 from tests.audit.test_writer import A, record
 from tests.servers import create_pg_database, drop_pg_database, postgres_available
 
@@ -154,3 +158,55 @@ def test_on_postgresql_the_child_opens_the_database_from_its_environment(tmp_pat
         writer.close()
         store.close()
         drop_pg_database(url)
+
+
+def _voluntary_switches(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+
+
+def test_records_arriving_while_a_batch_gathers_do_not_wake_the_child(tmp_path):
+    """While a batch gathers, the child waits on the wake pipe (written after flush frames only), so records
+    sent a millisecond apart wake it about once per batch, not once each."""
+    store = open_store(data_dir=str(tmp_path))
+    writer = TrailProcess(data_dir=str(tmp_path))
+    try:
+        writer.put(A, record(0))
+        assert writer.flush(timeout=30)
+        before = _voluntary_switches(writer._proc.pid)
+        for i in range(1, 201):
+            writer.put(A, record(i))
+            time.sleep(0.001)
+        woken = _voluntary_switches(writer._proc.pid) - before
+        assert writer.flush(timeout=30)
+        assert len(list(store.events(A))) == 201
+        assert woken < 100, woken  # one wake-up per record would be 200
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_the_child_run_by_hand_without_a_wake_pipe_writes_what_it_reads(tmp_path):
+    """`python -m rolecall.store.event_pipe` with no ROLECALL_TRAIL_WAKE_FD gathers on the records' pipe."""
+    env = {k: v for k, v in os.environ.items() if k != WAKE_FD_ENV}
+    env[DATA_DIR_ENV] = str(tmp_path)
+    frames = b""
+    for i in range(50):
+        payload = pickle.dumps((A, record(i)))
+        frames += HEADER.pack(RECORD, len(payload)) + payload
+    token = b"12345678"
+    frames += HEADER.pack(FLUSH, len(token)) + token
+    done = subprocess.run(
+        [sys.executable, "-m", "rolecall.store.event_pipe"],
+        input=frames,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == token
+    store = open_store(data_dir=str(tmp_path))
+    try:
+        assert len(list(store.events(A))) == 50
+    finally:
+        store.close()

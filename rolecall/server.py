@@ -14,6 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
 from rolecall.core.host import InternalRoute
 from rolecall.http import BodyStream, Headers
 from rolecall.pipeline import Pipeline
@@ -252,3 +254,63 @@ def _too_large() -> HttpResponse:
 
 def _json(status: int, body: dict[str, Any]) -> HttpResponse:
     return HttpResponse(status, [("content-type", "application/json")], json.dumps(body).encode())
+
+
+class _OneSendTransport:
+    """A connection's transport that sends a response's status line and headers together with the start of
+    its body: uvicorn writes them in two calls, and each write on a socket is a system call that wakes the
+    client. Held bytes go out with the next write or close, or at the loop's next turn (a HEAD response, a
+    100 Continue) at the latest, so every byte keeps its order."""
+
+    __slots__ = ("_transport", "_loop", "_held")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.writelines((held, data))  # one writev: neither is copied
+        elif data.startswith(b"HTTP/1.") and data.endswith(b"\r\n\r\n"):  # a response's head
+            self._held = data
+            self._loop.call_soon(self._release)
+        else:
+            self._transport.write(data)
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def writelines(self, data: Any) -> None:
+        self._release()
+        self._transport.writelines(data)
+
+    def close(self) -> None:
+        self._release()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the transport's interface, as it is
+        return getattr(self._transport, name)
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, each response head sent with its body (`_OneSendTransport`)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(_OneSendTransport(transport, self.loop))  # type: ignore[arg-type]

@@ -243,6 +243,7 @@ class InProcessServer(Server):
             log_level="warning",
             lifespan="on",
             loop="asyncio",
+            http="rolecall.server:HttpProtocol",
         )
         self._uvicorn = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._uvicorn.run, daemon=True)

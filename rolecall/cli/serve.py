@@ -310,7 +310,7 @@ def run_uvicorn(args: argparse.Namespace, sock: socket.socket, app: Any, store: 
         log_level=args.log_level,
         access_log=False,
         loop=loop,
-        http="httptools",
+        http="rolecall.server:HttpProtocol",  # httptools, each response in one write
         lifespan="on",
         timeout_graceful_shutdown=10,
         # X-Forwarded-For would set aws:SourceIp and the trail's sourceIPAddress: believed only from the

@@ -116,3 +116,28 @@ def test_a_body_that_stops_arriving_times_out(inproc):
 
 def test_the_server_still_serves_others(inproc):
     assert urllib3.PoolManager().request("GET", inproc.url + "/_rolecall/health").status == 200
+
+
+def test_heads_without_bodies_and_100_continue_reach_the_client(tmp_path):
+    """A response head with no body to travel with (HEAD, 100 Continue) still goes out, and a kept-alive
+    connection goes on serving after it (`rolecall serve`'s transport holds a head for its body)."""
+    srv = Server(tmp_path).start()
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 6\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")  # before any byte of the body
+            sock.sendall(b"Action")
+            first = sock.recv(65536)
+            assert first.startswith(b"HTTP/1.1 ") and b"\r\n\r\n" in first
+            sock.sendall(b"HEAD /_rolecall/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = sock.recv(65536)
+            assert head.startswith(b"HTTP/1.1 ") and head.endswith(b"\r\n\r\n")
+            sock.sendall(b"GET /_rolecall/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while b'"running"' not in answer:
+                chunk = sock.recv(65536)
+                assert chunk
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200")
+    finally:
+        srv.stop()

@@ -5,8 +5,10 @@ re-take it at every statement, and each re-take waits on (and stalls) the reques
 `bench/server_requests.py`, that cost a signed GetRole about 40% of the server's CPU per request. Here the
 server only pickles each record and writes it to a pipe; a child process (`python -m
 rolecall.store.event_pipe`, on its own store connection) reads them, writes whatever has arrived in one
-transaction, and goes back to reading. A batch gathers for at most 10 ms (a commit costs about as much as
-twenty records), and not at all when a flush is waiting, so LookupEvents never waits on that timer.
+transaction, and goes back to reading. A batch gathers for at most 50 ms (a commit costs about as much as
+twenty records, and each page it writes is shared by the batch's records), and not at all when a flush is
+waiting, so LookupEvents never waits on that timer. While it gathers, records wait in the pipe without
+waking the child; a byte on a second pipe wakes it for a flush, and every WAKE_EVERY records.
 
 The pipe is the queue and its back-pressure: when the child falls behind by a full pipe (256 KiB, a few
 hundred records), put() blocks until it catches up, so the trail never falls more than a batch and a pipe
@@ -48,6 +50,9 @@ from rolecall.store.event_pipe import (
 
 log = logging.getLogger("rolecall.trail")
 
+# Every WAKE_EVERY records also wake the child, which then empties the pipe and goes on gathering: a busy
+# server would otherwise fill the pipe (and wait on it) before the child's gathering time is up.
+WAKE_EVERY = 64
 # A child that ends CRASH_LIMIT times within CRASH_WINDOW_S seconds is not started again.
 CRASH_LIMIT, CRASH_WINDOW_S = 3, 60
 
@@ -67,6 +72,7 @@ class TrailProcess:
         self._lock = threading.Lock()  # one frame at a time on the pipe (a record may exceed PIPE_BUF)
         self._flush_lock = threading.Lock()
         self._closed = False
+        self._puts = 0  # records sent, for waking the child every WAKE_EVERY of them
         self._starts: list[float] = []  # when the child was started, for telling a crash from a crash loop
         # Where records go once the child keeps dying (it cannot open the store, say): a writer thread here,
         # as `--trail-writer thread` runs it, so the server goes on recording.
@@ -101,7 +107,8 @@ class TrailProcess:
 
     def put(self, account: str, rec: dict[str, Any]) -> None:
         payload = pickle.dumps((account, rec), pickle.HIGHEST_PROTOCOL)
-        if not self._send(HEADER.pack(RECORD, len(payload)) + payload):
+        self._puts += 1
+        if not self._send(HEADER.pack(RECORD, len(payload)) + payload, wake=self._puts % WAKE_EVERY == 0):
             assert self._fallback is not None
             self._fallback.put(account, rec)
 

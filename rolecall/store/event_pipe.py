@@ -8,8 +8,8 @@ read before it exits. It imports only the store, so it starts in tens of millise
 
 Frames: one type byte (b"R": a pickled (account, record); b"F": a flush token), the payload's length
 (4 bytes, big-endian), the payload. Each flush token is echoed on stdout once every record sent before it
-is committed. The descriptor named by ROLECALL_TRAIL_WAKE_FD, when set, gets a byte after each flush frame:
-while a batch gathers, the child waits on it rather than on the records' pipe.
+is committed. The descriptor named by ROLECALL_TRAIL_WAKE_FD, when set, gets a byte after each flush frame
+(and every so many records): while a batch gathers, the child waits on it rather than on the records' pipe.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ log = logging.getLogger("rolecall.trail")
 RECORD, FLUSH = b"R", b"F"
 HEADER = struct.Struct(">cI")
 PIPE_SIZE = 1 << 18  # the pipe's capacity: a few hundred records, the most that can wait in it for the writer
-GATHER_S = 0.01  # how long the first record of a batch may wait for others (none when a flush is asked)
+GATHER_S = 0.05  # how long the first record of a batch may wait for others (none when a flush is asked)
 MAX_BATCH = 4096  # records one transaction takes at most, so that a backlog commits in steps
 DATA_DIR_ENV, DATABASE_URL_ENV = "ROLECALL_TRAIL_DATA_DIR", "ROLECALL_TRAIL_DATABASE_URL"
 WAKE_FD_ENV = "ROLECALL_TRAIL_WAKE_FD"  # the descriptor the server writes a byte to after a flush frame
@@ -46,7 +46,8 @@ def write_all(fd: int, data: bytes) -> None:
 def _serve(infd: int, outfd: int, wakefd: int | None = None) -> None:
     """Read frames until the pipe closes; write each arrival's records in one transaction; echo flush tokens
     once what came before them is committed. While a batch gathers, only `wakefd` (written to when a flush
-    is sent) wakes this process: records then wait in the pipe, so the server's write of one wakes nobody.
+    is sent, and every so many records) wakes this process: records then wait in the pipe, so the server's
+    write of one wakes nobody.
     Without `wakefd`, every record that arrives wakes it."""
     from rolecall.store import open_store  # here: the package imports this module's parent
 
@@ -64,8 +65,10 @@ def _serve(infd: int, outfd: int, wakefd: int | None = None) -> None:
             select.select([infd], [], [])
             ended = _drain(infd, buffer)
             # Gather for up to GATHER_S from the first record, unless a flush is waiting: a commit costs
-            # about as much as 20 records, so at a busy server's rate one transaction per arrival would
-            # spend most of this process on commits. An idle server's lone record waits GATHER_S at most.
+            # about as much as 20 records, and every page a batch dirties is written to the log once per
+            # commit, so at a busy server's rate small batches spend most of this process on commits and
+            # pages (per record: 102 us in batches of 50, 78 us of 200). An idle server's lone record
+            # waits GATHER_S at most; a flush never waits for it.
             deadline = time.monotonic() + GATHER_S
             scanned, flush = _find_flush(buffer, 0)
             while not ended and len(buffer) < 8 * PIPE_SIZE and not flush:

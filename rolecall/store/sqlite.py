@@ -92,6 +92,10 @@ class SqliteStore(SqlStore):
             cached_statements=64,
         )
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        if self._synchronous == "NORMAL":
+            # The trail writer's connection: a batch of records touches pages of every index on `events`,
+            # which SQLite's default 2 MiB cache kept reading back and spilling mid-transaction.
+            conn.execute("PRAGMA cache_size = -65536")
         if query_only:
             conn.execute("PRAGMA query_only = ON")
         with self._connections_lock:

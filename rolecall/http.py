@@ -28,12 +28,15 @@ class Headers(dict[str, str]):
     @classmethod
     def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         """Headers from an ASGI scope's list of (name, value) byte pairs, in one pass without add()'s checks."""
+        # Servers lower-case names already; lower() keeps us sure.
+        pairs = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
         headers = cls()
-        for name, value in raw:
-            key = name.decode("latin-1").lower()  # servers lower-case names already; lower() keeps us sure
-            text = value.decode("latin-1")
-            old = dict.get(headers, key)
-            dict.__setitem__(headers, key, text if old is None else f"{old},{text}")
+        dict.update(headers, pairs)
+        if len(headers) != len(pairs):  # a name sent more than once: its values joined in the order sent
+            dict.clear(headers)
+            for key, text in pairs:
+                old = dict.get(headers, key)
+                dict.__setitem__(headers, key, text if old is None else f"{old},{text}")
         return headers
 
     def add(self, name: str | bytes, value: str | bytes) -> None:

@@ -72,7 +72,8 @@ class App:
             headers=Headers.from_asgi(scope["headers"]),
             remote_addr=client[0],
         )
-        refusal = await self._read_body(req, receive)
+        service = service_from_request(req)  # from the headers and query: the body is not read yet
+        refusal = await self._read_body(req, receive, service)
         if refusal is not None:
             await self._send(send, refusal)
             return
@@ -87,17 +88,19 @@ class App:
             await self._send(send, response)
             return
         route = self._route(req.path)
-        if route is None and service_from_request(req) in INLINE_SERVICES and not _slow(req):
+        if service is None:  # unsigned: the query protocols name their API version in the body
+            service = service_from_request(req)
+        if route is None and service in INLINE_SERVICES and not _slow(req):
             response = self.pipeline.handle(req)
         else:
             loop = asyncio.get_running_loop()
             response = await loop.run_in_executor(self.executor, route or self.pipeline.handle, req)
         await self._send(send, response)
 
-    async def _read_body(self, req: HttpRequest, receive: Any) -> HttpResponse | None:
+    async def _read_body(self, req: HttpRequest, receive: Any, service: str | None) -> HttpResponse | None:
         """Read the body into `req`, or the refusal: too large (413, before reading it when Content-Length
-        says so) or too slow (408)."""
-        limit = BODY_LIMITS.get(service_from_request(req) or "", MAX_BODY)
+        says so) or too slow (408). `service` is the one the headers and query name."""
+        limit = BODY_LIMITS.get(service or "", MAX_BODY)
         if _for_console(req):
             limit = 1 << 20
         declared = req.headers.get("content-length")

@@ -18,3 +18,13 @@ def test_request_converts_plain_mappings() -> None:
     assert isinstance(request.headers, Headers)
     assert request.headers["HOST"] == "localhost"
     assert request.decoded_path == "/a b"
+
+
+def test_headers_from_asgi_decode_latin_1_and_join_repeats_in_order() -> None:
+    single = Headers.from_asgi([(b"host", b"localhost"), (b"X-Amz-Date", b"20260101T000000Z")])
+    assert dict(single) == {"host": "localhost", "x-amz-date": "20260101T000000Z"}
+    repeated = Headers.from_asgi(
+        [(b"accept", b"a"), (b"host", b"h\xe9"), (b"Accept", b"b"), (b"accept", b"c")]
+    )
+    assert dict(repeated) == {"accept": "a,b,c", "host": "h\u00e9"}
+    assert list(repeated) == ["accept", "host"]

@@ -362,6 +362,7 @@ class WrkResult:
     latency_p50_ms: float
     latency_p99_ms: float
     cpu_us_per_request: float | None = None  # the server process's CPU time over the run, per request
+    writer_us_per_request: float | None = None  # of which the trail writer processes'
     # rolecall only: records of the run's requests missing from the trail 0.2 s after the load stopped
     # (None: not counted), and how many more requests the server answered than wrk counted.
     trail_missing: int | None = None
@@ -387,22 +388,31 @@ def _stat(pid: int) -> list[str] | None:
         return None
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process and its live child processes (a server's workers) so far,
-    from /proc (None where there is no /proc)."""
-    fields = _stat(pid)
-    if fields is None:
+def cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """User plus system CPU time so far of a process and every live process below it (a server's workers and
+    trail writer processes), and of those trail writers alone, from /proc (None where there is no /proc)."""
+    if _stat(pid) is None:
         return None
-    pids = [pid]
+    parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (child := _stat(int(entry.name))) is not None and child[1] == str(pid):
-            pids.append(int(entry.name))
-    total = 0
-    for p in pids:
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    total = writers = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(parents.get(p, []))
         f = _stat(p)
-        if f is not None:  # fields 14 and 15 of stat(5), utime and stime, counted after the ")"
-            total += int(f[11]) + int(f[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        if f is None:
+            continue
+        ticks = int(f[11]) + int(f[12])  # fields 14 and 15 of stat(5), utime and stime, counted after the ")"
+        total += ticks
+        try:
+            if b"rolecall.store.event_pipe" in Path(f"/proc/{p}/cmdline").read_bytes():
+                writers += ticks
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK"), writers / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(endpoint: str, script: Path, seconds: float, threads: int, connections: int) -> WrkResult:
@@ -726,7 +736,8 @@ def measure(
             written = target.trail.count(operation.name) - counted_before
         result.trail_complete_after = waited if answered <= written else None
     if cpu_before is not None and cpu_after is not None and result.requests:
-        result.cpu_us_per_request = (cpu_after - cpu_before) / result.requests * 1e6
+        result.cpu_us_per_request = (cpu_after[0] - cpu_before[0]) / result.requests * 1e6
+        result.writer_us_per_request = (cpu_after[1] - cpu_before[1]) / result.requests * 1e6
     if result.failed:
         raise BenchError(
             f"{target.name} {operation.name}: {result.failed} of {result.requests} requests failed "
@@ -784,7 +795,7 @@ def print_table(measurements: list[Measurement]) -> None:
     print()
     print(
         f"{'server':12} {'operation':18} {'requests/s':>11} {'of bare':>8} {'x moto':>8} {'pg/sqlite':>10} "
-        f"{'CPU us/req':>11} {'trail left':>11}"
+        f"{'CPU us/req':>11} {'writer':>7} {'trail left':>11}"
     )
     for m in measurements:
         bare, moto = by_key.get(("bare", m.operation)), by_key.get(("moto", m.operation))
@@ -798,10 +809,11 @@ def print_table(measurements: list[Measurement]) -> None:
             if m.server == "rolecall-pg" and sqlite is not None:
                 pg = f"{m.result.rate / sqlite.rate:.2f}"
         cpu = "" if m.result.cpu_us_per_request is None else f"{m.result.cpu_us_per_request:.0f}"
+        writer = "" if not m.result.writer_us_per_request else f"{m.result.writer_us_per_request:.0f}"
         left = "" if m.result.trail_missing is None else str(m.result.trail_missing)
         print(
             f"{m.server:12} {m.operation:18} {m.result.rate:11.1f} {of_bare:>8} {x_moto:>8} {pg:>10} "
-            f"{cpu:>11} {left:>11}"
+            f"{cpu:>11} {writer:>7} {left:>11}"
         )
     print()
     for op in OPERATIONS:

@@ -211,3 +211,37 @@ def test_server_faults_are_receiver_errors() -> None:
     response = STS.encode_error(InternalFailure("boom"), "req-8", None)
     assert response.status == 500
     assert parse_response("sts", "AssumeRole", response)["Error"]["Type"] == "Receiver"
+
+
+def test_an_output_encoded_again_is_the_same_and_a_changed_one_is_encoded_afresh() -> None:
+    role = {
+        "Path": "/",
+        "RoleName": "kept",
+        "RoleId": "AROAEXAMPLEEXAMPLE02",
+        "Arn": "arn:aws:iam::1:role/kept",
+    }
+    role["CreateDate"] = "2024-01-02T03:04:05Z"
+    for _ in range(3):  # the first answer decides whether GetRole's results may be kept; later ones are
+        first = IAM.encode("GetRole", {"Role": dict(role)}, "req-1").body.decode()
+    again = IAM.encode("GetRole", {"Role": dict(role)}, "req-2").body.decode()
+    assert again == first.replace("req-1", "req-2")
+    changed = IAM.encode("GetRole", {"Role": {**role, "Path": "/other/"}}, "req-3").body.decode()
+    assert "<Path>/other/</Path>" in changed and "<Path>/</Path>" not in changed
+    flagged = IAM.encode("GetRole", {"Role": {**role, "MaxSessionDuration": 1}}, "r").body.decode()
+    assert "<MaxSessionDuration>1</MaxSessionDuration>" in flagged
+
+
+def test_answers_that_hold_secrets_are_never_kept_encoded() -> None:
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    output = {
+        "Credentials": {
+            "AccessKeyId": "ASIAEXAMPLEEXAMPLE01",
+            "SecretAccessKey": secret,
+            "SessionToken": "token-kept-nowhere",
+            "Expiration": "2024-01-02T03:04:05Z",
+        },
+        "AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:s", "Arn": "arn:aws:sts::1:assumed-role/r/s"},
+    }
+    for _ in range(3):
+        assert secret in STS.encode("AssumeRole", output, "r").body.decode()
+    assert not any(secret in text or "token-kept-nowhere" in text for text in STS._encoded.values())

@@ -68,7 +68,8 @@ class Headers(dict[str, str]):
     def get(self, name: str, default: str) -> str: ...
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        return dict.get(self, name.lower(), default)
+        value = dict.get(self, name)  # callers mostly ask in lower case already: spare the lower()
+        return value if value is not None else dict.get(self, name.lower(), default)
 
     def pop(self, name: str, *default: str | None) -> str | None:  # type: ignore[override]
         return dict.pop(self, name.lower(), *default)

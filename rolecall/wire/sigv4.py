@@ -444,9 +444,13 @@ def signature_for(req: HttpRequest, info: SignatureInfo, secret_access_key: str,
 
 def canonical_request(req: HttpRequest, info: SignatureInfo, payload_hash: str) -> str:
     headers = req.headers
-    canonical_headers = "".join(
-        f"{name}:{' '.join((headers.get(name) or '').split())}\n" for name in info.signed_headers
-    )
+    lines = []
+    for name in info.signed_headers:
+        value = dict.get(headers, name)  # stored lower-cased, as signers list them
+        if value is None:
+            value = headers.get(name) or ""
+        lines.append(f"{name}:{' '.join(value.split())}\n")
+    canonical_headers = "".join(lines)
     return "\n".join(
         (
             req.method.upper(),

@@ -22,6 +22,9 @@ VOLATILE_PREFIXES: tuple[str, ...] = (
     "cw-metric",  # rolecall.core.metrics.KIND: published datapoints
     "cw-alarm-history",  # rolecall.services.cloudwatch.alarms.HISTORY
     "cloudtrail-trail-status",  # rolecall.services.cloudtrail.trail_store.STATUS: delivery bookkeeping
+    # rolecall.console.sessions: sign-in sessions, sign-ins awaiting MFA, failed-attempt counters. A failed
+    # console sign-in moved the generation like a policy change, and dropped every node's caches with it.
+    "console_",
 )
 
 

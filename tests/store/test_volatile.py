@@ -51,6 +51,7 @@ def test_a_volatile_document_takes_no_unique_id(store):
 
 
 def test_the_services_data_plane_kinds_are_volatile_and_their_control_plane_kinds_are_not():
+    from rolecall.console import sessions
     from rolecall.core import metrics
     from rolecall.services.cloudtrail import trail_store
     from rolecall.services.cloudwatch import alarms
@@ -65,6 +66,9 @@ def test_the_services_data_plane_kinds_are_volatile_and_their_control_plane_kind
         metrics.KIND,
         alarms.HISTORY,
         trail_store.STATUS,
+        sessions.KIND,
+        sessions.PENDING_KIND,
+        sessions.LOCK_KIND,
     ):
         assert is_volatile(kind), kind
     for kind in (

@@ -8,7 +8,7 @@ rolecall.store.event_pipe`, on its own store connection) reads them, writes what
 transaction, and goes back to reading. A batch gathers for at most 50 ms (a commit costs about as much as
 twenty records, and each page it writes is shared by the batch's records), and not at all when a flush is
 waiting, so LookupEvents never waits on that timer. While it gathers, records wait in the pipe without
-waking the child; a byte on a second pipe wakes it for a flush, and every WAKE_EVERY records.
+waking the child; a byte on a second pipe wakes it for a flush, and every WAKE_BYTES of records.
 
 The pipe is the queue and its back-pressure: when the child falls behind by a full pipe (256 KiB, a few
 hundred records), put() blocks until it catches up, so the trail never falls more than a batch and a pipe
@@ -50,9 +50,10 @@ from rolecall.store.event_pipe import (
 
 log = logging.getLogger("rolecall.trail")
 
-# Every WAKE_EVERY records also wake the child, which then empties the pipe and goes on gathering: a busy
-# server would otherwise fill the pipe (and wait on it) before the child's gathering time is up.
-WAKE_EVERY = 64
+# Every WAKE_BYTES of records sent also wake the child, which then empties the pipe and goes on gathering: a
+# busy server would otherwise fill the pipe (and wait on it) before the child's gathering time is up. A
+# quarter of the smallest pipe (64 KiB, where F_SETPIPE_SZ is refused): 20-40 records.
+WAKE_BYTES = 16 * 1024
 # A child that ends CRASH_LIMIT times within CRASH_WINDOW_S seconds is not started again.
 CRASH_LIMIT, CRASH_WINDOW_S = 3, 60
 
@@ -72,7 +73,7 @@ class TrailProcess:
         self._lock = threading.Lock()  # one frame at a time on the pipe (a record may exceed PIPE_BUF)
         self._flush_lock = threading.Lock()
         self._closed = False
-        self._puts = 0  # records sent, for waking the child every WAKE_EVERY of them
+        self._unwoken = 0  # bytes sent since the child was last woken
         self._starts: list[float] = []  # when the child was started, for telling a crash from a crash loop
         # Where records go once the child keeps dying (it cannot open the store, say): a writer thread here,
         # as `--trail-writer thread` runs it, so the server goes on recording.
@@ -107,14 +108,13 @@ class TrailProcess:
 
     def put(self, account: str, rec: dict[str, Any]) -> None:
         payload = pickle.dumps((account, rec), pickle.HIGHEST_PROTOCOL)
-        self._puts += 1
-        if not self._send(HEADER.pack(RECORD, len(payload)) + payload, wake=self._puts % WAKE_EVERY == 0):
+        if not self._send(HEADER.pack(RECORD, len(payload)) + payload):
             assert self._fallback is not None
             self._fallback.put(account, rec)
 
     def _send(self, frame: bytes, wake: bool = False) -> bool:
-        """Send a frame to the child (started again if it has died), then with `wake` a byte on the wake pipe;
-        False once records go to the fallback."""
+        """Send a frame to the child (started again if it has died), then with `wake` (or once WAKE_BYTES have
+        gone since the last) a byte on the wake pipe; False once records go to the fallback."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the trail writer is closed")
@@ -126,7 +126,9 @@ class TrailProcess:
                 except (BrokenPipeError, ValueError):
                     self._replace(self._proc)
                     continue
-                if wake:
+                self._unwoken += len(frame)
+                if wake or self._unwoken >= WAKE_BYTES:
+                    self._unwoken = 0
                     try:
                         os.write(self._wake, b"!")
                     except (BlockingIOError, BrokenPipeError):  # full: the child will wake; ended: replaced

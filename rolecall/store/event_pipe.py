@@ -73,8 +73,11 @@ def _serve(infd: int, outfd: int, wakefd: int | None = None) -> None:
             scanned, flush = _find_flush(buffer, 0)
             while not ended and len(buffer) < 8 * PIPE_SIZE and not flush:
                 left = deadline - time.monotonic()
-                woken = left > 0 and bool(select.select(watch, [], [], left)[0])
-                if woken and wakefd in watch and not os.read(wakefd, 64):
+                # A frame that has only partly arrived (a record larger than the pipe) is read as it comes:
+                # its writer, a request, waits on the pipe until then.
+                waiting = watch if scanned == len(buffer) else [infd]
+                woken = left > 0 and bool(select.select(waiting, [], [], left)[0])
+                if woken and wakefd in waiting and not os.read(wakefd, 64):
                     watch = [infd]  # the server closed its end: the data pipe's end follows
                 ended = _drain(infd, buffer)
                 scanned, flush = _find_flush(buffer, scanned)  # only the frames that just arrived

@@ -68,12 +68,16 @@ def _memo_key(
     """What a decision depends on: the request's action, resource and principal, the policies beyond the
     principal's own (session, resource), the resource's account, and the values of the context keys the
     policies read. The rest of the context (the time, the source address, ...) cannot change it."""
-    read = tuple(
-        sorted(
-            (name, value if isinstance(value, str | bool | int | float) else repr(value))
-            for name, value in ((k.lower(), v) for k, v in context.items())
-            if name in keys
+    read = (
+        tuple(
+            sorted(
+                (name, value if isinstance(value, str | bool | int | float) else repr(value))
+                for name, value in ((k.lower(), v) for k, v in context.items())
+                if name in keys
+            )
         )
+        if keys  # policies without conditions or variables read nothing of the context
+        else ()
     )
     return (action, resource, principal, sessions, resource_policy, owner, read)
 
@@ -158,7 +162,9 @@ def _account_password_grant(ctx: OpContext, account: str) -> list[Policy]:
     policy = ctx.tx.get(account, *_PASSWORD_POLICY)
     if not (policy or {}).get("AllowUsersToChangePassword"):
         return []
-    return [compiled(_CHANGE_OWN_PASSWORD, "identity", "account password policy (AllowUsersToChangePassword)")]
+    return [
+        compiled(_CHANGE_OWN_PASSWORD, "identity", "account password policy (AllowUsersToChangePassword)")
+    ]
 
 
 def session_policies(ctx: OpContext) -> list[Policy]:
@@ -282,7 +288,9 @@ def decide(
         # Decisions are memoized: the policies are immutable for the generation, and the engine reads
         # nothing of the context beyond the keys they name (Policy.context_keys).
         keys = _context_keys(policies, (*sessions, check_policy))
-        memo_key = _memo_key(action, resource, principal, sessions, check_policy, check_owner, req_context, keys)
+        memo_key = _memo_key(
+            action, resource, principal, sessions, check_policy, check_owner, req_context, keys
+        )
         d = policies.decisions.get(memo_key)
         if d is None:
             d = evaluate(

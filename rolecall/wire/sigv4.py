@@ -96,7 +96,9 @@ def parse_signature(req: HttpRequest) -> SignatureInfo | None:
     """The signature a request carries, or None when it carries none. Raises IncompleteSignature if malformed."""
     header = req.headers.get("authorization")
     query = query_params(req.query_string) if "X-Amz-" in req.query_string else {}
-    presigned = any(key in query for key in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"))
+    presigned = bool(query) and any(
+        key in query for key in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
+    )
     if header is not None and presigned:
         raise IncompleteSignature(
             "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the "
@@ -244,7 +246,7 @@ def verify(
     # SignedHeaders and the signature are taken exactly as sent: the canonical request names the headers as
     # the signer listed them (lower-case, as every AWS signer writes them), and the signature is compared
     # as the lower-case hex every signer produces, so a re-cased copy of a valid signature is not one.
-    if "host" not in (name.lower() for name in info.signed_headers):
+    if "host" not in info.signed_headers and "host" not in (name.lower() for name in info.signed_headers):
         raise IncompleteSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
     if not _BASIC_DATE.fullmatch(info.amz_date):
         raise IncompleteSignature(

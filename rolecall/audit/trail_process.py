@@ -83,8 +83,9 @@ class TrailProcess:
 
     def _start(self) -> subprocess.Popen[bytes]:
         self._starts = [t for t in self._starts if t > time.monotonic() - CRASH_WINDOW_S] + [time.monotonic()]
-        # The wake pipe: a byte after each flush frame. The child waits on it while a batch gathers, so a
-        # record written to the records' pipe wakes no one (a wake-up per record cost both processes CPU).
+        # The wake pipe: a byte after each flush frame and every WAKE_BYTES of records. The child waits on it
+        # while a batch gathers, so a record written to the records' pipe wakes no one (a wake-up per record
+        # cost both processes CPU).
         wake_read, self._wake = os.pipe()
         os.set_blocking(self._wake, False)
         try:

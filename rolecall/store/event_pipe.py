@@ -34,7 +34,7 @@ PIPE_SIZE = 1 << 18  # the pipe's capacity: a few hundred records, the most that
 GATHER_S = 0.05  # how long the first record of a batch may wait for others (none when a flush is asked)
 MAX_BATCH = 4096  # records one transaction takes at most, so that a backlog commits in steps
 DATA_DIR_ENV, DATABASE_URL_ENV = "ROLECALL_TRAIL_DATA_DIR", "ROLECALL_TRAIL_DATABASE_URL"
-WAKE_FD_ENV = "ROLECALL_TRAIL_WAKE_FD"  # the descriptor the server writes a byte to after a flush frame
+WAKE_FD_ENV = "ROLECALL_TRAIL_WAKE_FD"  # the descriptor the server pokes after flush frames and now and then
 
 
 def write_all(fd: int, data: bytes) -> None:

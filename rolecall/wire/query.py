@@ -283,15 +283,16 @@ class QueryCodec(Codec):
         return write_result
 
     def encode(self, operation: str, output: dict[str, Any] | None, request_id: str) -> HttpResponse:
-        write = self.plan(operation).write
-        if write is None:
+        plan = self.plan(operation)
+        reusable = self._reusable.get(operation)
+        if reusable is None:
+            reusable = self._reusable[operation] = not _may_hold_secrets(plan.model.output_shape)
+        if plan.write is None:
             result = ""
-        elif self._reusable.get(operation, False):
-            result = self._result(operation, write, output or {})
+        elif reusable:
+            result = self._result(operation, plan.write, output or {})
         else:
-            result = write(output or {})
-            if operation not in self._reusable:
-                self._reusable[operation] = not _may_hold_secrets(self.plan(operation).model.output_shape)
+            result = plan.write(output or {})
         body = (
             f'<{operation}Response xmlns="{self.namespace}">{result}'
             f"<ResponseMetadata><RequestId>{escape(request_id)}</RequestId></ResponseMetadata>"

@@ -448,7 +448,9 @@ def canonical_request(req: HttpRequest, info: SignatureInfo, payload_hash: str) 
     headers = req.headers
     lines = []
     for name in info.signed_headers:
-        value = dict.get(headers, name)  # stored lower-cased, as signers list them
+        # Headers.get's own first step, inline: signers list names lower-cased, as they are stored, and the
+        # method call per signed header cost this hot path 1% of a GetCallerIdentity's instructions.
+        value = dict.get(headers, name)
         if value is None:
             value = headers.get(name) or ""
         lines.append(f"{name}:{' '.join(value.split())}\n")

@@ -221,7 +221,7 @@ def test_an_output_encoded_again_is_the_same_and_a_changed_one_is_encoded_afresh
         "Arn": "arn:aws:iam::1:role/kept",
     }
     role["CreateDate"] = "2024-01-02T03:04:05Z"
-    for _ in range(3):  # the first answer decides whether GetRole's results may be kept; later ones are
+    for _ in range(3):  # encoded once, then taken from the table of encoded results
         first = IAM.encode("GetRole", {"Role": dict(role)}, "req-1").body.decode()
     again = IAM.encode("GetRole", {"Role": dict(role)}, "req-2").body.decode()
     assert again == first.replace("req-1", "req-2")

@@ -130,52 +130,25 @@ def in_process(operation: str, requests: int, workdir: Path) -> int:
 
 
 def drive_app(operation: str, n: int) -> None:
-    """(In the process callgrind counts) build the workload in-process and send `n` requests through App."""
-    import asyncio
-
-    from bench.pipeline_stages import ENDPOINT, asgi_scope, in_process, to_http
-    from rolecall.app import build_config, build_pipeline
-    from rolecall.audit.trail_process import TrailProcess
-    from rolecall.credentials.accounts import ensure_default_account
+    """(In the process callgrind counts) pipeline_stages.py's in-process pipeline and app, `n` requests through
+    the app between two "ready" lines (the parent zeroes the counters at the first and dumps them at the second)."""
+    from bench.pipeline_stages import ENDPOINT, ROOT_KEY, asgi_scope, time_app, to_http, workload_pipeline
     from rolecall.server import App
-    from rolecall.store import open_store
 
-    os.environ["ROLECALL_ROOT_ACCESS_KEY_ID"], os.environ["ROLECALL_ROOT_SECRET_ACCESS_KEY"] = ROOT
-    os.environ.setdefault("ROLECALL_MASTER_KEY", "rolecall-instructions-master-key")
-    with tempfile.TemporaryDirectory(prefix="rolecall-instructions-") as tmp:
-        store = open_store(data_dir=tmp)
-        config, _ = build_config(store, argparse.Namespace(auth="enforce", data_dir=tmp))
-        ensure_default_account(store, config.secret_box, config.default_account)
-        pipeline = build_pipeline(store, config, trail=TrailProcess(data_dir=tmp))
+    os.environ["ROLECALL_ROOT_ACCESS_KEY_ID"], os.environ["ROLECALL_ROOT_SECRET_ACCESS_KEY"] = ROOT_KEY
+    os.environ.setdefault("ROLECALL_MASTER_KEY", "rolecall-bench-master-key")
+    with workload_pipeline(None) as (pipeline, _, workload):
         app = App(pipeline)
-        in_process(pipeline)
-        workload = create_workload(ENDPOINT, Credentials(*ROOT))
         op = next(o for o in OPERATIONS if o.name == operation)
-        reqs = [
-            to_http(s.method, s.path, s.headers, s.body)
-            for s in signed_requests(ENDPOINT, workload.user_key, op, 100)
-        ]
+        signed = signed_requests(ENDPOINT, workload.user_key, op, 100)
+        reqs = [to_http(s.method, s.path, s.headers, s.body) for s in signed]
         scopes = [(asgi_scope(r), r.body) for r in reqs]
-
-        async def loop(count: int) -> None:
-            async def send(message: dict) -> None:
-                pass
-
-            for i in range(count):
-                scope, body = scopes[i % len(scopes)]
-
-                async def receive(body: bytes = body) -> dict:
-                    return {"type": "http.request", "body": body, "more_body": False}
-
-                await app(scope, receive, send)
-
-        asyncio.run(loop(200))  # warm: first uses compile and cache
-        for count in (n, 0):  # between the steps, the parent zeroes the counters, then dumps them
-            print("ready", flush=True)
-            sys.stdin.readline()
-            asyncio.run(loop(count))
-        pipeline.close()
-        store.close()
+        time_app(app, scopes, 200)  # warm: first uses compile and cache
+        print("ready", flush=True)
+        sys.stdin.readline()
+        time_app(app, scopes, n)
+        print("ready", flush=True)
+        sys.stdin.readline()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,8 @@ import pstats
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -195,26 +197,39 @@ def main(argv: list[str] | None = None) -> int:
             drop_pg_database(database_url)
 
 
-def run(args: argparse.Namespace, database_url: str | None) -> int:
+@contextmanager
+def workload_pipeline(
+    database_url: str | None, trail_writer: str = "process"
+) -> Iterator[tuple[Any, Any, Any]]:
+    """server_requests.py's workload on a started pipeline in this process (a SQLite store in a temporary
+    directory, or the PostgreSQL database given), every boto3 client routed to it: (pipeline, the trail
+    writer process or None for the thread, the workload). ROLECALL_ROOT_* must name ROOT_KEY."""
     from botocore.credentials import Credentials
 
     from rolecall.app import build_config, build_pipeline
     from rolecall.audit.trail_process import TrailProcess
     from rolecall.credentials.accounts import ensure_default_account
-    from rolecall.server import App
     from rolecall.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="rolecall-stages-") as tmp:
         store = open_store(data_dir=tmp, database_url=database_url)
         config, _ = build_config(store, argparse.Namespace(auth="enforce", data_dir=tmp))
         ensure_default_account(store, config.secret_box, config.default_account)
-        writer = (
-            TrailProcess(data_dir=tmp, database_url=database_url) if args.trail_writer == "process" else None
-        )
+        writer = TrailProcess(data_dir=tmp, database_url=database_url) if trail_writer == "process" else None
         pipeline = build_pipeline(store, config, trail=writer)
+        try:
+            in_process(pipeline)
+            yield pipeline, writer, create_workload(ENDPOINT, Credentials(*ROOT_KEY))
+        finally:
+            pipeline.close()
+            store.close()
+
+
+def run(args: argparse.Namespace, database_url: str | None) -> int:
+    from rolecall.server import App
+
+    with workload_pipeline(database_url, args.trail_writer) as (pipeline, writer, workload):
         app = App(pipeline)
-        in_process(pipeline)
-        workload = create_workload(ENDPOINT, Credentials(*ROOT_KEY))
         for operation in OPERATIONS:
             signed = signed_requests(ENDPOINT, workload.user_key, operation, min(args.requests, 500))
             reqs = [to_http(s.method, s.path, s.headers, s.body) for s in signed]
@@ -249,8 +264,6 @@ def run(args: argparse.Namespace, database_url: str | None) -> int:
                 out = args.profile / f"{operation.name}.pstats"
                 profiler.dump_stats(out)
                 print_stages(pstats.Stats(str(out)), (thread1 - thread0) / n)
-        pipeline.close()
-        store.close()
     return 0
 
 

@@ -244,6 +244,7 @@ class InProcessServer(Server):
             lifespan="on",
             loop="asyncio",
             http="rolecall.server:HttpProtocol",
+            proxy_headers=False,  # as `rolecall serve` without --forwarded-allow-ips
         )
         self._uvicorn = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._uvicorn.run, daemon=True)

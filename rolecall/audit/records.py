@@ -121,18 +121,26 @@ def scrub(value: Any, hidden: frozenset[str] = frozenset()) -> Any:
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            name = str(k).lower()
-            out[_lower_camel(str(k))] = (
-                HIDDEN if name in SECRET_MEMBERS or name in hidden else scrub(v, hidden)
-            )
+            key = str(k)
+            name = key.lower()
+            camel = key[:1].lower() + key[1:]  # _lower_camel, inline: this runs for every member of every record
+            if name in SECRET_MEMBERS or name in hidden:
+                out[camel] = HIDDEN
+            elif type(v) in _AS_IS:  # most members are strings: spare them a call
+                out[camel] = v
+            else:
+                out[camel] = scrub(v, hidden)
         return out
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return [scrub(v, hidden) for v in value]
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, bytes):
         return HIDDEN
     return value
+
+
+_AS_IS = frozenset({str, int, float, bool, type(None)})  # what scrub returns unchanged (not subclasses)
 
 
 def _dynamodb_key(key: dict[str, Any]) -> dict[str, Any]:
@@ -250,7 +258,10 @@ def record(
     resources: list[dict[str, str]] | None = None,
     hidden: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    hidden = hidden | BULK_MEMBERS.get((service, operation), frozenset())
+    bulk = BULK_MEMBERS.get((service, operation))
+    if bulk is not None:
+        hidden = hidden | bulk
+    data_event = (service, operation) in DATA_EVENTS
     rec: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity(caller),
@@ -268,9 +279,9 @@ def record(
         "eventID": ids.request_id(),
         "readOnly": read_only,
         "eventType": "AwsApiCall",
-        "managementEvent": (service, operation) not in DATA_EVENTS,
+        "managementEvent": not data_event,
         "recipientAccountId": account,
-        "eventCategory": "Data" if (service, operation) in DATA_EVENTS else "Management",
+        "eventCategory": "Data" if data_event else "Management",
     }
     if (
         service == "dynamodb"

@@ -1,8 +1,9 @@
-"""The ASGI application: one endpoint for every AWS API rolecall serves.
+"""The ASGI application: one endpoint for every AWS API rolecall serves; and the HTTP protocol `rolecall serve`
+gives uvicorn, which answers control-plane calls without the ASGI machinery (HttpProtocol's direct path).
 
 The service is chosen from the SigV4 credential scope (or the protocol's own markers), as on
-LocalStack's single port. Requests run the synchronous pipeline on a thread pool so that a slow
-request (or, later, a Lambda function calling back into rolecall) never blocks the others.
+LocalStack's single port. Control-plane calls run the synchronous pipeline on the event loop; the rest run
+on a thread pool so that a slow request (a Lambda function calling back into rolecall) never blocks others.
 """
 
 from __future__ import annotations

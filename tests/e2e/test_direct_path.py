@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -209,3 +210,16 @@ def test_an_idle_connection_is_closed_after_the_keep_alive_timeout_and_a_busy_on
         assert closed(sock)
         assert time.monotonic() - started < 1.5  # idle since the last answer, 0.6 s before
     assert srv.asgi_calls == []
+
+
+def test_the_date_header_follows_the_clock(srv):
+    """The server's own headers are kept while uvicorn's list of them stays the same: a second later, a new
+    Date."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(signed(srv, CALLER_IDENTITY))
+        first = responses(sock, 1)[0][1]["date"]
+        time.sleep(1.3)
+        sock.sendall(signed(srv, CALLER_IDENTITY))
+        second = responses(sock, 1)[0][1]["date"]
+    assert first != second
+    assert abs(parsedate_to_datetime(second).timestamp() - time.time()) < 3

@@ -47,7 +47,9 @@ BODY_READ_TIMEOUT = 30.0
 ConsoleHandler = Callable[[HttpRequest, bool], HttpResponse]
 CONSOLE_PREFIX = "/console"
 # rolecall's own endpoints (App._own).
-OWN_PATHS = frozenset({"/_rolecall/health", "/moto-api/reset"})
+HEALTH_PATH, RESET_PATH = "/_rolecall/health", "/moto-api/reset"
+# The scope key under which HttpProtocol hands App the request it has already read from the parser.
+PARSED_REQUEST = "rolecall.request"
 
 
 class App:
@@ -69,7 +71,7 @@ class App:
             return
         if scope["type"] != "http":
             return
-        req = request_from(
+        req = scope.get(PARSED_REQUEST) or request_from(
             scope["method"],
             scope.get("raw_path", scope["path"].encode()),
             scope.get("query_string", b""),
@@ -125,7 +127,7 @@ class App:
                 self._expired.discard(task)
                 if task is not None:
                     task.uncancel()
-                return HttpResponse(408, [("content-type", "text/plain"), ("connection", "close")], b"")
+                return _timed_out()
             finally:
                 self._reading.pop(task, None)
             chunk = message.get("body", b"")
@@ -163,7 +165,7 @@ class App:
         loop without ASGI (HttpProtocol's direct path): an API call signed for an inline service, of a declared
         length within that service's limit, for no route, endpoint of our own or the console. Whether its
         action is slow is only known from the body: HttpProtocol asks `_slow` then."""
-        if req.method not in ("POST", "GET") or req.path in OWN_PATHS or req.path.startswith("/_rolecall/"):
+        if req.method not in ("POST", "GET") or req.path == RESET_PATH or req.path.startswith("/_rolecall/"):
             return None
         service = service_from_request(req)
         if service not in INLINE_SERVICES or (self.console is not None and _for_console(req)):
@@ -184,9 +186,9 @@ class App:
 
     def _own(self, req: HttpRequest) -> HttpResponse | None:
         """rolecall's own endpoints: health, and moto's reset when authentication is off."""
-        if req.path == "/_rolecall/health" and req.method == "GET":
+        if req.path == HEALTH_PATH and req.method == "GET":
             return _json(200, {"status": "running", "store": self.pipeline.store.kind})
-        if req.path == "/moto-api/reset" and req.method == "POST":
+        if req.path == RESET_PATH and req.method == "POST":
             if self.pipeline.config.auth_mode != "off":
                 return _json(403, {"error": "reset is only available with --auth off"})
             self.pipeline.reset()
@@ -278,10 +280,15 @@ def _for_console(req: HttpRequest) -> bool:
 
 def _slow(req: HttpRequest) -> bool:
     """Whether a query-protocol request names one of SLOW_ACTIONS (a mention elsewhere only costs a thread).
-    One search of the body: two `in` tests cost 14,000 instructions a request, the search 3,000."""
+    One search of the body and one of the query: four `in` tests (each action in each) cost 14,600
+    instructions a request, the searches 3,300."""
     if SLOW_ACTIONS.search(req.body) is not None:
         return True
     return req.query_string != "" and SLOW_ACTIONS.search(req.query_string.encode("latin-1")) is not None
+
+
+def _timed_out() -> HttpResponse:
+    return HttpResponse(408, [("content-type", "text/plain"), ("connection", "close")], b"")
 
 
 def _too_large() -> HttpResponse:
@@ -390,31 +397,33 @@ class HttpProtocol(HttpToolsProtocol):
             self._direct_timer = self.loop.call_later(BODY_READ_TIMEOUT, self._direct_body_too_slow)
 
     def on_headers_complete(self) -> None:
-        if not self._start_direct():
-            super().on_headers_complete()
+        req = self._parsed_request()
+        if req is not None:
+            service = self.app.direct(req)
+            if service is not None:
+                self._direct, self._direct_service, self._direct_body = req, service, []
+                return
+        super().on_headers_complete()
+        if req is not None:  # the ASGI way: App takes this request rather than decoding the headers again
+            self.scope[PARSED_REQUEST] = req  # type: ignore[literal-required]
 
-    def _start_direct(self) -> bool:
-        """Take the request whose headers are in on the direct path, if it may go there."""
-        app = self.app
+    def _parsed_request(self) -> HttpRequest | None:
+        """The request whose headers are in, if the direct path may take it (App.direct decides then)."""
         cycle = self.cycle
         if (
-            type(app) is not App  # wrapped: proxy headers or a trace log, which the ASGI way applies
+            type(self.app) is not App  # wrapped: proxy headers or a trace log, which the ASGI way applies
             or (cycle is not None and not cycle.response_complete)
             or self.pipeline
             or self.expect_100_continue
             or self.limit_concurrency is not None
+            or self.root_path  # App's path would differ
             or self.parser.should_upgrade()
         ):
-            return False
+            return None
         url = httptools.parse_url(self.url)
-        req = request_from(
+        return request_from(
             self.parser.get_method().decode("ascii"), url.path, url.query or b"", self.headers, self.client
         )
-        service = app.direct(req)
-        if service is None:
-            return False
-        self._direct, self._direct_service, self._direct_body = req, service, []
-        return True
 
     def on_body(self, body: bytes) -> None:
         if self._direct is None:
@@ -433,6 +442,7 @@ class HttpProtocol(HttpToolsProtocol):
         if self._direct_service == "iam" and _slow(req):
             # Its work grows with the request: a thread, by way of ASGI like any other request.
             super().on_headers_complete()
+            self.scope[PARSED_REQUEST] = req  # type: ignore[literal-required]
             self.cycle.body += req.body
             super().on_message_complete()
             return
@@ -507,9 +517,9 @@ class HttpProtocol(HttpToolsProtocol):
         if self._direct is None or self.transport.is_closing():
             return
         self._direct = None
-        self.transport.write(
-            b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-        )
+        response = _timed_out()  # what App answers a body that stops
+        head, _ = self._direct_head(response, keep_alive=False)
+        self.transport.writelines((head, response.body))
         self.transport.close()
 
     def _cancel_direct_timer(self) -> None:
